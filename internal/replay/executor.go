@@ -89,6 +89,7 @@ type Executor struct {
 	executionID string
 	input       json.RawMessage
 	started     bool
+	skipRun     bool
 
 	currentTime time.Time
 	replaying   bool
@@ -292,6 +293,8 @@ func (e *Executor) Run(now time.Time, events []*history.Event) *Turn {
 	if i := indexOf(events, history.ExecutionStarted); i > 0 {
 		events = append([]*history.Event{events[i]}, append(events[:i:i], events[i+1:]...)...)
 	}
+	// An instance terminated before it ever ran is not started: its code does not run at all.
+	e.skipRun = !e.started && indexOf(events, history.ExecutionTerminated) >= 0
 	if e.nonDeterminism != nil && e.outcome == Running {
 		e.abort()
 		e.fail(&history.FailureDetails{ErrorType: "NonDeterminismError", ErrorMessage: e.nonDeterminism.Error()})
@@ -504,6 +507,9 @@ func (e *Executor) start(ev *history.Event) {
 	e.name = a.Name
 	e.executionID = a.ExecutionID
 	e.input = a.Input
+	if e.skipRun {
+		return
+	}
 	fn, ok := e.cfg.Resolve(a.Name)
 	if !ok {
 		e.fail(&history.FailureDetails{ErrorType: "OrchestratorNotFound",

@@ -1,0 +1,19 @@
+// Command orca is the orca CLI: the embedded engine, servers, workers and client verbs.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "orca:", err)
+		os.Exit(1)
+	}
+}

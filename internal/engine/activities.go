@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/orcahq/orca"
+	"github.com/orcahq/orca/internal/history"
+	"github.com/orcahq/orca/internal/store"
+)
+
+// activities is the activity dispatcher: it holds the task leases of this node, feeds them to a
+// fixed pool of workers, renews them, and delivers the results.
+type activities struct {
+	e     *Engine
+	queue chan *store.Task // leased tasks waiting for a worker; capacity ActivityPrefetch
+
+	mu sync.Mutex
+	// held are the leases this node holds: queued, running, or with a result handed to a runner
+	// and not committed yet. len(held)+reserved never exceeds ActivityPrefetch.
+	held     map[store.TaskKey]*heldTask
+	reserved int
+	more     bool // the store may have tasks nobody leased yet
+
+	wake    chan struct{}
+	drainCh chan struct{}
+	workers sync.WaitGroup
+	inStore sync.WaitGroup // completions on their way to the store
+}
+
+type heldTask struct {
+	task   *store.Task
+	cancel context.CancelFunc
+	lost   bool
+}
+
+func newActivities(e *Engine) *activities {
+	return &activities{e: e, queue: make(chan *store.Task, e.cfg.ActivityPrefetch), held: map[store.TaskKey]*heldTask{},
+		wake: make(chan struct{}, 1), drainCh: make(chan struct{}), more: true}
+}
+
+func (a *activities) start() {
+	for i := 0; i < a.e.cfg.ActivityConcurrency; i++ {
+		a.workers.Add(1)
+		go a.worker()
+	}
+	a.e.goLoop(a.pollLoop)
+}
+
+// reserve promises up to n queue slots to tasks a commit is about to create leased to this node.
+func (a *activities) reserve(n int) int {
+	if n == 0 || a.e.isStopping() {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := min(n, a.e.cfg.ActivityPrefetch-len(a.held)-a.reserved)
+	if k < 0 {
+		k = 0
+	}
+	a.reserved += k
+	return k
+}
+
+func (a *activities) unreserve(k int) {
+	if k == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.reserved -= k
+	a.mu.Unlock()
+}
+
+// pushLeased queues tasks a commit created leased to this node (their slots were reserved).
+func (a *activities) pushLeased(tcs []*store.TaskCreate) {
+	if len(tcs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.reserved -= len(tcs)
+	tasks := make([]*store.Task, len(tcs))
+	for i, tc := range tcs {
+		t := &store.Task{TaskKey: tc.TaskKey, Name: tc.Name, Input: tc.Input, Attempt: 1, LockOwner: tc.Owner, LockExpiry: tc.LockExpiry}
+		a.held[t.TaskKey] = &heldTask{task: t}
+		tasks[i] = t
+	}
+	a.mu.Unlock()
+	for _, t := range tasks {
+		a.queue <- t
+	}
+}
+
+// pollSoon tells the poller that the store has tasks nobody leased yet.
+func (a *activities) pollSoon() {
+	a.mu.Lock()
+	a.more = true
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *activities) pollLoop() {
+	for {
+		if a.e.isStopping() {
+			return
+		}
+		if a.pollOnce(a.e.runCtx) {
+			continue
+		}
+		select {
+		case <-a.e.stopping:
+			return
+		case <-a.wake:
+		case <-a.e.clock.After(a.e.cfg.PollInterval):
+			a.mu.Lock()
+			a.more = true // periodic: expired leases of other nodes
+			a.mu.Unlock()
+		}
+	}
+}
+
+// pollOnce leases tasks into the free queue slots; it reports whether it filled them all (more
+// may be waiting).
+func (a *activities) pollOnce(ctx context.Context) bool {
+	a.mu.Lock()
+	free := a.e.cfg.ActivityPrefetch - len(a.held) - a.reserved
+	more := a.more
+	a.mu.Unlock()
+	if free <= 0 || !more {
+		return false
+	}
+	now := a.e.clock.Now()
+	tasks, err := a.e.store.TaskLease(ctx, &store.TaskLeaseParams{Owner: a.e.cfg.NodeID, Now: now,
+		LockExpiry: now.Add(a.e.cfg.LockDuration), Limit: free})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.e.log.Error("lease activity tasks", "err", err)
+		}
+		return false
+	}
+	a.mu.Lock()
+	a.more = len(tasks) == free
+	for _, t := range tasks {
+		a.held[t.TaskKey] = &heldTask{task: t}
+	}
+	a.mu.Unlock()
+	for _, t := range tasks {
+		a.queue <- t
+	}
+	return len(tasks) == free && free > 0
+}
+
+func (a *activities) worker() {
+	defer a.workers.Done()
+	for {
+		select {
+		case <-a.drainCh:
+			return
+		case t := <-a.queue:
+			select {
+			case <-a.drainCh:
+				return // shutting down: the task stays leased until Stop abandons it
+			default:
+			}
+			a.run(t)
+		}
+	}
+}
+
+// run executes one task and delivers its result.
+func (a *activities) run(t *store.Task) {
+	ctx, cancel := context.WithCancel(a.e.runCtx)
+	defer cancel()
+	a.mu.Lock()
+	h := a.held[t.TaskKey]
+	if h == nil || h.lost {
+		delete(a.held, t.TaskKey)
+		a.mu.Unlock()
+		return
+	}
+	h.cancel = cancel
+	a.mu.Unlock()
+
+	ev := a.execute(ctx, t)
+
+	a.mu.Lock()
+	lost := h.lost
+	if lost {
+		delete(a.held, t.TaskKey)
+	}
+	a.mu.Unlock()
+	switch {
+	case lost:
+		a.e.log.Info("activity lease lost; result dropped", "instance_id", t.InstanceID, "task_id", t.TaskID, "activity", t.Name)
+		return
+	case a.e.runCtx.Err() != nil:
+		// Hard shutdown cancelled it: its outcome says nothing about the work. The lease is
+		// abandoned and the task runs again elsewhere.
+		return
+	}
+	lease := store.TaskLease{Key: t.TaskKey, Attempt: t.Attempt}
+	if !a.e.orch.deliverLocal(localResult{lease: lease, event: ev}) {
+		a.completeInStore(localResult{lease: lease, event: ev})
+	}
+	a.maybeWakePoll()
+}
+
+// execute runs the activity function and returns its TaskCompleted or TaskFailed event.
+func (a *activities) execute(ctx context.Context, t *store.Task) (ev *history.Event) {
+	fn, ok := a.e.cfg.Registry.Activity(t.Name)
+	now := a.e.clock.Now
+	if !ok {
+		return history.NewTaskFailed(now(), t.TaskID, &history.FailureDetails{ErrorType: "ActivityNotFound",
+			ErrorMessage: fmt.Sprintf("no activity named %q is registered", t.Name)})
+	}
+	actx := &activityContext{Context: ctx, task: t, logger: a.e.log.With("instance_id", t.InstanceID, "task_id", t.TaskID, "activity", t.Name)}
+	defer func() {
+		if r := recover(); r != nil {
+			ev = history.NewTaskFailed(now(), t.TaskID, &history.FailureDetails{ErrorType: "panic",
+				ErrorMessage: fmt.Sprint(r), StackTrace: string(debug.Stack())})
+		}
+	}()
+	out, err := fn(actx)
+	if err != nil {
+		f := orca.FailureFromError(err)
+		return history.NewTaskFailed(now(), t.TaskID, &history.FailureDetails{ErrorType: f.ErrorType,
+			ErrorMessage: f.ErrorMessage, NonRetriable: f.NonRetriable})
+	}
+	b, err := orca.MarshalPayload(out)
+	if err != nil {
+		return history.NewTaskFailed(now(), t.TaskID, &history.FailureDetails{ErrorType: "MarshalError",
+			ErrorMessage: "activity result: " + err.Error(), NonRetriable: true})
+	}
+	return history.NewTaskCompleted(now(), t.TaskID, b)
+}
+
+// completeInStore completes a task through the store: task deleted, result in the inbox.
+func (a *activities) completeInStore(res localResult) {
+	a.inStore.Add(1)
+	defer a.inStore.Done()
+	key := res.lease.Key
+	err := a.e.store.TaskComplete(a.e.runCtx, &store.TaskCompleteParams{Key: key, Owner: a.e.cfg.NodeID,
+		Attempt: res.lease.Attempt, Result: &store.Message{InstanceID: key.InstanceID, ExecutionID: key.ExecutionID, Event: res.event}})
+	a.mu.Lock()
+	delete(a.held, key)
+	a.mu.Unlock()
+	switch {
+	case err == nil:
+		a.e.orch.notify(key.InstanceID)
+	case errors.Is(err, store.ErrLeaseLost):
+		a.e.log.Info("activity completed after its lease was lost; result dropped", "instance_id", key.InstanceID, "task_id", key.TaskID)
+	case a.e.runCtx.Err() == nil:
+		a.e.log.Error("complete activity; it will run again when its lease expires", "instance_id", key.InstanceID,
+			"task_id", key.TaskID, "err", err)
+	}
+}
+
+// committed forgets the leases of results a runner committed.
+func (a *activities) committed(local []localResult) {
+	if len(local) == 0 {
+		return
+	}
+	a.mu.Lock()
+	for _, res := range local {
+		delete(a.held, res.lease.Key)
+	}
+	a.mu.Unlock()
+	a.maybeWakePoll()
+}
+
+// maybeWakePoll wakes the poller when tasks may be waiting in the store and a quarter of the
+// queue is free.
+func (a *activities) maybeWakePoll() {
+	a.mu.Lock()
+	wake := a.more && a.e.cfg.ActivityPrefetch-len(a.held)-a.reserved >= a.e.cfg.ActivityPrefetch/4
+	a.mu.Unlock()
+	if wake {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// renew extends the leases this node holds and cancels the activities whose lease is gone.
+func (a *activities) renew(ctx context.Context, expiry time.Time) {
+	a.mu.Lock()
+	leases := make([]store.TaskLease, 0, len(a.held))
+	for k, h := range a.held {
+		leases = append(leases, store.TaskLease{Key: k, Attempt: h.task.Attempt})
+	}
+	a.mu.Unlock()
+	if len(leases) == 0 {
+		return
+	}
+	lost, err := a.e.store.TaskRenew(ctx, a.e.cfg.NodeID, leases, expiry)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.e.log.Warn("renew activity leases", "err", err)
+		}
+		return
+	}
+	a.mu.Lock()
+	for _, k := range lost {
+		if h := a.held[k]; h != nil {
+			h.lost = true
+			if h.cancel != nil {
+				h.cancel()
+			}
+		}
+	}
+	a.mu.Unlock()
+}
+
+// drain stops the workers from taking new tasks and waits for the running ones, or ctx.
+func (a *activities) drain(ctx context.Context) {
+	close(a.drainCh)
+	done := make(chan struct{})
+	go func() {
+		a.workers.Wait()
+		a.inStore.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (a *activities) wait() {
+	a.workers.Wait()
+	a.inStore.Wait()
+}
+
+// activityContext is the orca.ActivityContext of one task run.
+type activityContext struct {
+	context.Context
+	task   *store.Task
+	logger *slog.Logger
+}
+
+func (c *activityContext) Input(v any) error    { return orca.UnmarshalPayload(c.task.Input, v) }
+func (c *activityContext) Name() string         { return c.task.Name }
+func (c *activityContext) InstanceID() string   { return c.task.InstanceID }
+func (c *activityContext) TaskID() int32        { return c.task.TaskID }
+func (c *activityContext) Attempt() int         { return c.task.Attempt }
+func (c *activityContext) Logger() *slog.Logger { return c.logger }
+
+var _ orca.ActivityContext = (*activityContext)(nil)

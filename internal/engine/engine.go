@@ -1,0 +1,491 @@
+// Package engine runs orchestrations and activities on a store: the task hub's dispatchers.
+//
+// The orchestration side keeps a runner per instance this node holds the lock of. A runner owns a
+// cached replay.Executor, so a turn costs O(new events); it collects the instance's new messages
+// (from the store's inbox, and results of activities that ran on this node, handed over in memory)
+// and commits each turn as one store transaction. The activity side leases tasks, runs activity
+// functions with a bounded concurrency, renews their leases and hands results back to the runner
+// of their instance, or completes them in the store when no local runner holds the instance.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+
+	"github.com/orcahq/orca"
+	"github.com/orcahq/orca/internal/clock"
+	"github.com/orcahq/orca/internal/history"
+	"github.com/orcahq/orca/internal/store"
+)
+
+// Config configures an Engine. Zero values take the documented defaults.
+type Config struct {
+	Store    store.Backend
+	Registry *orca.Registry
+	Logger   *slog.Logger
+	Clock    clock.Clock
+	// NodeID names this node in locks and leases (default: host-pid-random).
+	NodeID string
+	// LockDuration is how long an instance lock or a task lease lasts without renewal (default
+	// 30s); renewal happens every third of it. A crashed node's work moves on after this long.
+	LockDuration time.Duration
+	// CacheSize bounds the orchestrations kept in memory between turns (default 10,000). Past it
+	// the least recently used idle one is evicted and replayed from history when it runs again.
+	CacheSize int
+	// CacheIdle evicts cached orchestrations idle this long (default 5m; 0 keeps the default).
+	CacheIdle time.Duration
+	// TurnConcurrency bounds the orchestration turns running at once (default 256).
+	TurnConcurrency int
+	// MaxTurnMessages bounds the inbox messages one turn consumes (default 10,000).
+	MaxTurnMessages int
+	// ActivityConcurrency bounds the activities running at once (default 64).
+	ActivityConcurrency int
+	// ActivityPrefetch bounds the tasks leased ahead of the workers (default 1,024).
+	ActivityPrefetch int
+	// PollInterval is how often the dispatchers look for work nobody told them about: work of
+	// crashed nodes, expired leases (default 1s).
+	PollInterval time.Duration
+	// ShutdownGrace is how long Stop lets in-flight work finish (default 10s).
+	ShutdownGrace time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	if c.Store == nil || c.Registry == nil {
+		return errors.New("engine: Store and Registry are required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.NodeID == "" {
+		host, _ := os.Hostname()
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		c.NodeID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	setDefault(&c.LockDuration, 30*time.Second)
+	setDefault(&c.CacheSize, 10_000)
+	setDefault(&c.CacheIdle, 5*time.Minute)
+	setDefault(&c.TurnConcurrency, 256)
+	setDefault(&c.MaxTurnMessages, 10_000)
+	setDefault(&c.ActivityConcurrency, 64)
+	setDefault(&c.ActivityPrefetch, 1024)
+	setDefault(&c.PollInterval, time.Second)
+	setDefault(&c.ShutdownGrace, 10*time.Second)
+	if c.ActivityPrefetch < c.ActivityConcurrency {
+		c.ActivityPrefetch = c.ActivityConcurrency
+	}
+	return nil
+}
+
+func setDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// Engine is a task hub's orchestration and activity dispatchers on one node.
+type Engine struct {
+	cfg   Config
+	store store.Backend
+	log   *slog.Logger
+	clock clock.Clock
+
+	orch *orchestrations
+	acts *activities
+
+	watchMu  sync.Mutex
+	watchers map[string][]chan struct{}
+
+	runCtx    context.Context // cancelled at the end of Stop: hard stop of activities
+	cancelRun context.CancelFunc
+	stopping  chan struct{} // closed at the start of Stop: no new work
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	stopOnce  sync.Once
+	started   bool
+}
+
+// New returns an engine; Start runs it.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
+		watchers: map[string][]chan struct{}{}, stopping: make(chan struct{})}
+	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
+	e.orch = newOrchestrations(e)
+	e.acts = newActivities(e)
+	return e, nil
+}
+
+// NodeID returns the node's lock owner name.
+func (e *Engine) NodeID() string { return e.cfg.NodeID }
+
+// Start releases leases this node held in an earlier life and starts the dispatchers.
+func (e *Engine) Start(ctx context.Context) error {
+	var err error
+	e.startOnce.Do(func() {
+		if err = e.store.OrchestrationRelease(ctx, e.cfg.NodeID, nil); err != nil {
+			err = fmt.Errorf("start engine: %w", err)
+			return
+		}
+		if err = e.store.TaskAbandon(ctx, e.cfg.NodeID, nil); err != nil {
+			err = fmt.Errorf("start engine: %w", err)
+			return
+		}
+		e.started = true
+		e.orch.start()
+		e.acts.start()
+		e.goLoop(e.renewLoop)
+		e.log.Info("engine started", "node", e.cfg.NodeID)
+	})
+	return err
+}
+
+func (e *Engine) goLoop(fn func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		fn()
+	}()
+}
+
+// Stop shuts down in two stages: it stops taking work and lets in-flight activities and turns
+// finish for up to ShutdownGrace, then cancels what is left and releases every lock and lease so
+// other nodes (or the next start) take the work at once. The context bounds the whole of it.
+func (e *Engine) Stop(ctx context.Context) {
+	e.stopOnce.Do(func() {
+		close(e.stopping)
+		if !e.started {
+			e.cancelRun()
+			return
+		}
+		grace, cancel := context.WithTimeout(ctx, e.cfg.ShutdownGrace)
+		e.acts.drain(grace)
+		e.orch.drain(grace)
+		cancel()
+		e.cancelRun()
+		e.acts.wait()
+		e.orch.wait()
+		e.wg.Wait()
+		e.orch.closeAll()
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := e.store.TaskAbandon(release, e.cfg.NodeID, nil); err != nil {
+			e.log.Warn("abandon task leases at shutdown", "err", err)
+		}
+		if err := e.store.OrchestrationRelease(release, e.cfg.NodeID, nil); err != nil {
+			e.log.Warn("release instance locks at shutdown", "err", err)
+		}
+		e.log.Info("engine stopped", "node", e.cfg.NodeID)
+	})
+}
+
+func (e *Engine) isStopping() bool {
+	select {
+	case <-e.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// renewLoop extends this node's instance locks and task leases every third of LockDuration.
+func (e *Engine) renewLoop() {
+	every := e.cfg.LockDuration / 3
+	for {
+		select {
+		case <-e.runCtx.Done():
+			return
+		case <-e.clock.After(every):
+		}
+		e.renewOnce(e.runCtx)
+	}
+}
+
+func (e *Engine) renewOnce(ctx context.Context) {
+	expiry := e.clock.Now().Add(e.cfg.LockDuration)
+	if err := e.store.OrchestrationRenew(ctx, e.cfg.NodeID, expiry); err != nil && ctx.Err() == nil {
+		e.log.Warn("renew instance locks", "err", err)
+	}
+	e.acts.renew(ctx, expiry)
+}
+
+// notifyCommitted wakes callers waiting on an instance's state.
+func (e *Engine) notifyCommitted(id string) {
+	e.watchMu.Lock()
+	ws := e.watchers[id]
+	delete(e.watchers, id)
+	e.watchMu.Unlock()
+	for _, w := range ws {
+		close(w)
+	}
+}
+
+// watch returns a channel closed at the instance's next commit on this node, and a function that
+// unregisters it.
+func (e *Engine) watch(id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	e.watchMu.Lock()
+	e.watchers[id] = append(e.watchers[id], ch)
+	e.watchMu.Unlock()
+	return ch, func() {
+		e.watchMu.Lock()
+		defer e.watchMu.Unlock()
+		ws := e.watchers[id]
+		for i, w := range ws {
+			if w == ch {
+				ws = append(ws[:i:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(e.watchers, id)
+		} else {
+			e.watchers[id] = ws
+		}
+	}
+}
+
+// ErrInvalidArgument marks a request the engine rejects as malformed (bad id, unknown
+// orchestrator, bad JSON); the message says what is wrong.
+var ErrInvalidArgument = errors.New("invalid argument")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalidArgument)
+}
+
+// MaxInstanceIDLength is the longest instance id (Durable Functions' limit).
+const MaxInstanceIDLength = 256
+
+// ValidateInstanceID checks an instance id against Durable Functions' rules: not empty, at most
+// 256 characters, no '/', '\', '#', '?' or control characters, not starting with '@'.
+func ValidateInstanceID(id string) error {
+	switch {
+	case id == "":
+		return invalid("instance id is empty")
+	case len([]rune(id)) > MaxInstanceIDLength:
+		return invalid("instance id is longer than %d characters", MaxInstanceIDLength)
+	case strings.HasPrefix(id, "@"):
+		return invalid("instance id %q starts with '@'", id)
+	case strings.ContainsAny(id, `/\#?`):
+		return invalid("instance id %q contains one of / \\ # ?", id)
+	case strings.IndexFunc(id, unicode.IsControl) >= 0:
+		return invalid("instance id %q contains a control character", id)
+	}
+	return nil
+}
+
+// ValidateName checks an orchestrator, activity or event name.
+func ValidateName(kind, name string) error {
+	switch {
+	case name == "":
+		return invalid("%s name is empty", kind)
+	case len(name) > orca.MaxNameLength:
+		return invalid("%s name is longer than %d bytes", kind, orca.MaxNameLength)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return invalid("%s name %q contains a control character", kind, name)
+	}
+	return nil
+}
+
+// newID returns a random id in Durable Functions' format: 32 lowercase hex digits.
+func newID() string {
+	u := uuid.New()
+	return hex.EncodeToString(u[:])
+}
+
+// StartParams starts an orchestration.
+type StartParams struct {
+	Name string
+	// ID is the instance id; empty generates one.
+	ID string
+	// Input is the input as JSON (empty for none).
+	Input json.RawMessage
+}
+
+// StartInstance creates an instance and schedules its first turn. It returns once the instance
+// row exists (DESIGN.md §3.2): events raised to it from then on are kept. Starting an id that
+// is Pending, Running, Suspended or ContinuedAsNew fails with a *store.StatusError wrapping
+// store.ErrInstanceExists; a finished one is replaced.
+func (e *Engine) StartInstance(ctx context.Context, p StartParams) (string, error) {
+	if _, ok := e.cfg.Registry.Orchestrator(p.Name); !ok {
+		return "", invalid("no orchestrator named %q is registered", p.Name)
+	}
+	if p.ID == "" {
+		p.ID = newID()
+	}
+	if err := ValidateInstanceID(p.ID); err != nil {
+		return "", err
+	}
+	if len(p.Input) > 0 && !json.Valid(p.Input) {
+		return "", invalid("input is not valid JSON")
+	}
+	now := e.clock.Now()
+	started := history.NewExecutionStarted(now, history.ExecutionStartedAttrs{
+		Name: p.Name, ExecutionID: newID(), Input: p.Input})
+	cp := &store.InstanceCreateParams{ID: p.ID, Name: p.Name, Started: started, CreatedAt: now}
+	local := e.started && !e.isStopping()
+	if local {
+		cp.Owner, cp.LockExpiry = e.cfg.NodeID, now.Add(e.cfg.LockDuration)
+	}
+	if err := e.store.InstanceCreate(ctx, cp); err != nil {
+		return "", fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	if local {
+		e.orch.adopt(&store.Instance{ID: p.ID, Name: p.Name, ExecutionID: started.ExecutionStarted.ExecutionID,
+			Status: store.StatusPending})
+	}
+	return p.ID, nil
+}
+
+// RaiseEvent puts an external event in an instance's inbox. It fails with store.ErrNotFound for
+// an unknown instance and a *store.StatusError wrapping store.ErrWrongStatus for a finished one.
+func (e *Engine) RaiseEvent(ctx context.Context, id, name string, data json.RawMessage) error {
+	if err := ValidateName("event", name); err != nil {
+		return err
+	}
+	if len(data) > 0 && !json.Valid(data) {
+		return invalid("event data is not valid JSON")
+	}
+	return e.send(ctx, id, history.NewEventRaised(e.clock.Now(), name, data), unfinished)
+}
+
+var unfinished = []store.Status{store.StatusPending, store.StatusRunning, store.StatusSuspended, store.StatusContinuedAsNew}
+
+// Terminate ends an unfinished instance; its output becomes reason.
+func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
+	return e.send(ctx, id, history.NewExecutionTerminated(e.clock.Now(), reason), unfinished)
+}
+
+// Suspend pauses an instance: events it receives wait until Resume.
+func (e *Engine) Suspend(ctx context.Context, id, reason string) error {
+	return e.send(ctx, id, history.NewExecutionSuspended(e.clock.Now(), reason),
+		[]store.Status{store.StatusPending, store.StatusRunning, store.StatusContinuedAsNew})
+}
+
+// Resume resumes a suspended instance.
+func (e *Engine) Resume(ctx context.Context, id, reason string) error {
+	return e.send(ctx, id, history.NewExecutionResumed(e.clock.Now(), reason), []store.Status{store.StatusSuspended})
+}
+
+// Rewind makes a Failed instance run again from before its failure: failed activities and
+// sub-orchestrations are retried, everything that succeeded is kept.
+func (e *Engine) Rewind(ctx context.Context, id, reason string) error {
+	return e.send(ctx, id, history.NewExecutionRewound(e.clock.Now(), reason), []store.Status{store.StatusFailed})
+}
+
+func (e *Engine) send(ctx context.Context, id string, ev *history.Event, require []store.Status) error {
+	err := e.store.MessageSend(ctx, &store.MessageSendParams{InstanceID: id, RequireStatus: require,
+		Messages: []*store.Message{{InstanceID: id, Event: ev}}})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", ev.Type, id, err)
+	}
+	e.orch.notify(id)
+	return nil
+}
+
+// Restart starts the orchestrator of an existing instance again with the same input, under a new
+// id (newID) or the same one (which must be finished).
+func (e *Engine) Restart(ctx context.Context, id string, newInstanceID bool) (string, error) {
+	in, err := e.store.InstanceGet(ctx, id, true)
+	if err != nil {
+		return "", fmt.Errorf("restart %s: %w", id, err)
+	}
+	p := StartParams{Name: in.Name, Input: in.Input, ID: id}
+	if newInstanceID {
+		p.ID = ""
+	}
+	return e.StartInstance(ctx, p)
+}
+
+// Get returns an instance.
+func (e *Engine) Get(ctx context.Context, id string, withPayloads bool) (*store.Instance, error) {
+	return e.store.InstanceGet(ctx, id, withPayloads)
+}
+
+// List lists instances.
+func (e *Engine) List(ctx context.Context, p *store.InstanceListParams) (*store.InstancePage, error) {
+	return e.store.InstanceList(ctx, p)
+}
+
+// History returns a page of an instance's history.
+func (e *Engine) History(ctx context.Context, p *store.HistoryReadParams) ([]store.HistoryRecord, error) {
+	return e.store.HistoryRead(ctx, p)
+}
+
+// Purge deletes a finished instance and its history.
+func (e *Engine) Purge(ctx context.Context, id string) error {
+	return e.store.InstancePurge(ctx, id)
+}
+
+// PurgeBatchSize is how many instances one purge transaction deletes.
+const PurgeBatchSize = 500
+
+// PurgeMany deletes every finished instance matching the filter, PurgeBatchSize per
+// transaction, and returns how many it deleted. If ctx ends midway, what was deleted stays
+// deleted and the count so far is returned with the error.
+func (e *Engine) PurgeMany(ctx context.Context, p store.InstancePurgeParams) (int, error) {
+	p.Limit = PurgeBatchSize
+	total := 0
+	for {
+		n, err := e.store.InstancePurgeBatch(ctx, &p)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+// WaitFor waits until an instance satisfies done or ctx ends. It is woken by this node's commits
+// and polls every poll interval for changes made elsewhere.
+func (e *Engine) WaitFor(ctx context.Context, id string, withPayloads bool, done func(*store.Instance) bool) (*store.Instance, error) {
+	poll := 250 * time.Millisecond
+	for {
+		ch, unwatch := e.watch(id)
+		in, err := e.store.InstanceGet(ctx, id, withPayloads)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			unwatch()
+			return nil, err
+		}
+		if err == nil && done(in) {
+			unwatch()
+			return in, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-ch:
+		case <-time.After(poll):
+		}
+		unwatch()
+		if ctx.Err() != nil {
+			return in, ctx.Err()
+		}
+	}
+}
+
+// WaitForFinish waits until an instance is Completed, Failed or Terminated.
+func (e *Engine) WaitForFinish(ctx context.Context, id string) (*store.Instance, error) {
+	return e.WaitFor(ctx, id, true, func(in *store.Instance) bool { return in.Status.Finished() })
+}

@@ -1,0 +1,344 @@
+package engine
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/orcahq/orca/internal/history"
+	"github.com/orcahq/orca/internal/replay"
+	"github.com/orcahq/orca/internal/store"
+)
+
+// orchestrations is the orchestration dispatcher: the cache of runners (one per instance this
+// node holds the lock of) and the poller that finds instances with new work.
+type orchestrations struct {
+	e   *Engine
+	sem chan struct{} // bounds concurrent turns
+
+	mu      sync.Mutex
+	runners map[string]*runner
+	idle    *list.List // idle runners, most recently used first
+	backoff map[string]backoff
+
+	wake  chan struct{}
+	turns sync.WaitGroup
+}
+
+type backoff struct {
+	until    time.Time
+	failures int
+}
+
+// runner holds one instance's cached executor and the work waiting for its next turn. Fields
+// below mu are guarded by orchestrations.mu; the rest belong to the runner's turn goroutine.
+type runner struct {
+	id          string
+	name        string
+	status      store.Status
+	historyLen  int
+	exec        *replay.Executor
+	parentCache *history.ParentInstance
+
+	// guarded by orchestrations.mu
+	executionID string
+	local       []localResult
+	dbPending   bool
+	busy        bool
+	gone        bool
+	idleElem    *list.Element
+	lastUsed    time.Time
+}
+
+// localResult is an activity result from this node, handed to the runner in memory instead of
+// through the store's inbox; its task row is deleted by the turn that applies it.
+type localResult struct {
+	lease store.TaskLease
+	event *history.Event
+}
+
+func newOrchestrations(e *Engine) *orchestrations {
+	return &orchestrations{e: e, sem: make(chan struct{}, e.cfg.TurnConcurrency), runners: map[string]*runner{},
+		idle: list.New(), backoff: map[string]backoff{}, wake: make(chan struct{}, 1)}
+}
+
+func (o *orchestrations) start() {
+	o.e.goLoop(o.pollLoop)
+	o.e.goLoop(o.janitorLoop)
+}
+
+// adopt takes an instance this node holds the lock of into the cache and schedules a turn.
+func (o *orchestrations) adopt(in *store.Instance) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if b, ok := o.backoff[in.ID]; ok && o.e.clock.Now().Before(b.until) {
+		return
+	}
+	r := o.runners[in.ID]
+	if r == nil {
+		r = &runner{id: in.ID, name: in.Name, status: in.Status, historyLen: in.HistoryLen, executionID: in.ExecutionID}
+		o.runners[in.ID] = r
+		o.evictLocked()
+	}
+	r.dbPending = true
+	o.scheduleLocked(r)
+}
+
+// notify tells the dispatcher that an instance has new messages in the store.
+func (o *orchestrations) notify(id string) {
+	o.mu.Lock()
+	r := o.runners[id]
+	if r != nil {
+		r.dbPending = true
+		o.scheduleLocked(r)
+	}
+	o.mu.Unlock()
+	if r == nil {
+		o.wakePoll()
+	}
+}
+
+// deliverLocal hands an activity result to the runner of its instance. It returns false when no
+// runner of that execution is cached here; the caller then completes the task in the store.
+func (o *orchestrations) deliverLocal(res localResult) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.runners[res.lease.Key.InstanceID]
+	if r == nil || r.gone || r.executionID != res.lease.Key.ExecutionID {
+		return false
+	}
+	r.local = append(r.local, res)
+	o.scheduleLocked(r)
+	return true
+}
+
+func (o *orchestrations) wakePoll() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *orchestrations) scheduleLocked(r *runner) {
+	if r.busy || r.gone {
+		return
+	}
+	r.busy = true
+	if r.idleElem != nil {
+		o.idle.Remove(r.idleElem)
+		r.idleElem = nil
+	}
+	o.turns.Add(1)
+	go o.turnLoop(r)
+}
+
+// turnLoop runs turns for r until it has no more work.
+func (o *orchestrations) turnLoop(r *runner) {
+	defer o.turns.Done()
+	o.sem <- struct{}{}
+	defer func() { <-o.sem }()
+	for {
+		o.mu.Lock()
+		local, readDB := r.local, r.dbPending
+		r.local, r.dbPending = nil, false
+		if len(local) == 0 && !readDB {
+			r.busy = false
+			if !r.gone {
+				r.lastUsed = o.e.clock.Now()
+				r.idleElem = o.idle.PushFront(r)
+			}
+			o.mu.Unlock()
+			return
+		}
+		o.mu.Unlock()
+		if err := o.runTurn(r, local, readDB); err != nil {
+			o.fail(r, local, err)
+			return
+		}
+	}
+}
+
+// fail drops a runner after a failed turn. Results handed over in memory go to the store instead.
+// A lost lock means another node owns the instance now; any other error backs off and retries
+// from the store, whose state the failed commit did not change.
+func (o *orchestrations) fail(r *runner, local []localResult, err error) {
+	o.mu.Lock()
+	o.removeLocked(r)
+	r.busy = false
+	local = append(local, r.local...)
+	r.local = nil
+	if !errors.Is(err, store.ErrLeaseLost) {
+		b := o.backoff[r.id]
+		b.failures++
+		delay := time.Duration(1<<min(b.failures, 6)) * time.Second
+		b.until = o.e.clock.Now().Add(delay)
+		o.backoff[r.id] = b
+	}
+	o.mu.Unlock()
+	if o.e.runCtx.Err() == nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			o.e.log.Info("instance lock lost; dropping it from the cache", "instance_id", r.id, "err", err)
+		} else {
+			o.e.log.Error("orchestration turn failed; will retry", "instance_id", r.id, "err", err)
+		}
+	}
+	for _, res := range local {
+		o.e.acts.completeInStore(res)
+	}
+}
+
+// removeLocked takes r out of the cache; its executor is closed.
+func (o *orchestrations) removeLocked(r *runner) {
+	if r.gone {
+		return
+	}
+	r.gone = true
+	delete(o.runners, r.id)
+	if r.idleElem != nil {
+		o.idle.Remove(r.idleElem)
+		r.idleElem = nil
+	}
+	if r.exec != nil {
+		r.exec.Close()
+		r.exec = nil
+	}
+}
+
+// evictLocked evicts least recently used idle runners while the cache is over its size, and
+// releases their locks.
+func (o *orchestrations) evictLocked() {
+	var ids []string
+	for len(o.runners) > o.e.cfg.CacheSize && o.idle.Len() > 0 {
+		r := o.idle.Back().Value.(*runner)
+		o.removeLocked(r)
+		ids = append(ids, r.id)
+	}
+	o.releaseAsync(ids)
+}
+
+func (o *orchestrations) releaseAsync(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	go func() {
+		if err := o.e.store.OrchestrationRelease(o.e.runCtx, o.e.cfg.NodeID, ids); err != nil && o.e.runCtx.Err() == nil {
+			o.e.log.Warn("release evicted instances", "err", err)
+		}
+	}()
+}
+
+// janitorLoop evicts runners idle for longer than CacheIdle.
+func (o *orchestrations) janitorLoop() {
+	for {
+		select {
+		case <-o.e.stopping:
+			return
+		case <-o.e.clock.After(o.e.cfg.CacheIdle / 2):
+		}
+		o.evictIdle()
+	}
+}
+
+func (o *orchestrations) evictIdle() {
+	cutoff := o.e.clock.Now().Add(-o.e.cfg.CacheIdle)
+	o.mu.Lock()
+	var ids []string
+	for o.idle.Len() > 0 {
+		r := o.idle.Back().Value.(*runner)
+		if r.lastUsed.After(cutoff) {
+			break
+		}
+		o.removeLocked(r)
+		ids = append(ids, r.id)
+	}
+	for id, b := range o.backoff {
+		if b.until.Before(cutoff) {
+			delete(o.backoff, id)
+		}
+	}
+	o.mu.Unlock()
+	o.releaseAsync(ids)
+}
+
+// pollLoop finds work the dispatcher was not told about: instances whose lock is free or
+// expired (other nodes' work, a previous life's), due timers, and messages for instances held
+// here that arrived through the store.
+func (o *orchestrations) pollLoop() {
+	for {
+		if o.e.isStopping() {
+			return
+		}
+		full := o.pollOnce(o.e.runCtx)
+		if full {
+			continue
+		}
+		wait := o.e.cfg.PollInterval
+		now := o.e.clock.Now()
+		if next, ok, err := o.e.store.OrchestrationNextVisible(o.e.runCtx, now); err == nil && ok && next.Sub(now) < wait {
+			wait = max(next.Sub(now), time.Millisecond)
+		}
+		select {
+		case <-o.e.stopping:
+			return
+		case <-o.wake:
+		case <-o.e.clock.After(wait):
+		}
+	}
+}
+
+const pollBatch = 256
+
+// pollOnce leases and adopts ready instances; it reports whether a batch was full (more may wait).
+func (o *orchestrations) pollOnce(ctx context.Context) bool {
+	now := o.e.clock.Now()
+	owned, err := o.e.store.OrchestrationOwned(ctx, o.e.cfg.NodeID, now, pollBatch)
+	if err != nil {
+		o.logPollError(err)
+		return false
+	}
+	for _, in := range owned {
+		o.adopt(in)
+	}
+	leased, err := o.e.store.OrchestrationLease(ctx, &store.OrchestrationLeaseParams{
+		Owner: o.e.cfg.NodeID, Now: now, LockExpiry: now.Add(o.e.cfg.LockDuration), Limit: pollBatch})
+	if err != nil {
+		o.logPollError(err)
+		return false
+	}
+	for _, in := range leased {
+		o.adopt(in)
+	}
+	return len(leased) == pollBatch
+}
+
+func (o *orchestrations) logPollError(err error) {
+	if o.e.runCtx.Err() == nil {
+		o.e.log.Error("poll orchestrations", "err", err)
+	}
+}
+
+// drain waits until no turn is running or ctx ends.
+func (o *orchestrations) drain(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		o.turns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (o *orchestrations) wait() { o.turns.Wait() }
+
+// closeAll drops every runner (at shutdown, after the turns ended).
+func (o *orchestrations) closeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, r := range o.runners {
+		o.removeLocked(r)
+	}
+}

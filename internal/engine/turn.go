@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/orcahq/orca/internal/history"
+	"github.com/orcahq/orca/internal/replay"
+	"github.com/orcahq/orca/internal/store"
+)
+
+// historyPage is how many events a cache miss reads per query while it replays.
+const historyPage = 10_000
+
+// runTurn runs one turn of r: it gathers the new events, runs the executor and commits.
+func (o *orchestrations) runTurn(r *runner, local []localResult, readDB bool) error {
+	ctx := o.e.runCtx
+	now := o.e.clock.Now()
+	var msgs []*store.Message
+	if readDB {
+		var err error
+		if msgs, err = o.e.store.OrchestrationInbox(ctx, r.id, now, o.e.cfg.MaxTurnMessages); err != nil {
+			return err
+		}
+		if len(msgs) == o.e.cfg.MaxTurnMessages {
+			o.mu.Lock()
+			r.dbPending = true
+			o.mu.Unlock()
+		}
+	}
+	if len(msgs) == 0 && len(local) == 0 {
+		return nil
+	}
+	if r.status.Finished() {
+		return o.finishedTurn(r, msgs, local, now)
+	}
+	if r.exec == nil {
+		if err := o.load(r); err != nil {
+			return err
+		}
+	}
+	events := make([]*history.Event, 0, len(msgs)+len(local))
+	consumed := make([]int64, len(msgs))
+	executionID := r.currentExecution(o)
+	for i, m := range msgs {
+		consumed[i] = m.ID
+		if m.ExecutionID == "" || m.ExecutionID == executionID {
+			events = append(events, m.Event)
+		}
+	}
+	completed := make([]store.TaskKey, len(local))
+	for i, res := range local {
+		completed[i] = res.lease.Key
+		if res.lease.Key.ExecutionID == executionID {
+			events = append(events, res.event)
+		}
+	}
+	turn := r.exec.Run(now, events)
+	p, granted := o.commitParams(r, turn, now)
+	p.Consumed = consumed
+	p.CompletedTasks = completed
+	if err := o.e.store.OrchestrationCommit(ctx, p); err != nil {
+		o.e.acts.unreserve(granted)
+		return err
+	}
+	o.afterCommit(r, turn, p, granted, local)
+	return nil
+}
+
+func (r *runner) currentExecution(o *orchestrations) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return r.executionID
+}
+
+// load rebuilds r's executor from the stored history (a cache miss).
+func (o *orchestrations) load(r *runner) error {
+	exec := replay.New(replay.Config{InstanceID: r.id, Resolve: o.e.cfg.Registry.Orchestrator, Logger: o.e.log})
+	n := 0
+	for after := -1; ; {
+		recs, err := o.e.store.HistoryRead(o.e.runCtx, &store.HistoryReadParams{InstanceID: r.id, After: after, Limit: historyPage})
+		if err != nil {
+			exec.Close()
+			return err
+		}
+		if len(recs) == 0 {
+			break
+		}
+		events := make([]*history.Event, len(recs))
+		for i, rec := range recs {
+			events[i] = rec.Event
+			if rec.Event.Type == history.ExecutionStarted {
+				r.parentCache = rec.Event.ExecutionStarted.Parent
+			}
+		}
+		n += len(recs)
+		after = recs[len(recs)-1].Seq
+		if err := exec.Replay(events); err != nil {
+			o.e.log.Error("replay does not match the history", "instance_id", r.id, "err", err)
+		}
+	}
+	if n != r.historyLen {
+		exec.Close()
+		return fmt.Errorf("load %s: history has %d events, the instance says %d: %w", r.id, n, r.historyLen, store.ErrLeaseLost)
+	}
+	r.exec = exec
+	return nil
+}
+
+// finishedTurn consumes messages that reached a finished instance: a rewind request on a Failed
+// instance rewinds it, everything else is dropped.
+func (o *orchestrations) finishedTurn(r *runner, msgs []*store.Message, local []localResult, now time.Time) error {
+	var rewind *history.Event
+	consumed := make([]int64, len(msgs))
+	for i, m := range msgs {
+		consumed[i] = m.ID
+		if m.Event.Type == history.ExecutionRewound && r.status == store.StatusFailed && rewind == nil {
+			rewind = m.Event
+		}
+	}
+	completed := make([]store.TaskKey, len(local))
+	for i, res := range local {
+		completed[i] = res.lease.Key
+	}
+	if rewind != nil {
+		return o.rewind(r, rewind, consumed, completed, now)
+	}
+	p := &store.OrchestrationCommitParams{InstanceID: r.id, Owner: o.e.cfg.NodeID, ExpectHistoryLen: r.historyLen,
+		TruncateHistory: -1, Consumed: consumed, CompletedTasks: completed, KeepState: true, Release: true,
+		Update: store.InstanceUpdate{UpdatedAt: now}}
+	if err := o.e.store.OrchestrationCommit(o.e.runCtx, p); err != nil {
+		return err
+	}
+	o.e.log.Debug("dropped messages for a finished instance", "instance_id", r.id, "messages", len(msgs)+len(local))
+	o.e.acts.committed(local)
+	o.mu.Lock()
+	o.removeLocked(r)
+	o.mu.Unlock()
+	return nil
+}
+
+// commitParams turns a Turn into the step's store transaction. granted is how many of the new
+// tasks were created leased to this node (slots reserved in the activity dispatcher).
+func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Time) (*store.OrchestrationCommitParams, int) {
+	e := o.e
+	executionID := r.currentExecution(o)
+	p := &store.OrchestrationCommitParams{
+		InstanceID: r.id, Owner: e.cfg.NodeID, ExpectHistoryLen: r.historyLen, TruncateHistory: -1,
+		Append: turn.History, LockExpiry: now.Add(e.cfg.LockDuration),
+		Update: store.InstanceUpdate{Status: statusOf(turn), CustomStatus: turn.CustomStatus, Output: turn.Output,
+			Failure: turn.Failure, UpdatedAt: now},
+	}
+	for _, ev := range turn.History {
+		if ev.Type == history.ExecutionStarted {
+			r.parentCache = ev.ExecutionStarted.Parent
+		}
+	}
+	var tasks []*history.Event
+	for _, a := range turn.Actions {
+		switch a.Type {
+		case history.TaskScheduled:
+			if turn.Outcome.Finished() {
+				continue // nobody will wait for it
+			}
+			if _, ok := e.cfg.Registry.Activity(a.TaskScheduled.Name); !ok {
+				p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: executionID,
+					Event: history.NewTaskFailed(now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound",
+						ErrorMessage: fmt.Sprintf("no activity named %q is registered", a.TaskScheduled.Name)})})
+				continue
+			}
+			tasks = append(tasks, a)
+		case history.TimerCreated:
+			if turn.Outcome.Finished() {
+				continue
+			}
+			fire := a.TimerCreated.FireAt
+			p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: executionID, VisibleAt: fire,
+				Event: history.NewTimerFired(fire, a.EventID, fire)})
+		case history.SubOrchestrationInstanceCreated:
+			if turn.Outcome == replay.Terminated {
+				continue
+			}
+			s := a.SubOrchestrationInstanceCreated
+			p.SubOrchestrations = append(p.SubOrchestrations, &store.InstanceCreateParams{
+				ID: s.InstanceID, Name: s.Name, CreatedAt: now, Owner: e.cfg.NodeID, LockExpiry: p.LockExpiry,
+				Started: history.NewExecutionStarted(now, history.ExecutionStartedAttrs{Name: s.Name, ExecutionID: newID(),
+					Input: s.Input, Parent: &history.ParentInstance{InstanceID: r.id, ExecutionID: executionID,
+						Name: r.name, TaskScheduledID: a.EventID}})})
+		case history.EventSent:
+			if turn.Outcome == replay.Terminated {
+				continue
+			}
+			p.Messages = append(p.Messages, &store.Message{InstanceID: a.EventSent.InstanceID,
+				Event: history.NewEventRaised(now, a.EventSent.Name, a.EventSent.Input)})
+		}
+	}
+	granted := e.acts.reserve(len(tasks))
+	for i, a := range tasks {
+		tc := &store.TaskCreate{TaskKey: store.TaskKey{InstanceID: r.id, ExecutionID: executionID, TaskID: a.EventID},
+			Name: a.TaskScheduled.Name, Input: a.TaskScheduled.Input}
+		if i < granted {
+			tc.Owner, tc.LockExpiry = e.cfg.NodeID, p.LockExpiry
+		}
+		p.Tasks = append(p.Tasks, tc)
+	}
+	switch turn.Outcome {
+	case replay.Completed, replay.Failed, replay.Terminated:
+		p.EndExecution, p.Release = true, true
+		if parent := r.parentCache; parent != nil {
+			p.Messages = append(p.Messages, parentNotice(parent, turn, now))
+		}
+	case replay.ContinuedAsNew:
+		next := newID()
+		p.EndExecution, p.ResetHistory, p.Append = true, true, nil
+		p.Update.ExecutionID, p.Update.Input = next, turn.NewInput
+		p.Update.Output, p.Update.Failure = nil, nil
+		p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: next,
+			Event: history.NewExecutionStarted(now, history.ExecutionStartedAttrs{Name: r.name, ExecutionID: next,
+				Input: turn.NewInput, Parent: r.parentCache})})
+		for _, ev := range turn.CarryOver {
+			p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, Event: ev})
+		}
+	}
+	return p, granted
+}
+
+// parentNotice is the message that tells a parent orchestration how its sub-orchestration ended.
+func parentNotice(parent *history.ParentInstance, turn *replay.Turn, now time.Time) *store.Message {
+	var ev *history.Event
+	switch turn.Outcome {
+	case replay.Completed:
+		ev = history.NewSubOrchestrationCompleted(now, parent.TaskScheduledID, turn.Output)
+	case replay.Failed:
+		ev = history.NewSubOrchestrationFailed(now, parent.TaskScheduledID, turn.Failure)
+	default:
+		ev = history.NewSubOrchestrationFailed(now, parent.TaskScheduledID, &history.FailureDetails{
+			ErrorType: "Terminated", ErrorMessage: "sub-orchestration was terminated: " + string(turn.Output)})
+	}
+	return &store.Message{InstanceID: parent.InstanceID, ExecutionID: parent.ExecutionID, Event: ev}
+}
+
+func statusOf(turn *replay.Turn) store.Status {
+	switch turn.Outcome {
+	case replay.Completed:
+		return store.StatusCompleted
+	case replay.Failed:
+		return store.StatusFailed
+	case replay.Terminated:
+		return store.StatusTerminated
+	case replay.ContinuedAsNew:
+		return store.StatusContinuedAsNew
+	}
+	if turn.Suspended {
+		return store.StatusSuspended
+	}
+	return store.StatusRunning
+}
+
+// afterCommit updates the runner to the committed state and starts the turn's side effects on
+// this node: leased tasks to the workers, other instances woken.
+func (o *orchestrations) afterCommit(r *runner, turn *replay.Turn, p *store.OrchestrationCommitParams, granted int, local []localResult) {
+	e := o.e
+	r.historyLen = p.ExpectHistoryLen + len(p.Append)
+	if p.ResetHistory {
+		r.historyLen = len(p.Append)
+	}
+	r.status = p.Update.Status
+	e.acts.committed(local)
+	e.acts.pushLeased(p.Tasks[:granted])
+	if len(p.Tasks) > granted {
+		e.acts.pollSoon()
+	}
+	woken := map[string]bool{}
+	for _, m := range p.Messages {
+		if m.InstanceID != r.id && !woken[m.InstanceID] {
+			woken[m.InstanceID] = true
+			o.notify(m.InstanceID)
+		}
+	}
+	o.mu.Lock()
+	switch {
+	case turn.Outcome.Finished() && turn.Outcome != replay.ContinuedAsNew:
+		o.removeLocked(r)
+	case turn.Outcome == replay.ContinuedAsNew:
+		r.exec.Close()
+		r.exec = nil
+		r.executionID = p.Update.ExecutionID
+		r.dbPending = true
+	default:
+		for _, m := range p.Messages {
+			if m.InstanceID == r.id && (m.VisibleAt.IsZero() || !m.VisibleAt.After(e.clock.Now())) {
+				r.dbPending = true
+			}
+		}
+		if len(p.SubOrchestrations) > 0 {
+			// A child id that was taken sends its failure to this inbox.
+			r.dbPending = true
+		}
+	}
+	o.mu.Unlock()
+	if len(p.SubOrchestrations) > 0 || hasTimer(p.Messages) {
+		o.wakePoll()
+	}
+	e.notifyCommitted(r.id)
+}
+
+func hasTimer(ms []*store.Message) bool {
+	for _, m := range ms {
+		if !m.VisibleAt.IsZero() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,424 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/orcahq/orca/internal/history"
+	"github.com/orcahq/orca/internal/store"
+)
+
+// encodedMessage is a message with its event encoded outside the writer.
+type encodedMessage struct {
+	m    *store.Message
+	data []byte
+}
+
+func encodeMessages(ms []*store.Message) ([]encodedMessage, error) {
+	out := make([]encodedMessage, len(ms))
+	for i, m := range ms {
+		data, err := history.Marshal(m.Event)
+		if err != nil {
+			return nil, fmt.Errorf("encode message to %s: %w", m.InstanceID, err)
+		}
+		out[i] = encodedMessage{m: m, data: data}
+	}
+	return out, nil
+}
+
+// insertMessages puts messages in inboxes, dropping those addressed to instances that do not
+// exist, and lowers each target's ready_at. self's ready_at is left to the caller.
+func insertMessages(tx *wtx, ms []encodedMessage, now time.Time, self string) error {
+	ready := map[string]int64{}
+	exists := map[string]bool{self: self != ""}
+	for _, em := range ms {
+		id := em.m.InstanceID
+		ok, seen := exists[id]
+		if !seen {
+			var one int
+			err := tx.queryRow(`SELECT 1 FROM instances WHERE instance_id = ?`, id).Scan(&one)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			ok = err == nil
+			exists[id] = ok
+		}
+		if !ok {
+			continue
+		}
+		visible := em.m.VisibleAt
+		if visible.IsZero() {
+			visible = now
+		}
+		v := nanos(visible)
+		if _, err := tx.exec(`INSERT INTO inbox (instance_id, execution_id, visible_at, data) VALUES (?, ?, ?, ?)`,
+			id, em.m.ExecutionID, v, em.data); err != nil {
+			return err
+		}
+		if cur, ok := ready[id]; !ok || v < cur {
+			ready[id] = v
+		}
+	}
+	for id, v := range ready {
+		if id == self {
+			continue
+		}
+		if _, err := tx.exec(`UPDATE instances SET ready_at = MIN(COALESCE(ready_at, ?), ?) WHERE instance_id = ?`, v, v, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MessageSend puts messages in an instance's inbox (see store.Backend).
+func (b *Backend) MessageSend(ctx context.Context, p *store.MessageSendParams) error {
+	for _, m := range p.Messages {
+		if m.InstanceID != p.InstanceID {
+			return fmt.Errorf("send messages to %s: message addressed to %s: %w", p.InstanceID, m.InstanceID, store.ErrInvalid)
+		}
+	}
+	enc, err := encodeMessages(p.Messages)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	return b.write(ctx, func(tx *wtx) error {
+		var status string
+		err := tx.queryRow(`SELECT status FROM instances WHERE instance_id = ?`, p.InstanceID).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("send to instance %s: %w", p.InstanceID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("send to instance %s: %w", p.InstanceID, err)
+		}
+		if len(p.RequireStatus) > 0 && !hasStatus(p.RequireStatus, store.Status(status)) {
+			return &store.StatusError{InstanceID: p.InstanceID, Status: store.Status(status), Err: store.ErrWrongStatus}
+		}
+		return insertMessages(tx, enc, now, "")
+	})
+}
+
+func hasStatus(set []store.Status, s store.Status) bool {
+	for _, x := range set {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// OrchestrationLease leases instances with visible messages (see store.Backend).
+func (b *Backend) OrchestrationLease(ctx context.Context, p *store.OrchestrationLeaseParams) ([]*store.Instance, error) {
+	if p.Limit <= 0 {
+		return nil, fmt.Errorf("lease orchestrations: limit must be positive: %w", store.ErrInvalid)
+	}
+	now := nanos(p.Now)
+	q := `UPDATE instances SET lock_owner = ?, lock_expiry = ? WHERE instance_id IN (
+		SELECT instance_id FROM instances
+		WHERE ready_at IS NOT NULL AND ready_at <= ? AND (lock_owner IS NULL OR lock_expiry <= ?)`
+	args := []any{p.Owner, nanos(p.LockExpiry), now, now}
+	if len(p.IDs) > 0 {
+		q += ` AND instance_id IN (` + placeholders(len(p.IDs)) + `)`
+		for _, id := range p.IDs {
+			args = append(args, id)
+		}
+	}
+	q += ` ORDER BY ready_at LIMIT ?) RETURNING ` + instanceColumns
+	args = append(args, p.Limit)
+	var out []*store.Instance
+	err := b.write(ctx, func(tx *wtx) error {
+		out = out[:0]
+		rows, err := tx.query(q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			in, err := scanInstance(rows.Scan, false)
+			if err != nil {
+				return err
+			}
+			out = append(out, in)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease orchestrations: %w", err)
+	}
+	return out, nil
+}
+
+// OrchestrationOwned returns instances locked by owner with visible messages (see store.Backend).
+func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time.Time, limit int) ([]*store.Instance, error) {
+	rows, err := b.read.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances
+		WHERE lock_owner = ? AND ready_at <= ? ORDER BY ready_at LIMIT ?`, owner, nanos(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("owned orchestrations: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Instance
+	for rows.Next() {
+		in, err := scanInstance(rows.Scan, false)
+		if err != nil {
+			return nil, fmt.Errorf("owned orchestrations: %w", err)
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// OrchestrationInbox returns visible messages of an instance (see store.Backend).
+func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*store.Message, error) {
+	rows, err := b.read.QueryContext(ctx, `SELECT id, execution_id, visible_at, data FROM inbox
+		WHERE instance_id = ? AND visible_at <= ? ORDER BY id LIMIT ?`, instanceID, nanos(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
+	}
+	defer rows.Close()
+	var out []*store.Message
+	for rows.Next() {
+		m := &store.Message{InstanceID: instanceID}
+		var visible int64
+		var data []byte
+		if err := rows.Scan(&m.ID, &m.ExecutionID, &visible, &data); err != nil {
+			return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
+		}
+		m.VisibleAt = fromNanos(visible)
+		if m.Event, err = history.Unmarshal(data); err != nil {
+			return nil, fmt.Errorf("read inbox of %s: message %d: %w", instanceID, m.ID, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// OrchestrationCommit applies one orchestration step atomically (see store.Backend).
+func (b *Backend) OrchestrationCommit(ctx context.Context, p *store.OrchestrationCommitParams) error {
+	events := make([][]byte, len(p.Append))
+	types := make([]string, len(p.Append))
+	for i, ev := range p.Append {
+		data, err := history.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+		}
+		events[i], types[i] = data, string(ev.Type)
+	}
+	msgs, err := encodeMessages(p.Messages)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+	}
+	subs := make([]*encodedInstance, len(p.SubOrchestrations))
+	for i, s := range p.SubOrchestrations {
+		if subs[i], err = encodeInstance(s); err != nil {
+			return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+		}
+	}
+	failure, err := jsonOrNil(p.Update.Failure)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+	}
+	err = b.write(ctx, func(tx *wtx) error {
+		return commit(tx, p, events, types, msgs, subs, failure)
+	})
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+	}
+	return nil
+}
+
+func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types []string,
+	msgs []encodedMessage, subs []*encodedInstance, failure []byte) error {
+	id := p.InstanceID
+	var owner sql.NullString
+	var historyLen int
+	var executionID string
+	err := tx.queryRow(`SELECT lock_owner, history_len, execution_id FROM instances WHERE instance_id = ?`, id).
+		Scan(&owner, &historyLen, &executionID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("instance is gone: %w", store.ErrLeaseLost)
+	}
+	if err != nil {
+		return err
+	}
+	if owner.String != p.Owner || historyLen != p.ExpectHistoryLen {
+		return fmt.Errorf("lock held by %q at history length %d, not by %q at %d: %w",
+			owner.String, historyLen, p.Owner, p.ExpectHistoryLen, store.ErrLeaseLost)
+	}
+	now := p.Update.UpdatedAt
+	base := p.ExpectHistoryLen
+	switch {
+	case p.ResetHistory:
+		if _, err := tx.exec(`DELETE FROM history WHERE instance_id = ?`, id); err != nil {
+			return err
+		}
+		base = 0
+	case p.TruncateHistory >= 0 && p.TruncateHistory < base:
+		if _, err := tx.exec(`DELETE FROM history WHERE instance_id = ? AND seq >= ?`, id, p.TruncateHistory); err != nil {
+			return err
+		}
+		base = p.TruncateHistory
+	}
+	if err := tx.insertRows(`INSERT INTO history (instance_id, seq, event_type, data) VALUES `, "(?,?,?,?)", len(events),
+		func(i int, args []any) []any { return append(args, id, base+i, types[i], events[i]) }); err != nil {
+		return err
+	}
+	if err := tx.execIn(`DELETE FROM inbox WHERE id IN `, nil, len(p.Consumed),
+		func(i int, args []any) []any { return append(args, p.Consumed[i]) }); err != nil {
+		return err
+	}
+	if p.EndExecution {
+		if _, err := tx.exec(`DELETE FROM tasks WHERE instance_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(`DELETE FROM inbox WHERE instance_id = ? AND execution_id = ?`, id, executionID); err != nil {
+			return err
+		}
+	}
+	for _, k := range p.CompletedTasks {
+		if _, err := tx.exec(`DELETE FROM tasks WHERE instance_id = ? AND execution_id = ? AND task_id = ?`,
+			k.InstanceID, k.ExecutionID, k.TaskID); err != nil {
+			return err
+		}
+	}
+	created := nanos(now)
+	if err := tx.insertRows(`INSERT INTO tasks (instance_id, execution_id, task_id, name, input, attempt, lock_owner, lock_expiry, created_at) VALUES `,
+		"(?,?,?,?,?,?,?,?,?)", len(p.Tasks), func(i int, args []any) []any {
+			t := p.Tasks[i]
+			var owner any
+			attempt := 0
+			if t.Owner != "" {
+				owner, attempt = t.Owner, 1
+			}
+			return append(args, t.InstanceID, t.ExecutionID, t.TaskID, t.Name, blob(t.Input), attempt, owner, nanos(t.LockExpiry), created)
+		}); err != nil {
+		return err
+	}
+	for _, s := range subs {
+		if err := createSubOrchestration(tx, s, &msgs); err != nil {
+			return err
+		}
+	}
+	if err := insertMessages(tx, msgs, now, id); err != nil {
+		return err
+	}
+	u := p.Update
+	var lockOwner any = p.Owner
+	lockExpiry := nanos(p.LockExpiry)
+	if p.Release {
+		lockOwner, lockExpiry = nil, 0
+	}
+	q := `UPDATE instances SET updated_at = ?, history_len = ?, lock_owner = ?, lock_expiry = ?,
+		ready_at = (SELECT MIN(visible_at) FROM inbox WHERE instance_id = ?)`
+	args := []any{created, base + len(events), lockOwner, lockExpiry, id}
+	if !p.KeepState {
+		q += `, status = ?, custom_status = ?, output = ?, failure = ?`
+		args = append(args, string(u.Status), blob(u.CustomStatus), blob(u.Output), failure)
+	}
+	if u.ExecutionID != "" {
+		q += `, execution_id = ?, input = ?`
+		args = append(args, u.ExecutionID, blob(u.Input))
+	}
+	_, err = tx.exec(q+` WHERE instance_id = ?`, append(args, id)...)
+	return err
+}
+
+// createSubOrchestration creates a child instance; when the id is taken by an unfinished instance
+// it queues a SubOrchestrationInstanceFailed message for the parent instead.
+func createSubOrchestration(tx *wtx, s *encodedInstance, msgs *[]encodedMessage) error {
+	err := createInstance(tx, s)
+	var se *store.StatusError
+	if !errors.As(err, &se) || !errors.Is(err, store.ErrInstanceExists) {
+		return err
+	}
+	parent := s.p.Started.ExecutionStarted.Parent
+	ev := history.NewSubOrchestrationFailed(s.p.CreatedAt, parent.TaskScheduledID, &history.FailureDetails{
+		ErrorType: "InstanceExists", ErrorMessage: se.Error()})
+	data, err := history.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	*msgs = append(*msgs, encodedMessage{m: &store.Message{InstanceID: parent.InstanceID, ExecutionID: parent.ExecutionID, Event: ev}, data: data})
+	return nil
+}
+
+// OrchestrationRelease releases locks (see store.Backend).
+func (b *Backend) OrchestrationRelease(ctx context.Context, owner string, ids []string) error {
+	return b.write(ctx, func(tx *wtx) error {
+		if ids == nil {
+			_, err := tx.exec(`UPDATE instances SET lock_owner = NULL, lock_expiry = 0 WHERE lock_owner = ?`, owner)
+			return err
+		}
+		return tx.execIn(`UPDATE instances SET lock_owner = NULL, lock_expiry = 0 WHERE lock_owner = ? AND instance_id IN `,
+			[]any{owner}, len(ids), func(i int, args []any) []any { return append(args, ids[i]) })
+	})
+}
+
+// OrchestrationRenew extends an owner's locks (see store.Backend).
+func (b *Backend) OrchestrationRenew(ctx context.Context, owner string, expiry time.Time) error {
+	return b.write(ctx, func(tx *wtx) error {
+		_, err := tx.exec(`UPDATE instances SET lock_expiry = ? WHERE lock_owner = ?`, nanos(expiry), owner)
+		return err
+	})
+}
+
+// OrchestrationNextVisible returns when the next delayed message becomes visible (see store.Backend).
+func (b *Backend) OrchestrationNextVisible(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := b.read.QueryRowContext(ctx, `SELECT MIN(ready_at) FROM instances WHERE ready_at > ?`, nanos(now)).Scan(&next)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next visible message: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(next.Int64), true, nil
+}
+
+// batchSizes are the statement sizes large batches are cut into: few distinct statements stay
+// prepared, and a large batch costs few calls into SQLite.
+var batchSizes = []int{256, 64, 16, 4, 1}
+
+// inBatches calls fn for consecutive runs of the n items, each run of one of batchSizes.
+func inBatches(n int, fn func(from, size int) error) error {
+	from := 0
+	for _, size := range batchSizes {
+		for n-from >= size {
+			if err := fn(from, size); err != nil {
+				return err
+			}
+			from += size
+		}
+	}
+	return nil
+}
+
+// insertRows inserts n rows with multi-row INSERT statements; args appends row i's values.
+func (t *wtx) insertRows(prefix, row string, n int, args func(i int, dst []any) []any) error {
+	perRow := strings.Count(row, "?")
+	return inBatches(n, func(from, size int) error {
+		q := prefix + strings.TrimSuffix(strings.Repeat(row+",", size), ",")
+		buf := make([]any, 0, size*perRow)
+		for j := 0; j < size; j++ {
+			buf = args(from+j, buf)
+		}
+		_, err := t.exec(q, buf...)
+		return err
+	})
+}
+
+// execIn runs "prefix (?,...,?)" over n values, after the fixed leading arguments; value
+// appends value i.
+func (t *wtx) execIn(prefix string, fixed []any, n int, value func(i int, dst []any) []any) error {
+	return inBatches(n, func(from, size int) error {
+		buf := append(make([]any, 0, len(fixed)+size), fixed...)
+		for j := 0; j < size; j++ {
+			buf = value(from+j, buf)
+		}
+		_, err := t.exec(prefix+"("+placeholders(size)+")", buf...)
+		return err
+	})
+}

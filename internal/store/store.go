@@ -1,0 +1,378 @@
+// Package store defines the durable state of a task hub and the contract every backend keeps.
+//
+// The state is five kinds of rows: instances (one per instance id, with its runtime status and an
+// orchestration lock), history (the events of the current execution), the inbox (messages waiting
+// for an instance: ExecutionStarted, completions, timers, external events, control requests),
+// tasks (activity work items with leases) and nothing else. Every orchestration step is one call
+// to OrchestrationCommit, which a backend must apply atomically (DESIGN.md §3.1).
+//
+// Backends: internal/store/sqlite (embedded). Each backend runs the conformance suite in
+// internal/store/storetest.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orcahq/orca/internal/history"
+)
+
+// Sentinel errors. Backends map their native errors onto these; callers test with errors.Is.
+var (
+	// ErrNotFound: no instance (or task) with that id.
+	ErrNotFound = errors.New("not found")
+	// ErrInstanceExists: an instance with that id is Pending, Running, Suspended or ContinuedAsNew.
+	ErrInstanceExists = errors.New("instance already exists")
+	// ErrWrongStatus: the instance's status does not allow the operation.
+	ErrWrongStatus = errors.New("wrong status for this operation")
+	// ErrLeaseLost: the caller does not hold the lock or lease it claims, or the row changed
+	// under it. The operation changed nothing.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrClosed: the backend was closed.
+	ErrClosed = errors.New("store closed")
+	// ErrInvalid: a malformed argument, such as a continuation token that was not issued.
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// StatusError reports the status that made an operation fail; it wraps ErrInstanceExists or
+// ErrWrongStatus.
+type StatusError struct {
+	InstanceID string
+	Status     Status
+	Err        error
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("instance %s is %s: %v", e.InstanceID, e.Status, e.Err)
+}
+
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// Status is an instance's runtime status. The values are persisted and are Durable Functions'.
+type Status string
+
+// Runtime statuses.
+const (
+	StatusPending        Status = "Pending"
+	StatusRunning        Status = "Running"
+	StatusCompleted      Status = "Completed"
+	StatusContinuedAsNew Status = "ContinuedAsNew"
+	StatusFailed         Status = "Failed"
+	StatusTerminated     Status = "Terminated"
+	StatusSuspended      Status = "Suspended"
+)
+
+// Statuses lists every status.
+var Statuses = []Status{StatusPending, StatusRunning, StatusCompleted, StatusContinuedAsNew,
+	StatusFailed, StatusTerminated, StatusSuspended}
+
+// Finished reports whether the status is terminal: Completed, Failed or Terminated.
+func (s Status) Finished() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusTerminated
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, k := range Statuses {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseStatus returns the status named s (case-sensitive, as DF).
+func ParseStatus(s string) (Status, bool) {
+	st := Status(s)
+	return st, st.Valid()
+}
+
+// Instance is an instance row.
+type Instance struct {
+	ID          string
+	Name        string
+	ExecutionID string
+	Status      Status
+	// Input, Output and CustomStatus are JSON; Input and Output are empty unless requested.
+	Input        json.RawMessage
+	Output       json.RawMessage
+	CustomStatus json.RawMessage
+	Failure      *history.FailureDetails
+	Parent       *history.ParentInstance
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	// HistoryLen is the number of history events of the current execution.
+	HistoryLen int
+	LockOwner  string
+	LockExpiry time.Time
+}
+
+// InstanceCreateParams creates an instance, or replaces a finished one with the same id.
+type InstanceCreateParams struct {
+	ID   string
+	Name string
+	// Started is the ExecutionStarted event; the backend stores it as the instance's first inbox
+	// message.
+	Started   *history.Event
+	CreatedAt time.Time
+	// Owner, when set, creates the instance already locked by Owner until LockExpiry, so the node
+	// that created it can run it without leasing it first.
+	Owner      string
+	LockExpiry time.Time
+}
+
+// InstanceListParams filters InstanceList. Zero values do not filter.
+type InstanceListParams struct {
+	Statuses    []Status
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	IDPrefix    string
+	// Limit is the page size (required, > 0).
+	Limit int
+	// Token continues a previous listing; empty starts from the beginning.
+	Token string
+	// WithPayloads includes Input and Output.
+	WithPayloads bool
+}
+
+// InstancePage is a page of InstanceList. Token is empty when there are no more pages; a page is
+// never empty while Token is set.
+type InstancePage struct {
+	Instances []*Instance
+	Token     string
+}
+
+// InstancePurgeParams selects finished instances to delete in one call of InstancePurgeBatch.
+type InstancePurgeParams struct {
+	// Statuses must all be finished statuses; empty means all finished ones.
+	Statuses    []Status
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	// Limit bounds the instances deleted by one call (one transaction).
+	Limit int
+}
+
+// HistoryReadParams pages through an instance's history.
+type HistoryReadParams struct {
+	InstanceID string
+	// After is the sequence number to continue after; -1 starts at the beginning.
+	After int
+	// Limit is the page size (required, > 0).
+	Limit int
+	// Types filters by event type; empty returns every type.
+	Types []history.Type
+}
+
+// HistoryRecord is a history event and its position (0-based) in the history.
+type HistoryRecord struct {
+	Seq   int
+	Event *history.Event
+}
+
+// Message is an inbox message: an event waiting to be applied to an instance.
+type Message struct {
+	ID         int64
+	InstanceID string
+	// ExecutionID targets one execution; messages for another execution are dropped when applied.
+	// Empty targets whatever execution is current.
+	ExecutionID string
+	Event       *history.Event
+	// VisibleAt delays the message (durable timers); zero means now.
+	VisibleAt time.Time
+}
+
+// MessageSendParams sends messages to one instance from outside an orchestration (events,
+// terminate, suspend, resume, rewind requests).
+type MessageSendParams struct {
+	InstanceID string
+	Messages   []*Message
+	// RequireStatus, when not empty, sends only if the instance's status is one of these;
+	// otherwise it returns a *StatusError wrapping ErrWrongStatus.
+	RequireStatus []Status
+}
+
+// OrchestrationLeaseParams leases instances that have visible inbox messages.
+type OrchestrationLeaseParams struct {
+	Owner      string
+	Now        time.Time
+	LockExpiry time.Time
+	Limit      int
+	// IDs restricts the lease to these instances (may be empty).
+	IDs []string
+}
+
+// TaskKey identifies an activity task: the action TaskID of one execution of an instance.
+type TaskKey struct {
+	InstanceID  string
+	ExecutionID string
+	TaskID      int32
+}
+
+// Task is an activity work item.
+type Task struct {
+	TaskKey
+	Name  string
+	Input json.RawMessage
+	// Attempt counts leases: 1 for the first delivery. It fences completions: only the holder of
+	// the latest lease may complete.
+	Attempt    int
+	LockOwner  string
+	LockExpiry time.Time
+	CreatedAt  time.Time
+}
+
+// TaskCreate is a new activity task written by OrchestrationCommit. With Owner set it is created
+// already leased (Attempt 1) so the committing node can run it without leasing it.
+type TaskCreate struct {
+	TaskKey
+	Name       string
+	Input      json.RawMessage
+	Owner      string
+	LockExpiry time.Time
+}
+
+// OrchestrationCommitParams is one orchestration step. A backend applies all of it or nothing.
+type OrchestrationCommitParams struct {
+	InstanceID string
+	// Owner must hold the instance's lock and ExpectHistoryLen must match the stored history
+	// length, else the commit fails with ErrLeaseLost.
+	Owner            string
+	ExpectHistoryLen int
+	// TruncateHistory, when >= 0, deletes history events from that position on before Append
+	// (rewind). ResetHistory deletes the whole history (continue-as-new).
+	TruncateHistory int
+	ResetHistory    bool
+	Append          []*history.Event
+	// Consumed inbox messages are deleted.
+	Consumed []int64
+	// CompletedTasks are deleted: their results are in Append.
+	CompletedTasks []TaskKey
+	// EndExecution deletes the current execution's tasks and the inbox messages addressed to it
+	// (timers, completions): the execution ended and its pending work is void. Messages addressed
+	// to no execution in particular (external events) stay.
+	EndExecution bool
+	Tasks       []*TaskCreate
+	// Messages go to inboxes: timers and carry-over to this instance, events and completions to
+	// others. A message to an instance that does not exist is dropped.
+	Messages []*Message
+	// SubOrchestrations are created. A sub-orchestration whose id is taken by an unfinished
+	// instance is not created; instead its parent (this instance) receives a
+	// SubOrchestrationInstanceFailed message for the action.
+	SubOrchestrations []*InstanceCreateParams
+
+	Update InstanceUpdate
+	// KeepState leaves status, custom status, output and failure as they are; only UpdatedAt,
+	// the history length and the lock change (a step that only drops messages).
+	KeepState bool
+	// Release releases the lock; otherwise it is extended to LockExpiry.
+	Release    bool
+	LockExpiry time.Time
+}
+
+// InstanceUpdate is the instance row's new state after a step.
+type InstanceUpdate struct {
+	Status       Status
+	CustomStatus json.RawMessage
+	Output       json.RawMessage
+	Failure      *history.FailureDetails
+	// ExecutionID and Input change when the instance continues as new.
+	ExecutionID string
+	Input       json.RawMessage
+	UpdatedAt   time.Time
+}
+
+// TaskLeaseParams leases activity tasks that are not leased or whose lease expired.
+type TaskLeaseParams struct {
+	Owner      string
+	Now        time.Time
+	LockExpiry time.Time
+	Limit      int
+	// Names restricts the lease to these activities; empty leases any.
+	Names []string
+}
+
+// TaskCompleteParams completes a leased task: the task is deleted and Result is put in its
+// instance's inbox, atomically. The caller must hold the task's latest lease (Owner and Attempt).
+type TaskCompleteParams struct {
+	Key     TaskKey
+	Owner   string
+	Attempt int
+	Result  *Message
+}
+
+// TaskLease identifies one lease of a task.
+type TaskLease struct {
+	Key     TaskKey
+	Attempt int
+}
+
+// Feature names an optional backend capability.
+type Feature string
+
+// Features.
+const (
+	// FeatureMultiProcess: several processes may share the store (PostgreSQL). Without it, the
+	// store belongs to one process and Open releases every lease left by a previous one.
+	FeatureMultiProcess Feature = "multi-process"
+)
+
+// Backend is a task hub's durable state. All methods are safe for concurrent use.
+type Backend interface {
+	// Supports reports whether the backend has an optional capability.
+	Supports(Feature) bool
+	// Close releases the backend's resources.
+	Close() error
+
+	// InstanceCreate creates an instance with status Pending and puts p.Started in its inbox.
+	// An unfinished instance with that id fails it with a *StatusError wrapping
+	// ErrInstanceExists; a finished one is replaced (its history, inbox and tasks deleted).
+	InstanceCreate(ctx context.Context, p *InstanceCreateParams) error
+	// InstanceGet returns an instance; withPayloads includes Input and Output.
+	InstanceGet(ctx context.Context, id string, withPayloads bool) (*Instance, error)
+	// InstanceList lists instances by creation time, then id.
+	InstanceList(ctx context.Context, p *InstanceListParams) (*InstancePage, error)
+	// InstanceCounts counts instances by status.
+	InstanceCounts(ctx context.Context) (map[Status]int, error)
+	// InstancePurge deletes a finished instance with its history, inbox and tasks. An unfinished
+	// one fails with a *StatusError wrapping ErrWrongStatus.
+	InstancePurge(ctx context.Context, id string) error
+	// InstancePurgeBatch deletes up to p.Limit finished instances matching p in one transaction
+	// and returns how many it deleted; call it until it returns 0.
+	InstancePurgeBatch(ctx context.Context, p *InstancePurgeParams) (int, error)
+
+	// HistoryRead returns a page of an instance's history.
+	HistoryRead(ctx context.Context, p *HistoryReadParams) ([]HistoryRecord, error)
+
+	// MessageSend puts messages in an instance's inbox (ErrNotFound if there is no instance).
+	MessageSend(ctx context.Context, p *MessageSendParams) error
+
+	// OrchestrationLease returns instances with visible inbox messages that are unlocked or whose
+	// lock expired, oldest message first, and locks them for p.Owner until p.LockExpiry.
+	OrchestrationLease(ctx context.Context, p *OrchestrationLeaseParams) ([]*Instance, error)
+	// OrchestrationOwned returns instances locked by owner that have visible inbox messages.
+	OrchestrationOwned(ctx context.Context, owner string, now time.Time, limit int) ([]*Instance, error)
+	// OrchestrationInbox returns up to limit visible inbox messages of an instance, oldest first.
+	OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*Message, error)
+	// OrchestrationCommit applies one orchestration step atomically (see the params).
+	OrchestrationCommit(ctx context.Context, p *OrchestrationCommitParams) error
+	// OrchestrationRelease releases owner's locks on the instances (all of them when ids is nil).
+	OrchestrationRelease(ctx context.Context, owner string, ids []string) error
+	// OrchestrationRenew extends every lock owner holds to expiry.
+	OrchestrationRenew(ctx context.Context, owner string, expiry time.Time) error
+	// OrchestrationNextVisible returns the earliest time after now at which a delayed message
+	// becomes visible; false when there is none.
+	OrchestrationNextVisible(ctx context.Context, now time.Time) (time.Time, bool, error)
+
+	// TaskLease leases tasks that are not leased or whose lease expired, oldest first.
+	TaskLease(ctx context.Context, p *TaskLeaseParams) ([]*Task, error)
+	// TaskRenew extends leases owner holds and returns the ones it no longer holds.
+	TaskRenew(ctx context.Context, owner string, leases []TaskLease, expiry time.Time) (lost []TaskKey, err error)
+	// TaskComplete completes a task (see the params); ErrLeaseLost when the caller does not hold
+	// its latest lease (another delivery completed it or holds it now).
+	TaskComplete(ctx context.Context, p *TaskCompleteParams) error
+	// TaskAbandon releases leases so the tasks can be leased again at once (nil: all of owner's).
+	TaskAbandon(ctx context.Context, owner string, leases []TaskLease) error
+}
