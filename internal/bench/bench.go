@@ -36,9 +36,9 @@ type Scenario struct {
 
 // Scenarios lists the scenarios by name.
 var Scenarios = map[string]Scenario{
-	"fanout": {Name: "fanout", Description: "one orchestration, N parallel trivial activities, fan-in", Run: runFanOut},
+	"fanout":   {Name: "fanout", Description: "one orchestration, N parallel trivial activities, fan-in", Run: runFanOut},
 	"sequence": {Name: "sequence", Description: "one orchestration, N activities one after another", Run: runSequence},
-	"many": {Name: "many", Description: "N orchestrations of one activity each, started concurrently", Run: runMany},
+	"many":     {Name: "many", Description: "N orchestrations of one activity each, started concurrently", Run: runMany},
 }
 
 // Names returns the scenario names, sorted.

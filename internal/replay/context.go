@@ -26,11 +26,11 @@ type orchContext struct {
 
 var _ orca.OrchestrationContext = (*orchContext)(nil)
 
-func (c *orchContext) InstanceID() string        { return c.e.cfg.InstanceID }
-func (c *orchContext) Name() string              { return c.e.name }
-func (c *orchContext) CurrentTime() time.Time    { return c.e.currentTime }
-func (c *orchContext) IsReplaying() bool         { return c.e.replaying }
-func (c *orchContext) Input(v any) error         { return orca.UnmarshalPayload(c.e.input, v) }
+func (c *orchContext) InstanceID() string                { return c.e.cfg.InstanceID }
+func (c *orchContext) Name() string                      { return c.e.name }
+func (c *orchContext) CurrentTime() time.Time            { return c.e.currentTime }
+func (c *orchContext) IsReplaying() bool                 { return c.e.replaying }
+func (c *orchContext) Input(v any) error                 { return orca.UnmarshalPayload(c.e.input, v) }
 func (c *orchContext) WhenAll(ts ...orca.Task) orca.Task { return c.e.whenAll(ts) }
 func (c *orchContext) WhenAny(ts ...orca.Task) orca.Task { return c.e.whenAny(ts) }
 

@@ -254,7 +254,7 @@ type OrchestrationCommitParams struct {
 	// (timers, completions): the execution ended and its pending work is void. Messages addressed
 	// to no execution in particular (external events) stay.
 	EndExecution bool
-	Tasks       []*TaskCreate
+	Tasks        []*TaskCreate
 	// Messages go to inboxes: timers and carry-over to this instance, events and completions to
 	// others. A message to an instance that does not exist is dropped.
 	Messages []*Message
