@@ -3,6 +3,7 @@ package orcatest_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -231,7 +232,7 @@ func TestSubOrchestratorsAndWhenAny(t *testing.T) {
 			timeout := ctx.CreateTimer(time.Hour)
 			i, err := orca.Await[int](ctx.WhenAny(child, timeout))
 			if err != nil || i != 0 {
-				return nil, fmt.Errorf("winner %d: %v", i, err)
+				return nil, fmt.Errorf("winner %d: %w", i, err)
 			}
 			return orca.Await[int](child)
 		},
@@ -246,7 +247,7 @@ func TestSubOrchestratorsAndWhenAny(t *testing.T) {
 			err := ctx.CallSubOrchestrator("Failing", nil).Await(nil)
 			var tf *orca.TaskFailedError
 			if !errors.As(err, &tf) {
-				return nil, fmt.Errorf("want TaskFailedError, got %v", err)
+				return nil, fmt.Errorf("want TaskFailedError, got %w", err)
 			}
 			return tf.Failure.ErrorMessage, nil
 		},
@@ -430,5 +431,74 @@ func TestCustomStatus(t *testing.T) {
 	res := mustRun(t, orcatest.New(r), "s", "S", nil)
 	if string(res.CustomStatus) != `{"done":3}` {
 		t.Fatalf("custom status = %s", res.CustomStatus)
+	}
+}
+
+// TestReplayAndCacheAgree runs the same orchestrations twice: once on one executor kept across
+// turns (the engine's cache hit) and once replaying the whole history on a fresh executor before
+// every turn (a cache miss). Outputs, statuses and histories must be identical.
+func TestReplayAndCacheAgree(t *testing.T) {
+	r := registry(t, map[string]orca.Orchestrator{
+		"Mixed": func(ctx orca.OrchestrationContext) (any, error) {
+			var total int
+			tasks := make([]orca.Task, 20)
+			for i := range tasks {
+				tasks[i] = ctx.CallActivity("Double", i, orca.WithRetry(orca.RetryPolicy{MaxAttempts: 3, FirstRetryInterval: time.Second}))
+			}
+			for i, task := range tasks {
+				v, err := orca.Await[int](task)
+				if err != nil {
+					return nil, err
+				}
+				total += v
+				if i%5 == 0 {
+					if err := ctx.CreateTimer(time.Minute).Await(nil); err != nil {
+						return nil, err
+					}
+					if err := ctx.SetCustomStatus(i); err != nil {
+						return nil, err
+					}
+				}
+			}
+			ev, err := orca.Await[int](ctx.WaitForExternalEvent("bonus", orca.WaitTimeout(time.Hour)))
+			if err != nil {
+				return nil, err
+			}
+			child, err := orca.Await[int](ctx.CallSubOrchestrator("Child", total))
+			if err != nil {
+				return nil, err
+			}
+			var n int
+			if err := ctx.Input(&n); err != nil {
+				return nil, err
+			}
+			if n < 2 {
+				ctx.ContinueAsNew(n + 1)
+				return nil, nil
+			}
+			return []any{total, ev, child, ctx.NewGUID()}, nil
+		},
+		"Child": func(ctx orca.OrchestrationContext) (any, error) {
+			var n int
+			if err := ctx.Input(&n); err != nil {
+				return nil, err
+			}
+			return orca.Await[int](ctx.CallActivity("Double", n))
+		},
+	}, map[string]orca.Activity{"Double": double})
+	run := func(opts ...orcatest.Option) *orcatest.Result {
+		tester := orcatest.New(r, opts...)
+		for i := 0; i < 3; i++ {
+			if err := tester.RaiseEvent(time.Duration(i)*30*time.Minute, "m", "bonus", i+1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return mustRun(t, tester, "m", "Mixed", 0)
+	}
+	cached := run(orcatest.WithoutReplayCheck())
+	replayed := run()
+	wantStatus(t, cached, orcatest.StatusCompleted)
+	if !reflect.DeepEqual(cached, replayed) {
+		t.Fatalf("cached and replayed runs differ:\n cached   %+v\n replayed %+v", cached, replayed)
 	}
 }

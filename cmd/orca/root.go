@@ -16,7 +16,7 @@ event-sourced history, driving activities, timers and external events.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newBenchCmd())
+	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd())
 	return root
 }
 

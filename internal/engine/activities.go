@@ -189,6 +189,7 @@ func (a *activities) run(t *store.Task) {
 	a.mu.Unlock()
 
 	ev := a.execute(ctx, t)
+	a.e.stats.activities.Add(1)
 
 	a.mu.Lock()
 	lost := h.lost

@@ -19,6 +19,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -105,8 +106,9 @@ type Engine struct {
 	log   *slog.Logger
 	clock clock.Clock
 
-	orch *orchestrations
-	acts *activities
+	orch  *orchestrations
+	acts  *activities
+	stats stats
 
 	watchMu  sync.Mutex
 	watchers map[string][]chan struct{}
@@ -131,6 +133,29 @@ func New(cfg Config) (*Engine, error) {
 	e.orch = newOrchestrations(e)
 	e.acts = newActivities(e)
 	return e, nil
+}
+
+// stats are the engine's counters.
+type stats struct {
+	turns, replays, evictions, activities atomic.Int64
+}
+
+// Stats is a snapshot of the engine's counters since it was created.
+type Stats struct {
+	// Turns counts committed orchestration turns.
+	Turns int64
+	// Replays counts cache misses: executors rebuilt from the stored history.
+	Replays int64
+	// Evictions counts runners dropped from the cache to bound it.
+	Evictions int64
+	// Activities counts activity executions on this node.
+	Activities int64
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{Turns: e.stats.turns.Load(), Replays: e.stats.replays.Load(),
+		Evictions: e.stats.evictions.Load(), Activities: e.stats.activities.Load()}
 }
 
 // NodeID returns the node's lock owner name.

@@ -404,3 +404,21 @@ func TestRestartResumesUnfinishedWork(t *testing.T) {
 	h2 := startHarness(t, r, path)
 	wantCompleted(t, h2.wait(id), `"done"`)
 }
+
+// TestCacheMissesReplay runs instances through a cache of one: nearly every turn is a cache
+// miss that rebuilds the executor from the stored history, and the results must not change.
+func TestCacheMissesReplay(t *testing.T) {
+	h := newHarness(t, newRegistry(t), func(c *engine.Config) { c.CacheSize = 1 })
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = h.start("Sequence", fmt.Sprintf("evict-%d", i), 15)
+	}
+	for _, id := range ids {
+		wantCompleted(t, h.wait(id), fmt.Sprint(14*15))
+	}
+	st := h.eng.Stats()
+	if st.Replays == 0 || st.Evictions == 0 {
+		t.Fatalf("stats %+v: the cache of one must have evicted and replayed", st)
+	}
+	t.Logf("stats %+v", st)
+}

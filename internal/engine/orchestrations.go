@@ -22,6 +22,8 @@ type orchestrations struct {
 	runners map[string]*runner
 	idle    *list.List // idle runners, most recently used first
 	backoff map[string]backoff
+	// releasing are evicted instances whose lock release is not committed yet.
+	releasing map[string]bool
 
 	wake  chan struct{}
 	turns sync.WaitGroup
@@ -61,7 +63,7 @@ type localResult struct {
 
 func newOrchestrations(e *Engine) *orchestrations {
 	return &orchestrations{e: e, sem: make(chan struct{}, e.cfg.TurnConcurrency), runners: map[string]*runner{},
-		idle: list.New(), backoff: map[string]backoff{}, wake: make(chan struct{}, 1)}
+		idle: list.New(), backoff: map[string]backoff{}, releasing: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 func (o *orchestrations) start() {
@@ -75,6 +77,9 @@ func (o *orchestrations) adopt(in *store.Instance) {
 	defer o.mu.Unlock()
 	if b, ok := o.backoff[in.ID]; ok && o.e.clock.Now().Before(b.until) {
 		return
+	}
+	if o.releasing[in.ID] {
+		return // its lock is being released; the next poll leases it again
 	}
 	r := o.runners[in.ID]
 	if r == nil {
@@ -214,18 +219,32 @@ func (o *orchestrations) evictLocked() {
 		r := o.idle.Back().Value.(*runner)
 		o.removeLocked(r)
 		ids = append(ids, r.id)
+		o.e.stats.evictions.Add(1)
 	}
 	o.releaseAsync(ids)
 }
 
+// releaseAsync releases the locks of evicted instances (o.mu held). Until the release is
+// committed the instances are not adopted again: a new runner would lose its lock to it.
 func (o *orchestrations) releaseAsync(ids []string) {
 	if len(ids) == 0 {
 		return
 	}
+	for _, id := range ids {
+		o.releasing[id] = true
+	}
+	o.turns.Add(1)
 	go func() {
+		defer o.turns.Done()
 		if err := o.e.store.OrchestrationRelease(o.e.runCtx, o.e.cfg.NodeID, ids); err != nil && o.e.runCtx.Err() == nil {
 			o.e.log.Warn("release evicted instances", "err", err)
 		}
+		o.mu.Lock()
+		for _, id := range ids {
+			delete(o.releasing, id)
+		}
+		o.mu.Unlock()
+		o.wakePoll()
 	}()
 }
 
@@ -258,8 +277,8 @@ func (o *orchestrations) evictIdle() {
 			delete(o.backoff, id)
 		}
 	}
-	o.mu.Unlock()
 	o.releaseAsync(ids)
+	o.mu.Unlock()
 }
 
 // pollLoop finds work the dispatcher was not told about: instances whose lock is free or

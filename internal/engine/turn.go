@@ -63,6 +63,7 @@ func (o *orchestrations) runTurn(r *runner, local []localResult, readDB bool) er
 		o.e.acts.unreserve(granted)
 		return err
 	}
+	o.e.stats.turns.Add(1)
 	o.afterCommit(r, turn, p, granted, local)
 	return nil
 }
@@ -104,6 +105,7 @@ func (o *orchestrations) load(r *runner) error {
 		return fmt.Errorf("load %s: history has %d events, the instance says %d: %w", r.id, n, r.historyLen, store.ErrLeaseLost)
 	}
 	r.exec = exec
+	o.e.stats.replays.Add(1)
 	return nil
 }
 

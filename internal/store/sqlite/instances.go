@@ -329,22 +329,9 @@ func (b *Backend) InstancePurgeBatch(ctx context.Context, p *store.InstancePurge
 	where, args := instanceFilter(statuses, p.CreatedFrom, p.CreatedTo)
 	var deleted int
 	err := b.write(ctx, func(tx *wtx) error {
-		rows, err := tx.query(`SELECT instance_id FROM instances WHERE `+strings.Join(where, " AND ")+
+		ids, err := queryStrings(tx, `SELECT instance_id FROM instances WHERE `+strings.Join(where, " AND ")+
 			` ORDER BY created_at LIMIT ?`, append(args, p.Limit)...)
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		deleted = len(ids)
@@ -388,6 +375,24 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 			return nil, fmt.Errorf("read history of %s at %d: %w", p.InstanceID, seq, err)
 		}
 		out = append(out, store.HistoryRecord{Seq: seq, Event: ev})
+	}
+	return out, rows.Err()
+}
+
+// queryStrings returns the first column of every row.
+func queryStrings(tx *wtx, q string, args ...any) ([]string, error) {
+	rows, err := tx.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
 	}
 	return out, rows.Err()
 }

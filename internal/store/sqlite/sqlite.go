@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -81,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	b := &Backend{cfg: cfg, lock: lock, reqs: make(chan *writeReq, 4096), done: make(chan struct{})}
 	if err := b.open(ctx); err != nil {
-		b.closeDBs()
+		_ = b.closeDBs()
 		_ = lock.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", cfg.Path, err)
 	}
@@ -306,7 +305,7 @@ func (t *wtx) stmt(q string) (*sql.Stmt, error) {
 }
 
 func (t *wtx) exec(q string, args ...any) (sql.Result, error) {
-	s, err := t.stmt(q)
+	s, err := t.stmt(q) //nolint:sqlclosecheck // cached; closed by closeStmts
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +313,7 @@ func (t *wtx) exec(q string, args ...any) (sql.Result, error) {
 }
 
 func (t *wtx) query(q string, args ...any) (*sql.Rows, error) {
-	s, err := t.stmt(q)
+	s, err := t.stmt(q) //nolint:sqlclosecheck // cached; closed by closeStmts
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +321,7 @@ func (t *wtx) query(q string, args ...any) (*sql.Rows, error) {
 }
 
 func (t *wtx) queryRow(q string, args ...any) *sql.Row {
-	s, err := t.stmt(q)
+	s, err := t.stmt(q) //nolint:sqlclosecheck // cached; closed by closeStmts
 	if err != nil {
 		return t.conn.QueryRowContext(context.Background(), q, args...)
 	}
@@ -364,5 +363,3 @@ func placeholders(n int) string {
 	}
 	return string(b)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,50 @@
+# orca — make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI := $(BIN)/golangci-lint
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/orca
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/orca ./cmd/orca
+
+.PHONY: run
+run: ## Run the demo: the embedded engine on SQLite with a visible fan-out
+	$(GO) run ./cmd/orca demo
+
+.PHONY: test
+test: ## Run every test (vet, race detector, crash tests)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 45m ./...
+
+.PHONY: bench
+bench: build ## Run the benchmark scenarios and print BENCH lines
+	@echo "machine: $$(uname -srm), $$(nproc) cores, $$($(GO) version | cut -d' ' -f3)"
+	@$(BIN)/orca bench --scenario fanout --n 10000
+	@$(BIN)/orca bench --scenario fanout --n 100000
+	@$(BIN)/orca bench --scenario sequence --n 1000
+	@$(BIN)/orca bench --scenario many --n 2000
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for 30s
+	$(GO) test ./internal/history -run '^$$' -fuzz FuzzUnmarshal -fuzztime 30s
+
+.PHONY: lint
+lint: $(GOLANGCI) ## Run golangci-lint (installed into bin/ if missing)
+	$(GOLANGCI) run ./...
+
+$(GOLANGCI):
+	GOBIN=$(abspath $(BIN)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf $(BIN)
