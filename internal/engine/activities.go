@@ -247,7 +247,7 @@ func (a *activities) completeInStore(res localResult) {
 	a.inStore.Add(1)
 	defer a.inStore.Done()
 	key := res.lease.Key
-	err := a.e.store.TaskComplete(a.e.runCtx, &store.TaskCompleteParams{Key: key, Owner: a.e.cfg.NodeID,
+	err := a.e.store.TaskComplete(a.e.runCtx, &store.TaskCompleteParams{Key: key, Owner: a.e.cfg.NodeID, Now: a.e.clock.Now(),
 		Attempt: res.lease.Attempt, Result: &store.Message{InstanceID: key.InstanceID, ExecutionID: key.ExecutionID, Event: res.event}})
 	a.mu.Lock()
 	delete(a.held, key)

@@ -416,7 +416,7 @@ func (e *Engine) Rewind(ctx context.Context, id, reason string) error {
 }
 
 func (e *Engine) send(ctx context.Context, id string, ev *history.Event, require []store.Status) error {
-	err := e.store.MessageSend(ctx, &store.MessageSendParams{InstanceID: id, RequireStatus: require,
+	err := e.store.MessageSend(ctx, &store.MessageSendParams{InstanceID: id, RequireStatus: require, Now: e.clock.Now(),
 		Messages: []*store.Message{{InstanceID: id, Event: ev}}})
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", ev.Type, id, err)

@@ -128,7 +128,7 @@ func (o *orchestrations) finishedTurn(r *runner, msgs []*store.Message, local []
 		return o.rewind(r, rewind, consumed, completed, now)
 	}
 	p := &store.OrchestrationCommitParams{InstanceID: r.id, Owner: o.e.cfg.NodeID, ExpectHistoryLen: r.historyLen,
-		TruncateHistory: -1, Consumed: consumed, CompletedTasks: completed, KeepState: true, Release: true,
+		Consumed: consumed, CompletedTasks: completed, KeepState: true, Release: true,
 		Update: store.InstanceUpdate{UpdatedAt: now}}
 	if err := o.e.store.OrchestrationCommit(o.e.runCtx, p); err != nil {
 		return err
@@ -147,7 +147,7 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 	e := o.e
 	executionID := r.currentExecution(o)
 	p := &store.OrchestrationCommitParams{
-		InstanceID: r.id, Owner: e.cfg.NodeID, ExpectHistoryLen: r.historyLen, TruncateHistory: -1,
+		InstanceID: r.id, Owner: e.cfg.NodeID, ExpectHistoryLen: r.historyLen,
 		Append: turn.History, LockExpiry: now.Add(e.cfg.LockDuration),
 		Update: store.InstanceUpdate{Status: statusOf(turn), CustomStatus: turn.CustomStatus, Output: turn.Output,
 			Failure: turn.Failure, UpdatedAt: now},

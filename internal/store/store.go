@@ -180,7 +180,9 @@ type Message struct {
 	// Empty targets whatever execution is current.
 	ExecutionID string
 	Event       *history.Event
-	// VisibleAt delays the message (durable timers); zero means now.
+	// VisibleAt delays the message (durable timers). Zero makes it visible at the current time
+	// the call passes (MessageSendParams.Now, TaskCompleteParams.Now, the commit's UpdatedAt),
+	// or at once when that is zero too. Backends read no clock of their own.
 	VisibleAt time.Time
 }
 
@@ -189,6 +191,8 @@ type Message struct {
 type MessageSendParams struct {
 	InstanceID string
 	Messages   []*Message
+	// Now is the caller's current time (see Message.VisibleAt).
+	Now time.Time
 	// RequireStatus, when not empty, sends only if the instance's status is one of these;
 	// otherwise it returns a *StatusError wrapping ErrWrongStatus.
 	RequireStatus []Status
@@ -241,12 +245,12 @@ type OrchestrationCommitParams struct {
 	// length, else the commit fails with ErrLeaseLost.
 	Owner            string
 	ExpectHistoryLen int
-	// TruncateHistory, when >= 0, deletes history events from that position on before Append
-	// (rewind). ResetHistory deletes the whole history (continue-as-new).
+	// TruncateHistory, when > 0, deletes history events from that position on before Append
+	// (rewind); 0 truncates nothing. ResetHistory deletes the whole history (continue-as-new).
 	TruncateHistory int
 	ResetHistory    bool
 	Append          []*history.Event
-	// Consumed inbox messages are deleted.
+	// Consumed inbox messages (of this instance) are deleted.
 	Consumed []int64
 	// CompletedTasks are deleted: their results are in Append.
 	CompletedTasks []TaskKey
@@ -301,6 +305,8 @@ type TaskCompleteParams struct {
 	Owner   string
 	Attempt int
 	Result  *Message
+	// Now is the caller's current time (see Message.VisibleAt).
+	Now time.Time
 }
 
 // TaskLease identifies one lease of a task.
@@ -362,8 +368,9 @@ type Backend interface {
 	OrchestrationRelease(ctx context.Context, owner string, ids []string) error
 	// OrchestrationRenew extends every lock owner holds to expiry.
 	OrchestrationRenew(ctx context.Context, owner string, expiry time.Time) error
-	// OrchestrationNextVisible returns the earliest time after now at which a delayed message
-	// becomes visible; false when there is none.
+	// OrchestrationNextVisible returns the earliest time after now at which an instance becomes
+	// ready: the visibility time of its earliest message. A delayed message behind one that is
+	// visible already is not seen until that one is consumed. False when there is none.
 	OrchestrationNextVisible(ctx context.Context, now time.Time) (time.Time, bool, error)
 
 	// TaskLease leases tasks that are not leased or whose lease expired, oldest first.

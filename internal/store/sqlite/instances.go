@@ -169,6 +169,10 @@ func (b *Backend) InstanceGet(ctx context.Context, id string, withPayloads bool)
 	if withPayloads {
 		cols += instancePayloadColumns
 	}
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
 	row := b.read.QueryRowContext(ctx, `SELECT `+cols+` FROM instances WHERE instance_id = ?`, id)
 	in, err := scanInstance(row.Scan, withPayloads)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -214,6 +218,10 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 	}
 	q += ` ORDER BY created_at, instance_id LIMIT ?`
 	args = append(args, p.Limit+1)
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
 	rows, err := b.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
@@ -277,6 +285,10 @@ func decodeToken(s string) (listToken, error) {
 
 // InstanceCounts counts instances by status (see store.Backend).
 func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, error) {
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
 	rows, err := b.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM instances GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("count instances: %w", err)
@@ -358,6 +370,10 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 	}
 	q += ` ORDER BY seq LIMIT ?`
 	args = append(args, p.Limit)
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
 	rows, err := b.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -85,7 +86,6 @@ func (b *Backend) MessageSend(ctx context.Context, p *store.MessageSendParams) e
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	return b.write(ctx, func(tx *wtx) error {
 		var status string
 		err := tx.queryRow(`SELECT status FROM instances WHERE instance_id = ?`, p.InstanceID).Scan(&status)
@@ -98,7 +98,7 @@ func (b *Backend) MessageSend(ctx context.Context, p *store.MessageSendParams) e
 		if len(p.RequireStatus) > 0 && !hasStatus(p.RequireStatus, store.Status(status)) {
 			return &store.StatusError{InstanceID: p.InstanceID, Status: store.Status(status), Err: store.ErrWrongStatus}
 		}
-		return insertMessages(tx, enc, now, "")
+		return insertMessages(tx, enc, p.Now, "")
 	})
 }
 
@@ -127,9 +127,13 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 			args = append(args, id)
 		}
 	}
-	q += ` ORDER BY ready_at LIMIT ?) RETURNING ` + instanceColumns
+	q += ` ORDER BY ready_at LIMIT ?) RETURNING ready_at, ` + instanceColumns
 	args = append(args, p.Limit)
-	var out []*store.Instance
+	type leased struct {
+		ready int64
+		in    *store.Instance
+	}
+	var out []leased
 	err := b.write(ctx, func(tx *wtx) error {
 		out = out[:0]
 		rows, err := tx.query(q, args...)
@@ -138,22 +142,38 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 		}
 		defer rows.Close()
 		for rows.Next() {
-			in, err := scanInstance(rows.Scan, false)
+			var l leased
+			l.in, err = scanInstance(func(dest ...any) error { return rows.Scan(append([]any{&l.ready}, dest...)...) }, false)
 			if err != nil {
 				return err
 			}
-			out = append(out, in)
+			out = append(out, l)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease orchestrations: %w", err)
 	}
-	return out, nil
+	// RETURNING yields rows in update order, not the subquery's: restore oldest-first.
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ready != out[j].ready {
+			return out[i].ready < out[j].ready
+		}
+		return out[i].in.ID < out[j].in.ID
+	})
+	instances := make([]*store.Instance, len(out))
+	for i, l := range out {
+		instances[i] = l.in
+	}
+	return instances, nil
 }
 
 // OrchestrationOwned returns instances locked by owner with visible messages (see store.Backend).
 func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time.Time, limit int) ([]*store.Instance, error) {
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
 	rows, err := b.read.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances
 		WHERE lock_owner = ? AND ready_at <= ? ORDER BY ready_at LIMIT ?`, owner, nanos(now), limit)
 	if err != nil {
@@ -173,6 +193,10 @@ func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time
 
 // OrchestrationInbox returns visible messages of an instance (see store.Backend).
 func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*store.Message, error) {
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
 	rows, err := b.read.QueryContext(ctx, `SELECT id, execution_id, visible_at, data FROM inbox
 		WHERE instance_id = ? AND visible_at <= ? ORDER BY id LIMIT ?`, instanceID, nanos(now), limit)
 	if err != nil {
@@ -256,7 +280,7 @@ func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types 
 			return err
 		}
 		base = 0
-	case p.TruncateHistory >= 0 && p.TruncateHistory < base:
+	case p.TruncateHistory > 0 && p.TruncateHistory < base:
 		if _, err := tx.exec(`DELETE FROM history WHERE instance_id = ? AND seq >= ?`, id, p.TruncateHistory); err != nil {
 			return err
 		}
@@ -266,12 +290,12 @@ func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types 
 		func(i int, args []any) []any { return append(args, id, base+i, types[i], events[i]) }); err != nil {
 		return err
 	}
-	if err := tx.execIn(`DELETE FROM inbox WHERE id IN `, nil, len(p.Consumed),
+	if err := tx.execIn(`DELETE FROM inbox WHERE instance_id = ? AND id IN `, []any{id}, len(p.Consumed),
 		func(i int, args []any) []any { return append(args, p.Consumed[i]) }); err != nil {
 		return err
 	}
 	if p.EndExecution {
-		if _, err := tx.exec(`DELETE FROM tasks WHERE instance_id = ?`, id); err != nil {
+		if _, err := tx.exec(`DELETE FROM tasks WHERE instance_id = ? AND execution_id = ?`, id, executionID); err != nil {
 			return err
 		}
 		if _, err := tx.exec(`DELETE FROM inbox WHERE instance_id = ? AND execution_id = ?`, id, executionID); err != nil {
@@ -367,6 +391,10 @@ func (b *Backend) OrchestrationRenew(ctx context.Context, owner string, expiry t
 
 // OrchestrationNextVisible returns when the next delayed message becomes visible (see store.Backend).
 func (b *Backend) OrchestrationNextVisible(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	if err := b.acquireRead(); err != nil {
+		return time.Time{}, false, err
+	}
+	defer b.releaseRead()
 	var next sql.NullInt64
 	err := b.read.QueryRowContext(ctx, `SELECT MIN(ready_at) FROM instances WHERE ready_at > ?`, nanos(now)).Scan(&next)
 	if err != nil {

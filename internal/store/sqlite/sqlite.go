@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,7 +47,8 @@ type Backend struct {
 	done    chan struct{}
 	lock    *os.File
 	once    sync.Once
-	// sending guards reqs against a send after Close closed it.
+	// sending guards reqs against a send after Close closed it, and the read pool against use
+	// after Close.
 	sending  sync.RWMutex
 	isClosed bool
 }
@@ -88,12 +90,15 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	return b, nil
 }
 
+// uriPath escapes the characters a SQLite URI filename gives a meaning to.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 func dsn(path string, pragmas ...string) string {
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
-	return "file:" + path + "?" + q.Encode()
+	return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 }
 
 func (b *Backend) open(ctx context.Context) error {
@@ -185,6 +190,19 @@ func (b *Backend) closeDBs() error {
 	}
 	return errors.Join(errs...)
 }
+
+// acquireRead fails with ErrClosed once Close has begun; otherwise Close waits for the read to
+// end (releaseRead).
+func (b *Backend) acquireRead() error {
+	b.sending.RLock()
+	if b.isClosed {
+		b.sending.RUnlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+func (b *Backend) releaseRead() { b.sending.RUnlock() }
 
 // writeReq is one write: fn runs inside the writer's transaction.
 type writeReq struct {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/orcahq/orca/internal/store"
@@ -23,11 +24,12 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 		}
 	}
 	q += ` ORDER BY lock_expiry, seq LIMIT ?)
-		RETURNING instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
+		RETURNING seq, instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
 	args = append(args, p.Limit)
 	var out []*store.Task
+	var seqs []int64
 	err := b.write(ctx, func(tx *wtx) error {
-		out = out[:0]
+		out, seqs = out[:0], seqs[:0]
 		rows, err := tx.query(q, args...)
 		if err != nil {
 			return err
@@ -36,10 +38,11 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 		for rows.Next() {
 			t := &store.Task{LockOwner: p.Owner}
 			var input []byte
-			var expiry, created int64
-			if err := rows.Scan(&t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &expiry, &created); err != nil {
+			var seq, expiry, created int64
+			if err := rows.Scan(&seq, &t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &expiry, &created); err != nil {
 				return err
 			}
+			seqs = append(seqs, seq)
 			t.Input = rawOrNil(input)
 			t.LockExpiry = fromNanos(expiry)
 			t.CreatedAt = fromNanos(created)
@@ -50,6 +53,8 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 	if err != nil {
 		return nil, fmt.Errorf("lease tasks: %w", err)
 	}
+	// RETURNING yields rows in update order: restore oldest-first.
+	sort.Sort(bySeq{out, seqs})
 	return out, nil
 }
 
@@ -82,7 +87,6 @@ func (b *Backend) TaskComplete(ctx context.Context, p *store.TaskCompleteParams)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	err = b.write(ctx, func(tx *wtx) error {
 		res, err := tx.exec(`DELETE FROM tasks WHERE instance_id = ? AND execution_id = ? AND task_id = ? AND lock_owner = ? AND attempt = ?`,
 			p.Key.InstanceID, p.Key.ExecutionID, p.Key.TaskID, p.Owner, p.Attempt)
@@ -92,7 +96,7 @@ func (b *Backend) TaskComplete(ctx context.Context, p *store.TaskCompleteParams)
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrLeaseLost
 		}
-		return insertMessages(tx, msgs, now, "")
+		return insertMessages(tx, msgs, p.Now, "")
 	})
 	if err != nil {
 		return fmt.Errorf("complete task %s#%d: %w", p.Key.InstanceID, p.Key.TaskID, err)
@@ -115,4 +119,16 @@ func (b *Backend) TaskAbandon(ctx context.Context, owner string, leases []store.
 		}
 		return nil
 	})
+}
+
+type bySeq struct {
+	tasks []*store.Task
+	seqs  []int64
+}
+
+func (s bySeq) Len() int           { return len(s.tasks) }
+func (s bySeq) Less(i, j int) bool { return s.seqs[i] < s.seqs[j] }
+func (s bySeq) Swap(i, j int) {
+	s.tasks[i], s.tasks[j] = s.tasks[j], s.tasks[i]
+	s.seqs[i], s.seqs[j] = s.seqs[j], s.seqs[i]
 }

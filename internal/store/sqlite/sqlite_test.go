@@ -1,0 +1,115 @@
+package sqlite_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/orcahq/orca/internal/history"
+	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/storetest"
+)
+
+// open opens the store at path and closes it when t ends.
+func open(t *testing.T, path string) *sqlite.Backend {
+	t.Helper()
+	b, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close sqlite store: %v", err)
+		}
+	})
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Backend {
+		return open(t, filepath.Join(t.TempDir(), "orca.db"))
+	})
+}
+
+// Without FeatureMultiProcess the store belongs to one process: Open releases the locks and
+// leases a previous process left behind.
+func TestOpenReleasesStaleLeases(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "orca.db")
+	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	expiry := t0.Add(time.Hour)
+
+	b := open(t, path)
+	if b.Supports(store.FeatureMultiProcess) {
+		t.Fatal("sqlite store claims FeatureMultiProcess")
+	}
+	err := b.InstanceCreate(ctx, &store.InstanceCreateParams{ID: "i1", Name: "Orch", CreatedAt: t0, Owner: "old", LockExpiry: expiry,
+		Started: history.NewExecutionStarted(t0, history.ExecutionStartedAttrs{Name: "Orch", ExecutionID: "e1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := store.TaskKey{InstanceID: "i1", ExecutionID: "e1", TaskID: 0}
+	err = b.OrchestrationCommit(ctx, &store.OrchestrationCommitParams{InstanceID: "i1", Owner: "old", TruncateHistory: -1,
+		Tasks:  []*store.TaskCreate{{TaskKey: key, Name: "Act", Owner: "old", LockExpiry: expiry}},
+		Update: store.InstanceUpdate{Status: store.StatusRunning, UpdatedAt: t0}, LockExpiry: expiry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = open(t, path)
+	now := t0.Add(time.Minute)
+	ins, err := b.OrchestrationLease(ctx, &store.OrchestrationLeaseParams{Owner: "new", Now: now, LockExpiry: expiry, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 1 || ins[0].ID != "i1" {
+		t.Fatalf("OrchestrationLease after reopening = %v, want i1", ins)
+	}
+	tasks, err := b.TaskLease(ctx, &store.TaskLeaseParams{Owner: "new", Now: now, LockExpiry: expiry, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 1 || tasks[0].TaskKey != key || tasks[0].Attempt != 2 {
+		t.Fatalf("TaskLease after reopening = %+v, want %v at attempt 2", tasks, key)
+	}
+}
+
+// The database path is a file name, not a URI: characters that mean something in a URI open
+// the file they name.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	for _, tc := range []struct{ name, file string }{
+		{"Percent", "100%.db"},
+		{"PercentEscape", "a%41.db"},
+		{"QuestionMark", "a?b.db"},
+		{"Hash", "a#b.db"},
+		{"Space", "a b.db"},
+	} {
+		// Subtest names stay plain so that t.TempDir, which includes them, is a clean path.
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tc.file)
+			b := open(t, path)
+			t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+			err := b.InstanceCreate(context.Background(), &store.InstanceCreateParams{ID: "i1", Name: "Orch", CreatedAt: t0,
+				Started: history.NewExecutionStarted(t0, history.ExecutionStartedAttrs{Name: "Orch", ExecutionID: "e1"})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("database file: %v", err)
+			}
+			b = open(t, path)
+			if _, err := b.InstanceGet(context.Background(), "i1", false); err != nil {
+				t.Fatalf("instance not found after reopening %s: %v", path, err)
+			}
+		})
+	}
+}
