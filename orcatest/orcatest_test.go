@@ -3,6 +3,7 @@ package orcatest_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -500,5 +501,40 @@ func TestReplayAndCacheAgree(t *testing.T) {
 	wantStatus(t, cached, orcatest.StatusCompleted)
 	if !reflect.DeepEqual(cached, replayed) {
 		t.Fatalf("cached and replayed runs differ:\n cached   %+v\n replayed %+v", cached, replayed)
+	}
+}
+
+// TestLoggerIsQuietDuringReplay: the tester replays every turn from history, so without the
+// replay-aware logger each line would be logged once per later turn.
+func TestLoggerIsQuietDuringReplay(t *testing.T) {
+	var buf strings.Builder
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	r := registry(t, map[string]orca.Orchestrator{
+		"Chatty": func(ctx orca.OrchestrationContext) (any, error) {
+			for i := 0; i < 4; i++ {
+				ctx.Logger().Info("step", "i", i, "replaying", ctx.IsReplaying())
+				if err := ctx.CreateTimer(time.Second).Await(nil); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		},
+	}, nil)
+	res := mustRun(t, orcatest.New(r, orcatest.WithLogger(logger)), "c", "Chatty", nil)
+	wantStatus(t, res, orcatest.StatusCompleted)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("logged %d lines, want 4 (one per step):\n%s", len(lines), buf.String())
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, fmt.Sprintf("i=%d replaying=false", i)) || !strings.Contains(l, "instance_id=c") {
+			t.Fatalf("line %d = %q", i, l)
+		}
 	}
 }

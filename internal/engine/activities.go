@@ -86,7 +86,7 @@ func (a *activities) pushLeased(tcs []*store.TaskCreate) {
 	tasks := make([]*store.Task, len(tcs))
 	for i, tc := range tcs {
 		t := &store.Task{TaskKey: tc.TaskKey, Name: tc.Name, Input: tc.Input, Attempt: 1, LockOwner: tc.Owner, LockExpiry: tc.LockExpiry}
-		a.held[t.TaskKey] = &heldTask{task: t}
+		a.holdLocked(t)
 		tasks[i] = t
 	}
 	a.mu.Unlock()
@@ -148,7 +148,7 @@ func (a *activities) pollOnce(ctx context.Context) bool {
 	a.mu.Lock()
 	a.more = len(tasks) == free
 	for _, t := range tasks {
-		a.held[t.TaskKey] = &heldTask{task: t}
+		a.holdLocked(t)
 	}
 	a.mu.Unlock()
 	for _, t := range tasks {
@@ -180,8 +180,8 @@ func (a *activities) run(t *store.Task) {
 	defer cancel()
 	a.mu.Lock()
 	h := a.held[t.TaskKey]
-	if h == nil || h.lost {
-		delete(a.held, t.TaskKey)
+	if h == nil || h.task != t || h.lost {
+		a.forgetLocked(t.TaskKey, t.Attempt)
 		a.mu.Unlock()
 		return
 	}
@@ -194,7 +194,7 @@ func (a *activities) run(t *store.Task) {
 	a.mu.Lock()
 	lost := h.lost
 	if lost {
-		delete(a.held, t.TaskKey)
+		a.forgetLocked(t.TaskKey, t.Attempt)
 	}
 	a.mu.Unlock()
 	switch {
@@ -250,7 +250,7 @@ func (a *activities) completeInStore(res localResult) {
 	err := a.e.store.TaskComplete(a.e.runCtx, &store.TaskCompleteParams{Key: key, Owner: a.e.cfg.NodeID, Now: a.e.clock.Now(),
 		Attempt: res.lease.Attempt, Result: &store.Message{InstanceID: key.InstanceID, ExecutionID: key.ExecutionID, Event: res.event}})
 	a.mu.Lock()
-	delete(a.held, key)
+	a.forgetLocked(key, res.lease.Attempt)
 	a.mu.Unlock()
 	switch {
 	case err == nil:
@@ -270,10 +270,29 @@ func (a *activities) committed(local []localResult) {
 	}
 	a.mu.Lock()
 	for _, res := range local {
-		delete(a.held, res.lease.Key)
+		a.forgetLocked(res.lease.Key, res.lease.Attempt)
 	}
 	a.mu.Unlock()
 	a.maybeWakePoll()
+}
+
+// holdLocked records a lease this node took. If it still held an older lease of the same task,
+// that lease expired or was taken away: the run that holds it is lost.
+func (a *activities) holdLocked(t *store.Task) {
+	if old := a.held[t.TaskKey]; old != nil {
+		old.lost = true
+		if old.cancel != nil {
+			old.cancel()
+		}
+	}
+	a.held[t.TaskKey] = &heldTask{task: t}
+}
+
+// forgetLocked drops the lease of one attempt; a newer lease of the same task stays.
+func (a *activities) forgetLocked(key store.TaskKey, attempt int) {
+	if h := a.held[key]; h != nil && h.task.Attempt == attempt {
+		delete(a.held, key)
+	}
 }
 
 // maybeWakePoll wakes the poller when tasks may be waiting in the store and a quarter of the
@@ -308,9 +327,13 @@ func (a *activities) renew(ctx context.Context, expiry time.Time) {
 		}
 		return
 	}
+	sent := make(map[store.TaskKey]int, len(leases))
+	for _, l := range leases {
+		sent[l.Key] = l.Attempt
+	}
 	a.mu.Lock()
 	for _, k := range lost {
-		if h := a.held[k]; h != nil {
+		if h := a.held[k]; h != nil && h.task.Attempt == sent[k] {
 			h.lost = true
 			if h.cancel != nil {
 				h.cancel()
