@@ -111,7 +111,7 @@ type Engine struct {
 	stats stats
 
 	watchMu  sync.Mutex
-	watchers map[string][]chan struct{}
+	watchers map[string][]*watcher
 
 	runCtx    context.Context // cancelled at the end of Stop: hard stop of activities
 	cancelRun context.CancelFunc
@@ -128,7 +128,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
-		watchers: map[string][]chan struct{}{}, stopping: make(chan struct{})}
+		watchers: map[string][]*watcher{}, stopping: make(chan struct{})}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	e.orch = newOrchestrations(e)
 	e.acts = newActivities(e)
@@ -251,30 +251,49 @@ func (e *Engine) renewOnce(ctx context.Context) {
 	e.acts.renew(ctx, expiry)
 }
 
-// notifyCommitted wakes callers waiting on an instance's state.
-func (e *Engine) notifyCommitted(id string) {
+// watcher waits for a commit of an instance that leaves it in a status wake accepts.
+type watcher struct {
+	wake func(store.Status) bool
+	ch   chan struct{}
+}
+
+// notifyCommitted wakes the callers waiting for an instance to reach status.
+func (e *Engine) notifyCommitted(id string, status store.Status) {
 	e.watchMu.Lock()
 	ws := e.watchers[id]
-	delete(e.watchers, id)
-	e.watchMu.Unlock()
+	keep := ws[:0]
+	var woken []*watcher
 	for _, w := range ws {
-		close(w)
+		if w.wake(status) {
+			woken = append(woken, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	if len(keep) == 0 {
+		delete(e.watchers, id)
+	} else {
+		e.watchers[id] = keep
+	}
+	e.watchMu.Unlock()
+	for _, w := range woken {
+		close(w.ch)
 	}
 }
 
-// watch returns a channel closed at the instance's next commit on this node, and a function that
-// unregisters it.
-func (e *Engine) watch(id string) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
+// watch returns a channel closed when this node commits the instance in a status wake accepts,
+// and a function that unregisters it.
+func (e *Engine) watch(id string, wake func(store.Status) bool) (<-chan struct{}, func()) {
+	w := &watcher{wake: wake, ch: make(chan struct{})}
 	e.watchMu.Lock()
-	e.watchers[id] = append(e.watchers[id], ch)
+	e.watchers[id] = append(e.watchers[id], w)
 	e.watchMu.Unlock()
-	return ch, func() {
+	return w.ch, func() {
 		e.watchMu.Lock()
 		defer e.watchMu.Unlock()
 		ws := e.watchers[id]
-		for i, w := range ws {
-			if w == ch {
+		for i, x := range ws {
+			if x == w {
 				ws = append(ws[:i:i], ws[i+1:]...)
 				break
 			}
@@ -484,11 +503,17 @@ func (e *Engine) PurgeMany(ctx context.Context, p store.InstancePurgeParams) (in
 }
 
 // WaitFor waits until an instance satisfies done or ctx ends. It is woken by this node's commits
-// and polls every poll interval for changes made elsewhere.
+// and polls every 250ms for changes made elsewhere.
 func (e *Engine) WaitFor(ctx context.Context, id string, withPayloads bool, done func(*store.Instance) bool) (*store.Instance, error) {
+	return e.waitFor(ctx, id, withPayloads, func(store.Status) bool { return true }, done)
+}
+
+// waitFor is WaitFor, woken only by commits that leave the instance in a status wake accepts.
+func (e *Engine) waitFor(ctx context.Context, id string, withPayloads bool, wake func(store.Status) bool,
+	done func(*store.Instance) bool) (*store.Instance, error) {
 	poll := 250 * time.Millisecond
 	for {
-		ch, unwatch := e.watch(id)
+		ch, unwatch := e.watch(id, wake)
 		in, err := e.store.InstanceGet(ctx, id, withPayloads)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			unwatch()
@@ -512,5 +537,6 @@ func (e *Engine) WaitFor(ctx context.Context, id string, withPayloads bool, done
 
 // WaitForFinish waits until an instance is Completed, Failed or Terminated.
 func (e *Engine) WaitForFinish(ctx context.Context, id string) (*store.Instance, error) {
-	return e.WaitFor(ctx, id, true, func(in *store.Instance) bool { return in.Status.Finished() })
+	finished := func(s store.Status) bool { return s.Finished() }
+	return e.waitFor(ctx, id, true, finished, func(in *store.Instance) bool { return finished(in.Status) })
 }

@@ -104,7 +104,7 @@ func (o *orchestrations) rewind(r *runner, req *history.Event, consumed []int64,
 			e.log.Warn("rewind sub-orchestration", "instance_id", child, "err", err)
 		}
 	}
-	e.notifyCommitted(r.id)
+	e.notifyCommitted(r.id, store.StatusRunning)
 	return nil
 }
 

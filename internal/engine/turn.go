@@ -303,7 +303,7 @@ func (o *orchestrations) afterCommit(r *runner, turn *replay.Turn, p *store.Orch
 	if len(p.SubOrchestrations) > 0 || hasTimer(p.Messages) {
 		o.wakePoll()
 	}
-	e.notifyCommitted(r.id)
+	e.notifyCommitted(r.id, r.status)
 }
 
 func hasTimer(ms []*store.Message) bool {
