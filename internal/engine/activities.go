@@ -37,6 +37,8 @@ type heldTask struct {
 	task   *store.Task
 	cancel context.CancelFunc
 	lost   bool
+	// unconfirmed: created by a commit that has not landed yet.
+	unconfirmed bool
 }
 
 func newActivities(e *Engine) *activities {
@@ -67,16 +69,9 @@ func (a *activities) reserve(n int) int {
 	return k
 }
 
-func (a *activities) unreserve(k int) {
-	if k == 0 {
-		return
-	}
-	a.mu.Lock()
-	a.reserved -= k
-	a.mu.Unlock()
-}
-
-// pushLeased queues tasks a commit created leased to this node (their slots were reserved).
+// pushLeased queues tasks a commit creates leased to this node (their slots were reserved). The
+// commit may still be in flight: until confirm, their leases are not renewed (the rows may not
+// exist yet, and a renewal would report them lost).
 func (a *activities) pushLeased(tcs []*store.TaskCreate) {
 	if len(tcs) == 0 {
 		return
@@ -86,7 +81,7 @@ func (a *activities) pushLeased(tcs []*store.TaskCreate) {
 	tasks := make([]*store.Task, len(tcs))
 	for i, tc := range tcs {
 		t := &store.Task{TaskKey: tc.TaskKey, Name: tc.Name, Input: tc.Input, Attempt: 1, LockOwner: tc.Owner, LockExpiry: tc.LockExpiry}
-		a.holdLocked(t)
+		a.holdLocked(t).unconfirmed = true
 		tasks[i] = t
 	}
 	a.mu.Unlock()
@@ -263,8 +258,9 @@ func (a *activities) completeInStore(res localResult) {
 	}
 }
 
-// committed forgets the leases of results a runner committed.
-func (a *activities) committed(local []localResult) {
+// forget drops the leases of results a runner recorded (or that became void with their
+// execution).
+func (a *activities) forget(local []localResult) {
 	if len(local) == 0 {
 		return
 	}
@@ -278,14 +274,30 @@ func (a *activities) committed(local []localResult) {
 
 // holdLocked records a lease this node took. If it still held an older lease of the same task,
 // that lease expired or was taken away: the run that holds it is lost.
-func (a *activities) holdLocked(t *store.Task) {
+func (a *activities) holdLocked(t *store.Task) *heldTask {
 	if old := a.held[t.TaskKey]; old != nil {
 		old.lost = true
 		if old.cancel != nil {
 			old.cancel()
 		}
 	}
-	a.held[t.TaskKey] = &heldTask{task: t}
+	h := &heldTask{task: t}
+	a.held[t.TaskKey] = h
+	return h
+}
+
+// confirm makes the leases of pushed tasks renewable: their commit landed.
+func (a *activities) confirm(tcs []*store.TaskCreate) {
+	if len(tcs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	for _, tc := range tcs {
+		if h := a.held[tc.TaskKey]; h != nil && h.task.Attempt == 1 {
+			h.unconfirmed = false
+		}
+	}
+	a.mu.Unlock()
 }
 
 // forgetLocked drops the lease of one attempt; a newer lease of the same task stays.
@@ -314,7 +326,9 @@ func (a *activities) renew(ctx context.Context, expiry time.Time) {
 	a.mu.Lock()
 	leases := make([]store.TaskLease, 0, len(a.held))
 	for k, h := range a.held {
-		leases = append(leases, store.TaskLease{Key: k, Attempt: h.task.Attempt})
+		if !h.unconfirmed {
+			leases = append(leases, store.TaskLease{Key: k, Attempt: h.task.Attempt})
+		}
 	}
 	a.mu.Unlock()
 	if len(leases) == 0 {

@@ -405,16 +405,32 @@ func TestRestartResumesUnfinishedWork(t *testing.T) {
 	wantCompleted(t, h2.wait(id), `"done"`)
 }
 
-// TestCacheMissesReplay runs instances through a cache of one: nearly every turn is a cache
-// miss that rebuilds the executor from the stored history, and the results must not change.
+// TestCacheMissesReplay runs instances through a cache of one: instances idle on timers are
+// evicted, and each next turn rebuilds the executor from the stored history. The results must
+// not change.
 func TestCacheMissesReplay(t *testing.T) {
-	h := newHarness(t, newRegistry(t), func(c *engine.Config) { c.CacheSize = 1 })
+	r := newRegistry(t)
+	must(t, r.AddOrchestrator("Sleepy", func(ctx orca.OrchestrationContext) (any, error) {
+		sum := 0
+		for i := 0; i < 5; i++ {
+			v, err := orca.Await[int](ctx.CallActivity("Double", i))
+			if err != nil {
+				return nil, err
+			}
+			sum += v
+			if err := ctx.CreateTimer(20 * time.Millisecond).Await(nil); err != nil {
+				return nil, err
+			}
+		}
+		return sum, nil
+	}))
+	h := newHarness(t, r, func(c *engine.Config) { c.CacheSize = 1 })
 	ids := make([]string, 20)
 	for i := range ids {
-		ids[i] = h.start("Sequence", fmt.Sprintf("evict-%d", i), 15)
+		ids[i] = h.start("Sleepy", fmt.Sprintf("evict-%d", i), nil)
 	}
 	for _, id := range ids {
-		wantCompleted(t, h.wait(id), fmt.Sprint(14*15))
+		wantCompleted(t, h.wait(id), "20")
 	}
 	st := h.eng.Stats()
 	if st.Replays == 0 || st.Evictions == 0 {

@@ -44,6 +44,13 @@ type runner struct {
 	exec        *replay.Executor
 	parentCache *history.ParentInstance
 
+	// inflight are the commits handed to the store and not landed yet, oldest first; the last
+	// one handed over is lastCommit.
+	inflight   []*pendingCommit
+	lastCommit *pendingCommit
+	// wake tells a busy turn goroutine that new work arrived.
+	wake chan struct{}
+
 	// guarded by orchestrations.mu
 	executionID string
 	local       []localResult
@@ -52,6 +59,10 @@ type runner struct {
 	gone        bool
 	idleElem    *list.Element
 	lastUsed    time.Time
+	// commitErr is the first failed commit's error; orphans are the results that commit and the
+	// ones queued behind it carried, which go to the store instead.
+	commitErr error
+	orphans   []localResult
 }
 
 // localResult is an activity result from this node, handed to the runner in memory instead of
@@ -83,7 +94,8 @@ func (o *orchestrations) adopt(in *store.Instance) {
 	}
 	r := o.runners[in.ID]
 	if r == nil {
-		r = &runner{id: in.ID, name: in.Name, status: in.Status, historyLen: in.HistoryLen, executionID: in.ExecutionID}
+		r = &runner{id: in.ID, name: in.Name, status: in.Status, historyLen: in.HistoryLen, executionID: in.ExecutionID,
+			wake: make(chan struct{}, 1)}
 		o.runners[in.ID] = r
 		o.evictLocked()
 	}
@@ -127,7 +139,14 @@ func (o *orchestrations) wakePoll() {
 }
 
 func (o *orchestrations) scheduleLocked(r *runner) {
-	if r.busy || r.gone {
+	if r.gone {
+		return
+	}
+	if r.busy {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 		return
 	}
 	r.busy = true
@@ -139,41 +158,115 @@ func (o *orchestrations) scheduleLocked(r *runner) {
 	go o.turnLoop(r)
 }
 
-// turnLoop runs turns for r until it has no more work.
+// turnLoop runs turns for r until it has no more work and its commits have landed.
+//
+// Turns are pipelined: a turn's commit is handed to the store and the next turn runs while it
+// is in flight (its tasks already on their way to the workers), so a chain of steps is not
+// slowed down to one fsync per step. The commits of one instance land in order, and each
+// checks the history length the previous one left, so a failed commit fails every commit behind
+// it and the runner is dropped. Anything that reads the store (the inbox, a replay, a rewind)
+// first waits for the pending commits.
 func (o *orchestrations) turnLoop(r *runner) {
 	defer o.turns.Done()
 	o.sem <- struct{}{}
 	defer func() { <-o.sem }()
 	for {
 		o.mu.Lock()
+		if err := r.commitErr; err != nil {
+			o.mu.Unlock()
+			o.fail(r, nil, err)
+			return
+		}
 		local, readDB := r.local, r.dbPending
-		r.local, r.dbPending = nil, false
 		if len(local) == 0 && !readDB {
+			if r.committing() {
+				// Not idle until the commit lands; new work may come first.
+				o.mu.Unlock()
+				select {
+				case <-r.lastCommit.done:
+				case <-r.wake:
+				}
+				continue
+			}
 			r.busy = false
 			if !r.gone {
 				r.lastUsed = o.e.clock.Now()
 				r.idleElem = o.idle.PushFront(r)
+				o.evictLocked() // the cache may have grown past its size while all were busy
 			}
 			o.mu.Unlock()
 			return
 		}
+		if (readDB || r.status.Finished() || r.exec == nil) && r.committing() {
+			o.mu.Unlock()
+			<-r.lastCommit.done
+			continue
+		}
+		r.local, r.dbPending = nil, false
 		o.mu.Unlock()
 		if err := o.runTurn(r, local, readDB); err != nil {
 			o.fail(r, local, err)
 			return
 		}
+		if r.status.Finished() && !r.gone {
+			o.retire(r)
+			return
+		}
 	}
 }
 
-// fail drops a runner after a failed turn. Results handed over in memory go to the store instead.
-// A lost lock means another node owns the instance now; any other error backs off and retries
-// from the store, whose state the failed commit did not change.
+// retire drops the runner of a finished instance once its last commit has landed (that commit
+// released the lock; a runner that committed nothing releases it here).
+func (o *orchestrations) retire(r *runner) {
+	if r.lastCommit != nil {
+		<-r.lastCommit.done
+	}
+	o.mu.Lock()
+	err := r.commitErr
+	var leftover []localResult
+	if err == nil {
+		o.removeLocked(r)
+		r.busy = false
+		leftover, r.local = r.local, nil
+		if r.lastCommit == nil {
+			o.releaseAsync([]string{r.id})
+		}
+	}
+	o.mu.Unlock()
+	if err != nil {
+		o.fail(r, nil, err)
+		return
+	}
+	// Results that arrived after the execution ended: their tasks went with it.
+	o.e.acts.forget(leftover)
+}
+
+// committing reports whether a commit of r is still in flight.
+func (r *runner) committing() bool {
+	if r.lastCommit == nil {
+		return false
+	}
+	select {
+	case <-r.lastCommit.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// fail drops a runner after a failed turn or commit. Results handed over in memory go to the
+// store instead. A lost lock means another node owns the instance now; any other error backs off
+// and retries from the store, whose state the failed commit did not change.
 func (o *orchestrations) fail(r *runner, local []localResult, err error) {
+	if r.lastCommit != nil {
+		<-r.lastCommit.done // every result of a pending commit is either recorded or orphaned
+	}
 	o.mu.Lock()
 	o.removeLocked(r)
 	r.busy = false
 	local = append(local, r.local...)
-	r.local = nil
+	local = append(local, r.orphans...)
+	r.local, r.orphans = nil, nil
 	if !errors.Is(err, store.ErrLeaseLost) {
 		b := o.backoff[r.id]
 		b.failures++

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -59,12 +60,16 @@ func (o *orchestrations) runTurn(r *runner, local []localResult, readDB bool) er
 	p, granted := o.commitParams(r, turn, now)
 	p.Consumed = consumed
 	p.CompletedTasks = completed
-	if err := o.e.store.OrchestrationCommit(ctx, p); err != nil {
-		o.e.acts.unreserve(granted)
-		return err
+	o.advance(r, turn, p)
+	// The new tasks go to the workers now, while their commit is in flight: an activity may
+	// run before its scheduling is durable, which at-least-once execution allows (a crash
+	// before the commit replays the turn and schedules it again).
+	leased := p.Tasks[:granted]
+	o.e.acts.pushLeased(leased)
+	if len(p.Tasks) > granted {
+		o.e.acts.pollSoon()
 	}
-	o.e.stats.turns.Add(1)
-	o.afterCommit(r, turn, p, granted, local)
+	o.startCommit(r, p, local, leased)
 	return nil
 }
 
@@ -105,7 +110,9 @@ func (o *orchestrations) load(r *runner) error {
 		return fmt.Errorf("load %s: history has %d events, the instance says %d: %w", r.id, n, r.historyLen, store.ErrLeaseLost)
 	}
 	r.exec = exec
-	o.e.stats.replays.Add(1)
+	if n > 0 {
+		o.e.stats.replays.Add(1)
+	}
 	return nil
 }
 
@@ -134,7 +141,7 @@ func (o *orchestrations) finishedTurn(r *runner, msgs []*store.Message, local []
 		return err
 	}
 	o.e.log.Debug("dropped messages for a finished instance", "instance_id", r.id, "messages", len(msgs)+len(local))
-	o.e.acts.committed(local)
+	o.e.acts.forget(local)
 	o.mu.Lock()
 	o.removeLocked(r)
 	o.mu.Unlock()
@@ -258,20 +265,105 @@ func statusOf(turn *replay.Turn) store.Status {
 	return store.StatusRunning
 }
 
-// afterCommit updates the runner to the committed state and starts the turn's side effects on
-// this node: leased tasks to the workers, other instances woken.
-func (o *orchestrations) afterCommit(r *runner, turn *replay.Turn, p *store.OrchestrationCommitParams, granted int, local []localResult) {
-	e := o.e
+// advance moves the runner to the state its turn commits, before the commit lands (the turn
+// goroutine's view; the store catches up in order or the runner is dropped).
+func (o *orchestrations) advance(r *runner, turn *replay.Turn, p *store.OrchestrationCommitParams) {
 	r.historyLen = p.ExpectHistoryLen + len(p.Append)
 	if p.ResetHistory {
 		r.historyLen = len(p.Append)
 	}
 	r.status = p.Update.Status
-	e.acts.committed(local)
-	e.acts.pushLeased(p.Tasks[:granted])
-	if len(p.Tasks) > granted {
-		e.acts.pollSoon()
+	if turn.Outcome.Finished() {
+		r.exec.Close()
+		r.exec = nil
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if turn.Outcome == replay.ContinuedAsNew {
+		r.executionID = p.Update.ExecutionID
+		r.dbPending = true // the new execution's ExecutionStarted is in the inbox
+		return
+	}
+	now := o.e.clock.Now()
+	for _, m := range p.Messages {
+		if m.InstanceID == r.id && !m.VisibleAt.After(now) {
+			r.dbPending = true
+		}
+	}
+	if len(p.SubOrchestrations) > 0 {
+		r.dbPending = true // a child id that was taken sends its failure to this inbox
+	}
+}
+
+// maxInflightCommits bounds the commits of one instance on their way to the store.
+const maxInflightCommits = 16
+
+// pendingCommit is a turn's commit on its way to the store.
+type pendingCommit struct {
+	done chan struct{} // closed when it landed or failed
+}
+
+// errPrecedingCommitFailed fails the commits queued behind a failed one: they build on it.
+var errPrecedingCommitFailed = errors.New("a preceding commit of the instance failed")
+
+// startCommit hands p to the store after the runner's previous commit and returns at once. Once
+// it has landed, its effects beyond the store start: results forgotten, tasks renewable, other
+// instances woken, waiters notified. If it fails, the results it carried become orphans for
+// the turn goroutine to deliver through the store.
+func (o *orchestrations) startCommit(r *runner, p *store.OrchestrationCommitParams, local []localResult, leased []*store.TaskCreate) {
+	// Bound how far the runner gets ahead of the store: a crash replays at most this many turns
+	// and runs their activities again.
+	for len(r.inflight) > 0 {
+		select {
+		case <-r.inflight[0].done:
+			r.inflight = r.inflight[1:]
+			continue
+		default:
+		}
+		if len(r.inflight) < maxInflightCommits {
+			break
+		}
+		<-r.inflight[0].done
+	}
+	c := &pendingCommit{done: make(chan struct{})}
+	prev := r.lastCommit
+	r.lastCommit = c
+	r.inflight = append(r.inflight, c)
+	// Queued from this goroutine, commits of one instance reach the store in turn order and
+	// can share a group commit.
+	outcome := o.e.store.OrchestrationCommitAsync(o.e.runCtx, p)
+	o.turns.Add(1)
+	go func() {
+		defer o.turns.Done()
+		defer close(c.done)
+		err := <-outcome
+		if prev != nil {
+			<-prev.done // land in order, so a failure is seen before anything built on it
+		}
+		o.mu.Lock()
+		if err == nil && r.commitErr != nil {
+			err = errPrecedingCommitFailed // cannot happen: it failed its history check
+		}
+		o.mu.Unlock()
+		if err != nil {
+			o.mu.Lock()
+			if r.commitErr == nil {
+				r.commitErr = err
+			}
+			r.orphans = append(r.orphans, local...)
+			o.mu.Unlock()
+			return
+		}
+		o.e.stats.turns.Add(1)
+		o.landed(r, p, local, leased)
+	}()
+}
+
+// landed starts the effects of a commit that are only valid once it is durable.
+func (o *orchestrations) landed(r *runner, p *store.OrchestrationCommitParams, local []localResult, leased []*store.TaskCreate) {
+	e := o.e
+	e.acts.forget(local)
+	e.acts.confirm(leased)
 	woken := map[string]bool{}
 	for _, m := range p.Messages {
 		if m.InstanceID != r.id && !woken[m.InstanceID] {
@@ -279,31 +371,10 @@ func (o *orchestrations) afterCommit(r *runner, turn *replay.Turn, p *store.Orch
 			o.notify(m.InstanceID)
 		}
 	}
-	o.mu.Lock()
-	switch {
-	case turn.Outcome.Finished() && turn.Outcome != replay.ContinuedAsNew:
-		o.removeLocked(r)
-	case turn.Outcome == replay.ContinuedAsNew:
-		r.exec.Close()
-		r.exec = nil
-		r.executionID = p.Update.ExecutionID
-		r.dbPending = true
-	default:
-		for _, m := range p.Messages {
-			if m.InstanceID == r.id && (m.VisibleAt.IsZero() || !m.VisibleAt.After(e.clock.Now())) {
-				r.dbPending = true
-			}
-		}
-		if len(p.SubOrchestrations) > 0 {
-			// A child id that was taken sends its failure to this inbox.
-			r.dbPending = true
-		}
-	}
-	o.mu.Unlock()
 	if len(p.SubOrchestrations) > 0 || hasTimer(p.Messages) {
 		o.wakePoll()
 	}
-	e.notifyCommitted(r.id, r.status)
+	e.notifyCommitted(r.id, p.Update.Status)
 }
 
 func hasTimer(ms []*store.Message) bool {

@@ -364,6 +364,11 @@ type Backend interface {
 	OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*Message, error)
 	// OrchestrationCommit applies one orchestration step atomically (see the params).
 	OrchestrationCommit(ctx context.Context, p *OrchestrationCommitParams) error
+	// OrchestrationCommitAsync queues one orchestration step and returns at once; the channel
+	// receives what OrchestrationCommit would return. Steps queued one after another by one
+	// goroutine are applied in that order, so a caller can queue step k+1 before step k has
+	// landed (a failed step k fails step k+1 through its history length check).
+	OrchestrationCommitAsync(ctx context.Context, p *OrchestrationCommitParams) <-chan error
 	// OrchestrationRelease releases owner's locks on the instances (all of them when ids is nil).
 	OrchestrationRelease(ctx context.Context, owner string, ids []string) error
 	// OrchestrationRenew extends every lock owner holds to expiry.

@@ -222,36 +222,45 @@ func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now
 
 // OrchestrationCommit applies one orchestration step atomically (see store.Backend).
 func (b *Backend) OrchestrationCommit(ctx context.Context, p *store.OrchestrationCommitParams) error {
+	return <-b.OrchestrationCommitAsync(ctx, p)
+}
+
+// OrchestrationCommitAsync queues one orchestration step (see store.Backend).
+func (b *Backend) OrchestrationCommitAsync(ctx context.Context, p *store.OrchestrationCommitParams) <-chan error {
+	failed := func(err error) <-chan error {
+		ch := make(chan error, 1)
+		ch <- fmt.Errorf("commit %s: %w", p.InstanceID, err)
+		return ch
+	}
 	events := make([][]byte, len(p.Append))
 	types := make([]string, len(p.Append))
 	for i, ev := range p.Append {
 		data, err := history.Marshal(ev)
 		if err != nil {
-			return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+			return failed(err)
 		}
 		events[i], types[i] = data, string(ev.Type)
 	}
 	msgs, err := encodeMessages(p.Messages)
 	if err != nil {
-		return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+		return failed(err)
 	}
 	subs := make([]*encodedInstance, len(p.SubOrchestrations))
 	for i, s := range p.SubOrchestrations {
 		if subs[i], err = encodeInstance(s); err != nil {
-			return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+			return failed(err)
 		}
 	}
 	failure, err := jsonOrNil(p.Update.Failure)
 	if err != nil {
-		return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+		return failed(err)
 	}
-	err = b.write(ctx, func(tx *wtx) error {
-		return commit(tx, p, events, types, msgs, subs, failure)
+	return b.enqueue(ctx, func(tx *wtx) error {
+		if err := commit(tx, p, events, types, msgs, subs, failure); err != nil {
+			return fmt.Errorf("commit %s: %w", p.InstanceID, err)
+		}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("commit %s: %w", p.InstanceID, err)
-	}
-	return nil
 }
 
 func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types []string,

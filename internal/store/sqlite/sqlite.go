@@ -210,24 +210,29 @@ type writeReq struct {
 	done chan error
 }
 
-// write runs fn in the next group-committed transaction and waits for its commit.
+// write runs fn in the next group-committed transaction and waits for its commit. Once queued,
+// the write happens whether or not the caller still waits; waiting for it keeps "returned
+// error" equal to "not written".
 func (b *Backend) write(ctx context.Context, fn func(tx *wtx) error) error {
+	return <-b.enqueue(ctx, fn)
+}
+
+// enqueue queues fn for the writer and returns the channel that receives its outcome. Writes
+// queued one after another by one goroutine run in that order.
+func (b *Backend) enqueue(ctx context.Context, fn func(tx *wtx) error) <-chan error {
 	req := &writeReq{fn: fn, done: make(chan error, 1)}
 	b.sending.RLock()
+	defer b.sending.RUnlock()
 	if b.isClosed {
-		b.sending.RUnlock()
-		return store.ErrClosed
+		req.done <- store.ErrClosed
+		return req.done
 	}
 	select {
 	case b.reqs <- req:
-		b.sending.RUnlock()
 	case <-ctx.Done():
-		b.sending.RUnlock()
-		return ctx.Err()
+		req.done <- ctx.Err()
 	}
-	// Once queued, the write happens whether or not the caller still waits; waiting for it keeps
-	// "returned error" equal to "not written".
-	return <-req.done
+	return req.done
 }
 
 func (b *Backend) writeLoop() {

@@ -102,6 +102,41 @@ var orchestrationCommitCases = []testCase{
 		commit(t, b, p)
 		wantInbox(t, b, "i1", farFuture, e2)
 	}},
+	{"AsyncCommitsLandInOrder", func(t *testing.T, newBackend backendFunc) {
+		// A caller queues steps k, k+1, ... without waiting: they land in that order.
+		b := newBackend(t)
+		create(t, b, "i1", t0)
+		leaseOne(t, b, ownerA, "i1", t0)
+		var want []*history.Event
+		var outcomes []<-chan error
+		for k := 0; k < 20; k++ {
+			now := at(time.Duration(k) * time.Second)
+			p := step("i1", ownerA, 2*k, now)
+			p.Append = []*history.Event{history.NewOrchestratorStarted(now), history.NewOrchestratorCompleted(now)}
+			want = append(want, p.Append...)
+			outcomes = append(outcomes, b.OrchestrationCommitAsync(t.Context(), p))
+		}
+		for k, ch := range outcomes {
+			if err := <-ch; err != nil {
+				t.Fatalf("step %d: %v", k, err)
+			}
+		}
+		wantHistory(t, b, "i1", want)
+	}},
+	{"AsyncCommitBehindAFailedOneFails", func(t *testing.T, newBackend backendFunc) {
+		b := newBackend(t)
+		create(t, b, "i1", t0)
+		leaseOne(t, b, ownerA, "i1", t0)
+		first := step("i1", ownerB, 0, t0) // not the lock holder
+		first.Append = []*history.Event{history.NewOrchestratorStarted(t0), history.NewOrchestratorCompleted(t0)}
+		second := step("i1", ownerA, 2, t0)
+		second.Append = []*history.Event{history.NewOrchestratorStarted(t0)}
+		c1 := b.OrchestrationCommitAsync(t.Context(), first)
+		c2 := b.OrchestrationCommitAsync(t.Context(), second)
+		wantErr(t, "first", <-c1, store.ErrLeaseLost)
+		wantErr(t, "second", <-c2, store.ErrLeaseLost)
+		wantHistory(t, b, "i1", nil)
+	}},
 	{"ConsumedOfAnotherInstanceIsKept", func(t *testing.T, newBackend backendFunc) {
 		b := newBackend(t)
 		create(t, b, "i1", t0)
