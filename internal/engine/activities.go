@@ -69,10 +69,10 @@ func (a *activities) reserve(n int) int {
 	return k
 }
 
-// pushLeased queues tasks a commit creates leased to this node (their slots were reserved). The
-// commit may still be in flight: until confirm, their leases are not renewed (the rows may not
-// exist yet, and a renewal would report them lost).
-func (a *activities) pushLeased(tcs []*store.TaskCreate) {
+// pushLeased queues tasks a commit creates leased to this node (their slots were reserved). If
+// the commit has not landed yet (not committed), their leases are not renewed until confirm: the
+// rows may not exist yet, and a renewal would report them lost.
+func (a *activities) pushLeased(tcs []*store.TaskCreate, committed bool) {
 	if len(tcs) == 0 {
 		return
 	}
@@ -81,13 +81,23 @@ func (a *activities) pushLeased(tcs []*store.TaskCreate) {
 	tasks := make([]*store.Task, len(tcs))
 	for i, tc := range tcs {
 		t := &store.Task{TaskKey: tc.TaskKey, Name: tc.Name, Input: tc.Input, Attempt: 1, LockOwner: tc.Owner, LockExpiry: tc.LockExpiry}
-		a.holdLocked(t).unconfirmed = true
+		a.holdLocked(t).unconfirmed = !committed
 		tasks[i] = t
 	}
 	a.mu.Unlock()
 	for _, t := range tasks {
 		a.queue <- t
 	}
+}
+
+// unreserve returns slots reserved for tasks whose commit failed.
+func (a *activities) unreserve(k int) {
+	if k == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.reserved -= k
+	a.mu.Unlock()
 }
 
 // pollSoon tells the poller that the store has tasks nobody leased yet.

@@ -61,17 +61,25 @@ func (o *orchestrations) runTurn(r *runner, local []localResult, readDB bool) er
 	p.Consumed = consumed
 	p.CompletedTasks = completed
 	o.advance(r, turn, p)
-	// The new tasks go to the workers now, while their commit is in flight: an activity may
-	// run before its scheduling is durable, which at-least-once execution allows (a crash
-	// before the commit replays the turn and schedules it again).
+	// A few new tasks go to the workers now, while their commit is in flight, so a chain of
+	// steps runs at the speed of the CPU rather than of fsync: such an activity may run before
+	// its scheduling is durable, which at-least-once execution allows (a crash before the
+	// commit replays the turn and schedules it again). A big fan-out waits for its commit, so
+	// a crash does not make thousands of activities run twice.
 	leased := p.Tasks[:granted]
-	o.e.acts.pushLeased(leased)
+	speculative := len(leased) <= maxSpeculativeTasks
+	if speculative {
+		o.e.acts.pushLeased(leased, false)
+	}
 	if len(p.Tasks) > granted {
 		o.e.acts.pollSoon()
 	}
-	o.startCommit(r, p, local, leased)
+	o.startCommit(r, p, local, leased, speculative)
 	return nil
 }
+
+// maxSpeculativeTasks is the most tasks a turn sends to the workers before its commit lands.
+const maxSpeculativeTasks = 32
 
 func (r *runner) currentExecution(o *orchestrations) string {
 	o.mu.Lock()
@@ -310,7 +318,8 @@ var errPrecedingCommitFailed = errors.New("a preceding commit of the instance fa
 // it has landed, its effects beyond the store start: results forgotten, tasks renewable, other
 // instances woken, waiters notified. If it fails, the results it carried become orphans for
 // the turn goroutine to deliver through the store.
-func (o *orchestrations) startCommit(r *runner, p *store.OrchestrationCommitParams, local []localResult, leased []*store.TaskCreate) {
+func (o *orchestrations) startCommit(r *runner, p *store.OrchestrationCommitParams, local []localResult,
+	leased []*store.TaskCreate, speculative bool) {
 	// Bound how far the runner gets ahead of the store: a crash replays at most this many turns
 	// and runs their activities again.
 	for len(r.inflight) > 0 {
@@ -352,18 +361,25 @@ func (o *orchestrations) startCommit(r *runner, p *store.OrchestrationCommitPara
 			}
 			r.orphans = append(r.orphans, local...)
 			o.mu.Unlock()
+			if !speculative {
+				o.e.acts.unreserve(len(leased))
+			}
 			return
 		}
 		o.e.stats.turns.Add(1)
-		o.landed(r, p, local, leased)
+		if speculative {
+			o.e.acts.confirm(leased)
+		} else {
+			o.e.acts.pushLeased(leased, true)
+		}
+		o.landed(r, p, local)
 	}()
 }
 
 // landed starts the effects of a commit that are only valid once it is durable.
-func (o *orchestrations) landed(r *runner, p *store.OrchestrationCommitParams, local []localResult, leased []*store.TaskCreate) {
+func (o *orchestrations) landed(r *runner, p *store.OrchestrationCommitParams, local []localResult) {
 	e := o.e
 	e.acts.forget(local)
-	e.acts.confirm(leased)
 	woken := map[string]bool{}
 	for _, m := range p.Messages {
 		if m.InstanceID != r.id && !woken[m.InstanceID] {
