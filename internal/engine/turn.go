@@ -91,7 +91,7 @@ func (r *runner) currentExecution(o *orchestrations) string {
 func (o *orchestrations) load(r *runner) error {
 	exec := replay.New(replay.Config{InstanceID: r.id, Resolve: o.e.cfg.Registry.Orchestrator, Logger: o.e.log})
 	n := 0
-	for after := -1; ; {
+	for after := -1; r.historyLen > 0; {
 		recs, err := o.e.store.HistoryRead(o.e.runCtx, &store.HistoryReadParams{InstanceID: r.id, After: after, Limit: historyPage})
 		if err != nil {
 			exec.Close()
