@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/orcatest"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func mustRun(t *testing.T, tester *orcatest.Tester, id, name string, input any) *orcatest.Result {
 	t.Helper()
