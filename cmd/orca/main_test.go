@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestHelpListsSubcommands(t *testing.T) {
+	out, err := runCLI(t, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"bench", "demo", "version"} {
+		if !strings.Contains(out, sub) {
+			t.Errorf("help does not list %q:\n%s", sub, out)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := runCLI(t, "version")
+	if err != nil || out != "orca dev\n" {
+		t.Fatalf("version printed %q (%v)", out, err)
+	}
+}
+
+func TestBenchPrintsOneLine(t *testing.T) {
+	line := regexp.MustCompile(`^BENCH scenario=(fanout|sequence|many) n=(\d+) seconds=[0-9.]+ items_per_sec=\d+ peak_rss_mb=[0-9.]+\n$`)
+	for _, sc := range []string{"fanout", "sequence", "many"} {
+		out, err := runCLI(t, "bench", "--scenario", sc, "--n", "20", "--dir", t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", sc, err)
+		}
+		if m := line.FindStringSubmatch(out); m == nil || m[1] != sc || m[2] != "20" {
+			t.Fatalf("%s printed %q", sc, out)
+		}
+	}
+	if _, err := runCLI(t, "bench", "--scenario", "nope"); err == nil || !strings.Contains(err.Error(), "fanout") {
+		t.Fatalf("unknown scenario: %v (want an error listing the scenarios)", err)
+	}
+}
+
+func TestDemoCompletes(t *testing.T) {
+	out, err := runCLI(t, "demo", "--n", "20", "--delay", "0", "--data", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `Completed in`) || !strings.Contains(out, `"approvedBy":"orca demo"`) || !strings.Contains(out, "TaskCompleted          20") {
+		t.Fatalf("demo output:\n%s", out)
+	}
+}
