@@ -327,6 +327,8 @@ const (
 
 // Backend is a task hub's durable state. All methods are safe for concurrent use.
 type Backend interface {
+	ComputeBackend
+
 	// Supports reports whether the backend has an optional capability.
 	Supports(Feature) bool
 	// Close releases the backend's resources.
@@ -387,4 +389,255 @@ type Backend interface {
 	TaskComplete(ctx context.Context, p *TaskCompleteParams) error
 	// TaskAbandon releases leases so the tasks can be leased again at once (nil: all of owner's).
 	TaskAbandon(ctx context.Context, owner string, leases []TaskLease) error
+}
+
+// Effects are writes that ride along with a blob put, a queue poison notice or an event
+// publication, in the same transaction: messages to instances' inboxes (built-in event handlers)
+// and deliveries to the event outbox (webhooks and other asynchronous destinations).
+type Effects struct {
+	Messages   []*Message
+	Deliveries []*DeliveryCreate
+}
+
+// Empty reports whether there is nothing to write.
+func (e *Effects) Empty() bool { return e == nil || len(e.Messages) == 0 && len(e.Deliveries) == 0 }
+
+// BlobInfo describes a stored blob.
+type BlobInfo struct {
+	Container   string
+	Name        string
+	Size        int64
+	ContentType string
+	ETag        string
+	CreatedAt   time.Time
+	// FilePath is where the content lives when it is kept in a file instead of in the store;
+	// empty for inline content.
+	FilePath string
+}
+
+// BlobPutParams writes a blob, replacing any blob of that name, and its effects atomically.
+type BlobPutParams struct {
+	Info BlobInfo
+	// Data is the content when it is stored inline (Info.FilePath empty).
+	Data    []byte
+	Effects Effects
+}
+
+// BlobListParams pages through a container's blobs in name order.
+type BlobListParams struct {
+	Container string
+	Prefix    string
+	// Marker continues after the blob of that name; empty starts at the beginning.
+	Marker string
+	Limit  int
+}
+
+// BlobPage is a page of BlobList; Next is empty on the last page, and a page is never empty
+// while Next is set.
+type BlobPage struct {
+	Blobs []*BlobInfo
+	Next  string
+}
+
+// QueueMessage is a message in a queue.
+type QueueMessage struct {
+	Queue string
+	ID    string
+	// PopReceipt is set by a dequeue or an update; it must be presented to delete or update the
+	// message and changes with every dequeue and update.
+	PopReceipt   string
+	Body         []byte
+	InsertedAt   time.Time
+	ExpiresAt    time.Time // zero: never
+	VisibleAt    time.Time
+	DequeueCount int
+	// LastError is what the last consumer reported when it gave the message back.
+	LastError string
+}
+
+// QueueEnqueueParams adds messages to a queue.
+type QueueEnqueueParams struct {
+	Queue    string
+	Messages []*QueueMessage // ID, Body, InsertedAt, VisibleAt, ExpiresAt are used
+}
+
+// QueueDequeueParams takes up to Limit visible messages, oldest first, and hides them until
+// VisibleUntil, giving each a new pop receipt and incrementing its dequeue count. A message that
+// would be dequeued for the (MaxDequeueCount+1)th time is moved to PoisonQueue instead (when
+// MaxDequeueCount > 0), in the same transaction, and returned in the poisoned list; moved
+// messages wait for QueuePoisonNotify. Expired messages are deleted.
+type QueueDequeueParams struct {
+	Queue           string
+	Now             time.Time
+	VisibleUntil    time.Time
+	Limit           int
+	MaxDequeueCount int
+	PoisonQueue     string
+}
+
+// QueueUpdateParams changes an invisible message held with PopReceipt: its visibility, and
+// optionally its body and last error. It returns the new pop receipt.
+type QueueUpdateParams struct {
+	Queue      string
+	ID         string
+	PopReceipt string
+	VisibleAt  time.Time
+	Body       []byte // nil keeps the body
+	LastError  *string
+}
+
+// QueueStats describes a queue at a moment.
+type QueueStats struct {
+	Queue string
+	// Visible messages can be dequeued now; Invisible are in flight or delayed. Azure's
+	// approximate message count is their sum.
+	Visible   int
+	Invisible int
+}
+
+// QueuePoisonNotifyParams marks messages moved to a poison queue as reported and writes the
+// effects of the report, atomically.
+type QueuePoisonNotifyParams struct {
+	Queue   string // the poison queue
+	IDs     []string
+	Effects Effects
+}
+
+// DeliveryCreate is a new entry of the event outbox: one event for one subscription.
+type DeliveryCreate struct {
+	Subscription string
+	EventID      string
+	// Event is the event in orca's internal form (Event Grid schema JSON).
+	Event     []byte
+	NotBefore time.Time
+	ExpiresAt time.Time
+}
+
+// Delivery is an outbox entry.
+type Delivery struct {
+	ID           int64
+	Subscription string
+	EventID      string
+	Event        []byte
+	Attempts     int
+	NextAttempt  time.Time
+	ExpiresAt    time.Time
+	LastError    string
+	CreatedAt    time.Time
+	LockOwner    string
+	LockExpiry   time.Time
+}
+
+// DeliveryLeaseParams leases due outbox entries.
+type DeliveryLeaseParams struct {
+	Owner      string
+	Now        time.Time
+	LockExpiry time.Time
+	Limit      int
+}
+
+// DeliveryRetryParams gives a delivery back after a failed attempt.
+type DeliveryRetryParams struct {
+	ID          int64
+	Owner       string
+	NextAttempt time.Time
+	LastError   string
+}
+
+// DeliveryDeadLetterParams moves a delivery that ran out of attempts or time to the dead-letter
+// list.
+type DeliveryDeadLetterParams struct {
+	ID     int64
+	Owner  string
+	Reason string
+	At     time.Time
+}
+
+// DeadLetter is a delivery that was given up.
+type DeadLetter struct {
+	ID           int64
+	Subscription string
+	EventID      string
+	Event        []byte
+	Attempts     int
+	Reason       string
+	At           time.Time
+}
+
+// EventPublishParams writes the effects of an event that arrived from outside (ingestion),
+// once: when EventID was already published, nothing is written and duplicate is true.
+type EventPublishParams struct {
+	EventID string
+	// SeenUntil is how long the event id is remembered for deduplication.
+	SeenUntil time.Time
+	Now       time.Time
+	Effects   Effects
+}
+
+// SubscriptionRecord is a stored event subscription; the events package owns its JSON form.
+type SubscriptionRecord struct {
+	Name      string
+	Spec      []byte
+	UpdatedAt time.Time
+}
+
+// Compute-plane parts of the store: blobs, queues and the event outbox. They live in the same
+// store as the orchestrations so that a blob put and the events it causes, or a poison move and
+// its report, are one transaction.
+type ComputeBackend interface {
+	// BlobPut writes a blob and its effects; it returns the blob it replaced, if any (so its file
+	// can be removed).
+	BlobPut(ctx context.Context, p *BlobPutParams) (replaced *BlobInfo, err error)
+	// BlobGet returns a blob and its inline content (nil when it lives in a file).
+	BlobGet(ctx context.Context, container, name string) (*BlobInfo, []byte, error)
+	// BlobHead returns a blob's description.
+	BlobHead(ctx context.Context, container, name string) (*BlobInfo, error)
+	// BlobDelete deletes a blob and returns what it deleted (ErrNotFound if nothing).
+	BlobDelete(ctx context.Context, container, name string) (*BlobInfo, error)
+	// BlobList pages through blobs.
+	BlobList(ctx context.Context, p *BlobListParams) (*BlobPage, error)
+
+	// QueueEnqueue adds messages.
+	QueueEnqueue(ctx context.Context, p *QueueEnqueueParams) error
+	// QueueDequeue takes messages (see the params).
+	QueueDequeue(ctx context.Context, p *QueueDequeueParams) (msgs, poisoned []*QueueMessage, err error)
+	// QueueDelete deletes a message; ErrNotFound when there is none, ErrLeaseLost when
+	// popReceipt is not its current one.
+	QueueDelete(ctx context.Context, queue, id, popReceipt string) error
+	// QueueUpdate changes a message (see the params); errors as QueueDelete.
+	QueueUpdate(ctx context.Context, p *QueueUpdateParams) (popReceipt string, err error)
+	// QueuePeek returns up to limit visible messages without dequeuing them.
+	QueuePeek(ctx context.Context, queue string, now time.Time, limit int) ([]*QueueMessage, error)
+	// QueueStats counts the unexpired messages of the queues that have any, or of the named ones.
+	QueueStats(ctx context.Context, now time.Time, queues ...string) ([]QueueStats, error)
+	// QueueNextVisible returns when the next delayed or in-flight message of a queue becomes
+	// visible; false when there is none.
+	QueueNextVisible(ctx context.Context, queue string, now time.Time) (time.Time, bool, error)
+	// QueuePoisonUnreported returns messages moved to poison queues and not yet reported.
+	QueuePoisonUnreported(ctx context.Context, limit int) ([]*QueueMessage, error)
+	// QueuePoisonNotify reports poisoned messages (see the params).
+	QueuePoisonNotify(ctx context.Context, p *QueuePoisonNotifyParams) error
+
+	// EventPublish writes an ingested event's effects once per event id.
+	EventPublish(ctx context.Context, p *EventPublishParams) (duplicate bool, err error)
+	// DeliveryLease leases outbox entries that are due and unleased or whose lease expired.
+	DeliveryLease(ctx context.Context, p *DeliveryLeaseParams) ([]*Delivery, error)
+	// DeliveryDone deletes a delivered entry; ErrLeaseLost when owner does not hold it.
+	DeliveryDone(ctx context.Context, id int64, owner string) error
+	// DeliveryRetry releases an entry for a later attempt, counting the attempt.
+	DeliveryRetry(ctx context.Context, p *DeliveryRetryParams) error
+	// DeliveryDeadLetter moves an entry to the dead-letter list.
+	DeliveryDeadLetter(ctx context.Context, p *DeliveryDeadLetterParams) error
+	// DeliveryStats counts pending outbox entries and dead letters per subscription.
+	DeliveryStats(ctx context.Context) (pending, dead map[string]int, err error)
+	// DeadLetterList returns dead letters, newest first, up to limit (all subscriptions when
+	// subscription is empty).
+	DeadLetterList(ctx context.Context, subscription string, limit int) ([]*DeadLetter, error)
+
+	// SubscriptionPut creates or replaces a subscription.
+	SubscriptionPut(ctx context.Context, s *SubscriptionRecord) error
+	// SubscriptionList returns every subscription by name.
+	SubscriptionList(ctx context.Context) ([]*SubscriptionRecord, error)
+	// SubscriptionDelete deletes a subscription and its pending deliveries (ErrNotFound if none).
+	SubscriptionDelete(ctx context.Context, name string) error
 }

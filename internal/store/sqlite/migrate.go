@@ -66,6 +66,77 @@ CREATE TABLE tasks (
 CREATE UNIQUE INDEX tasks_key ON tasks (instance_id, execution_id, task_id);
 CREATE INDEX tasks_ready ON tasks (lock_expiry, seq);
 `,
+	// 2: the compute plane: blobs, queues, the event outbox.
+	`
+CREATE TABLE blobs (
+	id           INTEGER PRIMARY KEY,
+	container    TEXT NOT NULL,
+	name         TEXT NOT NULL,
+	size         INTEGER NOT NULL,
+	content_type TEXT NOT NULL,
+	etag         TEXT NOT NULL,
+	created_at   INTEGER NOT NULL,
+	file_path    TEXT,
+	data         BLOB
+);
+CREATE UNIQUE INDEX blobs_name ON blobs (container, name);
+
+CREATE TABLE queue_messages (
+	seq               INTEGER PRIMARY KEY,
+	queue             TEXT NOT NULL,
+	id                TEXT NOT NULL,
+	pop_receipt       TEXT,
+	body              BLOB NOT NULL,
+	inserted_at       INTEGER NOT NULL,
+	expires_at        INTEGER NOT NULL DEFAULT 0,
+	visible_at        INTEGER NOT NULL,
+	dequeue_count     INTEGER NOT NULL DEFAULT 0,
+	last_error        TEXT,
+	poison_unreported INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX queue_messages_id ON queue_messages (queue, id);
+CREATE INDEX queue_messages_visible ON queue_messages (queue, visible_at, seq);
+CREATE INDEX queue_messages_poison ON queue_messages (poison_unreported) WHERE poison_unreported = 1;
+
+CREATE TABLE event_outbox (
+	id           INTEGER PRIMARY KEY,
+	subscription TEXT NOT NULL,
+	event_id     TEXT NOT NULL,
+	event        BLOB NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL,
+	last_error   TEXT,
+	created_at   INTEGER NOT NULL,
+	lock_owner   TEXT,
+	lock_expiry  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX event_outbox_due ON event_outbox (next_attempt, id);
+CREATE INDEX event_outbox_subscription ON event_outbox (subscription);
+
+CREATE TABLE event_dead_letters (
+	id           INTEGER PRIMARY KEY,
+	subscription TEXT NOT NULL,
+	event_id     TEXT NOT NULL,
+	event        BLOB NOT NULL,
+	attempts     INTEGER NOT NULL,
+	reason       TEXT NOT NULL,
+	at           INTEGER NOT NULL
+);
+CREATE INDEX event_dead_letters_subscription ON event_dead_letters (subscription, id);
+
+CREATE TABLE event_seen (
+	event_id TEXT PRIMARY KEY,
+	until    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX event_seen_until ON event_seen (until);
+
+CREATE TABLE subscriptions (
+	name       TEXT PRIMARY KEY,
+	spec       BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+`,
 }
 
 func migrate(ctx context.Context, conn *sql.Conn) error {

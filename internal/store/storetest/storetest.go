@@ -45,6 +45,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"Task", taskCases},
 		{"ConcurrentWrites", concurrentWritesCases},
 		{"Close", closeCases},
+		{"Blob", blobCases},
+		{"Queue", queueCases},
+		{"Event", eventCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,128 @@
+// Package queue is orca's work queue with Azure Storage Queue semantics: messages are enqueued
+// (optionally delayed, with a time-to-live), dequeued in batches of up to 32 with a visibility
+// timeout and a pop receipt, deleted or given back (update visibility) with that receipt; a
+// message dequeued more than MaxDequeueCount times goes to the poison queue "<name>-poison".
+// Backends: embedded/ (in the orchestration store); Azure Storage Queue follows. Every backend
+// runs the conformance suite in queuetest/.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/orcahq/orca/internal/store"
+)
+
+// Sentinel errors; backends map their native errors onto them.
+var (
+	// ErrNotFound: no such message (deleted, expired, or never there).
+	ErrNotFound = errors.New("message not found")
+	// ErrPopReceiptMismatch: the pop receipt is not the message's current one (it was dequeued
+	// or updated again since).
+	ErrPopReceiptMismatch = errors.New("pop receipt mismatch")
+	ErrInvalidName        = errors.New("invalid queue name")
+	ErrTooLarge           = errors.New("message too large")
+	ErrInvalid            = errors.New("invalid argument")
+)
+
+// Limits and defaults, as Azure Storage Queue.
+const (
+	MaxDequeueBatch          = 32
+	DefaultVisibilityTimeout = 30 * time.Second
+	MaxVisibilityTimeout     = 7 * 24 * time.Hour
+	DefaultTTL               = 7 * 24 * time.Hour
+	DefaultMaxDequeueCount   = 5
+	// MaxMessageSize is the largest message body (Azure's is 64 KiB).
+	MaxMessageSize = 64 * 1024
+)
+
+// Message is a queue message.
+type Message struct {
+	ID string
+	// PopReceipt is set by Dequeue and Update and is needed to delete or update the message.
+	PopReceipt   string
+	Body         []byte
+	InsertedAt   time.Time
+	ExpiresAt    time.Time // zero: never
+	NextVisible  time.Time
+	DequeueCount int
+	// LastError is what the last consumer reported when it gave the message back.
+	LastError string
+}
+
+// EnqueueOptions: VisibilityDelay hides a new message for that long; TTL is its time to live
+// (0: DefaultTTL, negative: never expires).
+type EnqueueOptions struct {
+	VisibilityDelay time.Duration
+	TTL             time.Duration
+}
+
+// DequeueOptions: Max messages (1 to 32, 0 means 1), hidden for VisibilityTimeout (0:
+// DefaultVisibilityTimeout). Wait > 0 long-polls: the call waits up to Wait for a message when
+// none is visible.
+type DequeueOptions struct {
+	Max               int
+	VisibilityTimeout time.Duration
+	Wait              time.Duration
+}
+
+// UpdateOptions give a dequeued message back or extend its lease: it becomes visible after
+// VisibilityTimeout (0: at once). LastError, when set, records why the consumer gave it back.
+type UpdateOptions struct {
+	VisibilityTimeout time.Duration
+	LastError         string
+}
+
+// Stats counts a queue's unexpired messages. Azure's approximate message count is
+// Visible+InFlight.
+type Stats struct {
+	Queue    string
+	Visible  int
+	InFlight int
+}
+
+// Length is Azure's approximate message count.
+func (s Stats) Length() int { return s.Visible + s.InFlight }
+
+// Service is a set of named queues. Queues exist implicitly: enqueuing creates one.
+type Service interface {
+	Enqueue(ctx context.Context, queue string, body []byte, opts EnqueueOptions) (*Message, error)
+	Dequeue(ctx context.Context, queue string, opts DequeueOptions) ([]*Message, error)
+	// Delete deletes a message held with popReceipt.
+	Delete(ctx context.Context, queue, id, popReceipt string) error
+	// Update changes a message held with popReceipt and returns it with its new pop receipt.
+	Update(ctx context.Context, queue, id, popReceipt string, opts UpdateOptions) (*Message, error)
+	// Peek returns up to max visible messages without dequeuing them (no pop receipts).
+	Peek(ctx context.Context, queue string, max int) ([]*Message, error)
+	Stats(ctx context.Context, queue string) (Stats, error)
+	// List returns the stats of every queue that has messages.
+	List(ctx context.Context) ([]Stats, error)
+}
+
+// PoisonEvents builds the report of messages moved to a poison queue; the embedded backend
+// writes the effects with the report in one transaction and calls after() once durable.
+type PoisonEvents interface {
+	Poisoned(ctx context.Context, source string, msgs []*Message) (effects store.Effects, after func(), err error)
+}
+
+// PoisonName is the poison queue of a queue.
+func PoisonName(queue string) string { return queue + "-poison" }
+
+// ValidateName checks a queue name against Azure's rules: 3 to 63 characters, lowercase
+// letters, digits and hyphens, starting and ending with a letter or digit, no two hyphens in a
+// row.
+func ValidateName(name string) error {
+	if len(name) < 3 || len(name) > 63 {
+		return fmt.Errorf("queue name %q must be 3 to 63 characters: %w", name, ErrInvalidName)
+	}
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' ||
+			r == '-' && i > 0 && i < len(name)-1 && name[i-1] != '-'
+		if !ok {
+			return fmt.Errorf("queue name %q: only lowercase letters, digits and single inner hyphens are allowed: %w", name, ErrInvalidName)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/orcahq/orca/internal/store"
+)
+
+// EventPublish writes an ingested event's effects once per event id (see store.ComputeBackend).
+func (b *Backend) EventPublish(ctx context.Context, p *store.EventPublishParams) (bool, error) {
+	eff, err := encodeEffects(&p.Effects)
+	if err != nil {
+		return false, err
+	}
+	var duplicate bool
+	err = b.write(ctx, func(tx *wtx) error {
+		now := nanos(p.Now)
+		if _, err := tx.exec(`DELETE FROM event_seen WHERE until < ?`, now); err != nil {
+			return err
+		}
+		res, err := tx.exec(`INSERT INTO event_seen (event_id, until) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`,
+			p.EventID, nanos(p.SeenUntil))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			duplicate = true
+			return nil
+		}
+		return writeEffects(tx, eff, p.Now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("publish event %s: %w", p.EventID, err)
+	}
+	return duplicate, nil
+}
+
+const deliveryColumns = `id, subscription, event_id, event, attempts, next_attempt, expires_at, COALESCE(last_error, ''),
+	created_at, COALESCE(lock_owner, ''), lock_expiry`
+
+func scanDelivery(scan func(...any) error) (*store.Delivery, error) {
+	var d store.Delivery
+	var next, expires, created, lockExpiry int64
+	if err := scan(&d.ID, &d.Subscription, &d.EventID, &d.Event, &d.Attempts, &next, &expires, &d.LastError,
+		&created, &d.LockOwner, &lockExpiry); err != nil {
+		return nil, err
+	}
+	d.NextAttempt, d.ExpiresAt, d.CreatedAt, d.LockExpiry = fromNanos(next), fromNanos(expires), fromNanos(created), fromNanos(lockExpiry)
+	return &d, nil
+}
+
+// DeliveryLease leases due outbox entries (see store.ComputeBackend).
+func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParams) ([]*store.Delivery, error) {
+	if p.Limit <= 0 {
+		return nil, fmt.Errorf("lease deliveries: limit must be positive: %w", store.ErrInvalid)
+	}
+	now := nanos(p.Now)
+	var out []*store.Delivery
+	err := b.write(ctx, func(tx *wtx) error {
+		out = out[:0]
+		rows, err := tx.query(`UPDATE event_outbox SET lock_owner = ?, lock_expiry = ? WHERE id IN (
+			SELECT id FROM event_outbox WHERE next_attempt <= ? AND (lock_owner IS NULL OR lock_expiry <= ?)
+			ORDER BY next_attempt, id LIMIT ?) RETURNING `+deliveryColumns,
+			p.Owner, nanos(p.LockExpiry), now, now, p.Limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows.Scan)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryDone deletes a delivered entry (see store.ComputeBackend).
+func (b *Backend) DeliveryDone(ctx context.Context, id int64, owner string) error {
+	return b.write(ctx, func(tx *wtx) error {
+		res, err := tx.exec(`DELETE FROM event_outbox WHERE id = ? AND lock_owner = ?`, id, owner)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("delivery %d: %w", id, store.ErrLeaseLost)
+		}
+		return nil
+	})
+}
+
+// DeliveryRetry gives a delivery back for a later attempt (see store.ComputeBackend).
+func (b *Backend) DeliveryRetry(ctx context.Context, p *store.DeliveryRetryParams) error {
+	return b.write(ctx, func(tx *wtx) error {
+		res, err := tx.exec(`UPDATE event_outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?,
+			lock_owner = NULL, lock_expiry = 0 WHERE id = ? AND lock_owner = ?`, nanos(p.NextAttempt), p.LastError, p.ID, p.Owner)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("delivery %d: %w", p.ID, store.ErrLeaseLost)
+		}
+		return nil
+	})
+}
+
+// DeliveryDeadLetter moves a delivery to the dead-letter list (see store.ComputeBackend).
+func (b *Backend) DeliveryDeadLetter(ctx context.Context, p *store.DeliveryDeadLetterParams) error {
+	return b.write(ctx, func(tx *wtx) error {
+		res, err := tx.exec(`INSERT INTO event_dead_letters (subscription, event_id, event, attempts, reason, at)
+			SELECT subscription, event_id, event, attempts + 1, ?, ? FROM event_outbox WHERE id = ? AND lock_owner = ?`,
+			p.Reason, nanos(p.At), p.ID, p.Owner)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("delivery %d: %w", p.ID, store.ErrLeaseLost)
+		}
+		_, err = tx.exec(`DELETE FROM event_outbox WHERE id = ?`, p.ID)
+		return err
+	})
+}
+
+// DeliveryStats counts pending deliveries and dead letters (see store.ComputeBackend).
+func (b *Backend) DeliveryStats(ctx context.Context) (map[string]int, map[string]int, error) {
+	if err := b.acquireRead(); err != nil {
+		return nil, nil, err
+	}
+	defer b.releaseRead()
+	pending, err := countBy(ctx, b.read, `SELECT subscription, COUNT(*) FROM event_outbox GROUP BY subscription`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delivery stats: %w", err)
+	}
+	dead, err := countBy(ctx, b.read, `SELECT subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delivery stats: %w", err)
+	}
+	return pending, dead, nil
+}
+
+func countBy(ctx context.Context, db *sql.DB, q string) (map[string]int, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
+// DeadLetterList returns dead letters, newest first (see store.ComputeBackend).
+func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit int) ([]*store.DeadLetter, error) {
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
+	q := `SELECT id, subscription, event_id, event, attempts, reason, at FROM event_dead_letters`
+	var args []any
+	if subscription != "" {
+		q += ` WHERE subscription = ?`
+		args = append(args, subscription)
+	}
+	rows, err := b.read.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.DeadLetter
+	for rows.Next() {
+		var d store.DeadLetter
+		var at int64
+		if err := rows.Scan(&d.ID, &d.Subscription, &d.EventID, &d.Event, &d.Attempts, &d.Reason, &at); err != nil {
+			return nil, fmt.Errorf("list dead letters: %w", err)
+		}
+		d.At = fromNanos(at)
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+// SubscriptionPut creates or replaces a subscription (see store.ComputeBackend).
+func (b *Backend) SubscriptionPut(ctx context.Context, s *store.SubscriptionRecord) error {
+	return b.write(ctx, func(tx *wtx) error {
+		_, err := tx.exec(`INSERT INTO subscriptions (name, spec, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
+			s.Name, s.Spec, nanos(s.UpdatedAt))
+		return err
+	})
+}
+
+// SubscriptionList returns every subscription (see store.ComputeBackend).
+func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRecord, error) {
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
+	rows, err := b.read.QueryContext(ctx, `SELECT name, spec, updated_at FROM subscriptions ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.SubscriptionRecord
+	for rows.Next() {
+		var s store.SubscriptionRecord
+		var updated int64
+		if err := rows.Scan(&s.Name, &s.Spec, &updated); err != nil {
+			return nil, fmt.Errorf("list subscriptions: %w", err)
+		}
+		s.UpdatedAt = fromNanos(updated)
+		out = append(out, &s)
+	}
+	return out, rows.Err()
+}
+
+// SubscriptionDelete deletes a subscription and its pending deliveries (see store.ComputeBackend).
+func (b *Backend) SubscriptionDelete(ctx context.Context, name string) error {
+	return b.write(ctx, func(tx *wtx) error {
+		res, err := tx.exec(`DELETE FROM subscriptions WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("subscription %s: %w", name, store.ErrNotFound)
+		}
+		_, err = tx.exec(`DELETE FROM event_outbox WHERE subscription = ?`, name)
+		return err
+	})
+}
+
