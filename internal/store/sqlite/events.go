@@ -242,4 +242,3 @@ func (b *Backend) SubscriptionDelete(ctx context.Context, name string) error {
 		return err
 	})
 }
-
