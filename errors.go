@@ -88,3 +88,18 @@ func FailureFromError(err error) FailureDetails {
 	}
 	return FailureDetails{ErrorType: fmt.Sprintf("%T", inner), ErrorMessage: err.Error(), NonRetriable: nr != nil}
 }
+
+// OutputError fails an orchestration while still recording an output: return it from an
+// orchestrator when the result is partial but worth keeping (the compute orchestrator reports
+// every item's outcome and fails when any item failed).
+type OutputError struct {
+	Output any
+	Err    error
+}
+
+func (e *OutputError) Error() string { return e.Err.Error() }
+func (e *OutputError) Unwrap() error { return e.Err }
+
+// FailWithOutput returns an error that fails the orchestration with err and records output as
+// its output.
+func FailWithOutput(output any, err error) error { return &OutputError{Output: output, Err: err} }

@@ -542,3 +542,16 @@ func TestLoggerIsQuietDuringReplay(t *testing.T) {
 		}
 	}
 }
+
+func TestFailWithOutputKeepsTheOutput(t *testing.T) {
+	r := registry(t, map[string]orca.Orchestrator{
+		"Partial": func(ctx orca.OrchestrationContext) (any, error) {
+			return nil, orca.FailWithOutput(map[string]int{"done": 9, "failed": 1}, errors.New("1 of 10 items failed"))
+		},
+	}, nil)
+	res := mustRun(t, orcatest.New(r), "p", "Partial", nil)
+	wantStatus(t, res, orcatest.StatusFailed)
+	if string(res.Output) != `{"done":9,"failed":1}` || res.Failure.ErrorMessage != "1 of 10 items failed" {
+		t.Fatalf("output %s, failure %+v", res.Output, res.Failure)
+	}
+}

@@ -16,7 +16,9 @@ event-sourced history, driving activities, timers and external events.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd())
+	logs := &logFlags{}
+	logs.register(root)
+	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd(), newDevCmd(logs), newWorkerCmd(logs))
 	return root
 }
 

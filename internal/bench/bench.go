@@ -27,18 +27,25 @@ import (
 	"github.com/orcahq/orca/internal/store/sqlite"
 )
 
-// Scenario is a benchmark: it runs N items on a started engine and returns once all are done.
+// Scenario is a benchmark. Engine scenarios run N items on a started engine over a fresh store
+// and are timed from the first start request to the last completion; node scenarios set up a
+// whole node (blobs, queue, events, workers) and time themselves the same way.
 type Scenario struct {
 	Name        string
 	Description string
-	Run         func(ctx context.Context, eng *engine.Engine, n int) error
+	Engine      func(ctx context.Context, eng *engine.Engine, n int) error
+	Node        func(ctx context.Context, dir string, n int, opt Options) (time.Duration, error)
 }
 
 // Scenarios lists the scenarios by name.
 var Scenarios = map[string]Scenario{
-	"fanout":   {Name: "fanout", Description: "one orchestration, N parallel trivial activities, fan-in", Run: runFanOut},
-	"sequence": {Name: "sequence", Description: "one orchestration, N activities one after another", Run: runSequence},
-	"many":     {Name: "many", Description: "N orchestrations of one activity each, started concurrently", Run: runMany},
+	"fanout":   {Name: "fanout", Description: "one orchestration, N parallel trivial activities, fan-in", Engine: runFanOut},
+	"sequence": {Name: "sequence", Description: "one orchestration, N activities one after another", Engine: runSequence},
+	"many":     {Name: "many", Description: "N orchestrations of one activity each, started concurrently", Engine: runMany},
+	"compute-inproc": {Name: "compute-inproc", Description: "the seeds' flow: ComputeOrchestrator with N items, in-process workers",
+		Node: runComputeInProc},
+	"compute-exec": {Name: "compute-exec", Description: "the seeds' flow with N items through `orca worker --exec` processes running a trivial executable",
+		Node: runComputeExec},
 }
 
 // Names returns the scenario names, sorted.
@@ -96,16 +103,19 @@ func Run(ctx context.Context, name string, n int, opt Options) (Result, error) {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
+	if sc.Node != nil {
+		d, err := sc.Node(ctx, dir, n, opt)
+		if err != nil {
+			return Result{}, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		return Result{Scenario: name, N: n, Seconds: d.Seconds(), PeakRSSMB: peakRSSMB()}, nil
+	}
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "orca.db"), Synchronous: opt.Synchronous})
 	if err != nil {
 		return Result{}, err
 	}
 	defer st.Close()
-	logger := slog.New(slog.DiscardHandler)
-	if opt.Log != nil {
-		logger = slog.New(slog.NewTextHandler(opt.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	eng, err := engine.New(engine.Config{Store: st, Registry: registry(), Logger: logger})
+	eng, err := engine.New(engine.Config{Store: st, Registry: registry(), Logger: opt.logger()})
 	if err != nil {
 		return Result{}, err
 	}
@@ -115,10 +125,17 @@ func Run(ctx context.Context, name string, n int, opt Options) (Result, error) {
 	defer eng.Stop(context.WithoutCancel(ctx))
 	runtime.GC()
 	start := time.Now()
-	if err := sc.Run(ctx, eng, n); err != nil {
+	if err := sc.Engine(ctx, eng, n); err != nil {
 		return Result{}, fmt.Errorf("scenario %s: %w", name, err)
 	}
 	return Result{Scenario: name, N: n, Seconds: time.Since(start).Seconds(), PeakRSSMB: peakRSSMB()}, nil
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 func registry() *orca.Registry {

@@ -158,6 +158,13 @@ func (e *Engine) Stats() Stats {
 		Evictions: e.stats.evictions.Load(), Activities: e.stats.activities.Load()}
 }
 
+// Store returns the engine's store.
+func (e *Engine) Store() store.Backend { return e.store }
+
+// Notify tells the engine that an instance has new messages in the store (written by someone
+// other than the engine: event handlers, other processes).
+func (e *Engine) Notify(instanceID string) { e.orch.notify(instanceID) }
+
 // NodeID returns the node's lock owner name.
 func (e *Engine) NodeID() string { return e.cfg.NodeID }
 

@@ -141,7 +141,8 @@ const (
 	OutcomeFailed    = "Failed"
 )
 
-// ExecutionCompletedAttrs records the orchestrator's return: Completed with a result, or Failed.
+// ExecutionCompletedAttrs records the orchestrator's return: Completed with a result, or Failed
+// with a failure (and a result when the orchestrator failed with orca.FailWithOutput).
 type ExecutionCompletedAttrs struct {
 	Status  string          `json:"status"`
 	Result  json.RawMessage `json:"result,omitempty"`

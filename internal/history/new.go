@@ -33,10 +33,10 @@ func NewExecutionCompleted(ts time.Time, result json.RawMessage) *Event {
 	return e
 }
 
-// NewExecutionFailed records a failed orchestration.
-func NewExecutionFailed(ts time.Time, f *FailureDetails) *Event {
+// NewExecutionFailed records a failed orchestration (result is usually empty).
+func NewExecutionFailed(ts time.Time, f *FailureDetails, result json.RawMessage) *Event {
 	e := base(ExecutionCompleted, NoEventID, ts)
-	e.ExecutionCompleted = &ExecutionCompletedAttrs{Status: OutcomeFailed, Failure: f}
+	e.ExecutionCompleted = &ExecutionCompletedAttrs{Status: OutcomeFailed, Failure: f, Result: result}
 	return e
 }
 

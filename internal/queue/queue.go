@@ -52,14 +52,14 @@ type Message struct {
 	LastError string
 }
 
-// EnqueueOptions: VisibilityDelay hides a new message for that long; TTL is its time to live
-// (0: DefaultTTL, negative: never expires).
+// EnqueueOptions are the options of Enqueue: VisibilityDelay hides a new message for that long;
+// TTL is its time to live (0: DefaultTTL, negative: never expires).
 type EnqueueOptions struct {
 	VisibilityDelay time.Duration
 	TTL             time.Duration
 }
 
-// DequeueOptions: Max messages (1 to 32, 0 means 1), hidden for VisibilityTimeout (0:
+// DequeueOptions are the options of Dequeue: Max messages (1 to 32, 0 means 1), hidden for VisibilityTimeout (0:
 // DefaultVisibilityTimeout). Wait > 0 long-polls: the call waits up to Wait for a message when
 // none is visible.
 type DequeueOptions struct {

@@ -12,6 +12,7 @@ package replay
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -322,7 +323,7 @@ func (e *Executor) Run(now time.Time, events []*history.Event) *Turn {
 	case Completed:
 		t.History = append(t.History, history.NewExecutionCompleted(e.currentTime, e.output))
 	case Failed:
-		t.History = append(t.History, history.NewExecutionFailed(e.currentTime, e.failure))
+		t.History = append(t.History, history.NewExecutionFailed(e.currentTime, e.failure, e.output))
 	case ContinuedAsNew:
 		t.History = append(t.History, history.NewContinueAsNew(e.currentTime, e.continueInput))
 		t.NewInput = e.continueInput
@@ -543,6 +544,16 @@ func (e *Executor) finish(out any, err error, panicked *history.FailureDetails) 
 	case panicked != nil:
 		e.fail(panicked)
 	case err != nil:
+		var withOutput *orca.OutputError
+		if errors.As(err, &withOutput) {
+			b, merr := orca.MarshalPayload(withOutput.Output)
+			if merr != nil {
+				e.fail(&history.FailureDetails{ErrorType: "MarshalError", ErrorMessage: "orchestrator output: " + merr.Error()})
+				return
+			}
+			e.output = b
+			err = withOutput.Err
+		}
 		f := orca.FailureFromError(err)
 		e.fail(&history.FailureDetails{ErrorType: f.ErrorType, ErrorMessage: f.ErrorMessage, NonRetriable: f.NonRetriable})
 	case e.continueOpts != nil:

@@ -581,9 +581,9 @@ type SubscriptionRecord struct {
 	UpdatedAt time.Time
 }
 
-// Compute-plane parts of the store: blobs, queues and the event outbox. They live in the same
-// store as the orchestrations so that a blob put and the events it causes, or a poison move and
-// its report, are one transaction.
+// ComputeBackend is the compute plane's part of the store: blobs, queues and the event outbox.
+// They live in the same store as the orchestrations so that a blob put and the events it causes,
+// or a poison move and its report, are one transaction.
 type ComputeBackend interface {
 	// BlobPut writes a blob and its effects; it returns the blob it replaced, if any (so its file
 	// can be removed).

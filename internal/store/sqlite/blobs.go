@@ -2,34 +2,190 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/orcahq/orca/internal/store"
 )
 
-var errBlobsTODO = errors.New("sqlite blobs: not implemented yet")
+// blobColumns are the columns of a blob's description (scanBlob reads them in this order).
+const blobColumns = `container, name, size, content_type, etag, created_at, COALESCE(file_path, '')`
 
-// BlobPut writes a blob (see store.ComputeBackend).
+func scanBlob(scan func(...any) error, extra ...any) (*store.BlobInfo, error) {
+	var bi store.BlobInfo
+	var created int64
+	if err := scan(append([]any{&bi.Container, &bi.Name, &bi.Size, &bi.ContentType, &bi.ETag, &created, &bi.FilePath}, extra...)...); err != nil {
+		return nil, err
+	}
+	bi.CreatedAt = fromNanos(created)
+	return &bi, nil
+}
+
+// BlobPut writes a blob and its effects in one transaction and returns the blob it replaced
+// (see store.ComputeBackend).
 func (b *Backend) BlobPut(ctx context.Context, p *store.BlobPutParams) (*store.BlobInfo, error) {
-	return nil, errBlobsTODO
+	in := &p.Info
+	switch {
+	case in.Container == "" || in.Name == "":
+		return nil, fmt.Errorf("put blob %q/%q: container and name are required: %w", in.Container, in.Name, store.ErrInvalid)
+	case in.FilePath != "" && p.Data != nil:
+		return nil, fmt.Errorf("put blob %s/%s: content given both inline and in file %s: %w", in.Container, in.Name, in.FilePath, store.ErrInvalid)
+	case in.FilePath == "" && int64(len(p.Data)) != in.Size:
+		return nil, fmt.Errorf("put blob %s/%s: size %d but %d bytes of inline content: %w", in.Container, in.Name, in.Size, len(p.Data), store.ErrInvalid)
+	case in.Size < 0:
+		return nil, fmt.Errorf("put blob %s/%s: negative size %d: %w", in.Container, in.Name, in.Size, store.ErrInvalid)
+	}
+	eff, err := encodeEffects(&p.Effects)
+	if err != nil {
+		return nil, fmt.Errorf("put blob %s/%s: %w", in.Container, in.Name, err)
+	}
+	// An inline blob always has a non-NULL data column, also when it is empty: NULL data means
+	// "in a file".
+	var data any
+	var filePath any
+	if in.FilePath == "" {
+		data = p.Data
+		if p.Data == nil {
+			data = []byte{}
+		}
+	} else {
+		filePath = in.FilePath
+	}
+	var replaced *store.BlobInfo
+	err = b.write(ctx, func(tx *wtx) error {
+		replaced = nil
+		old, err := scanBlob(tx.queryRow(`DELETE FROM blobs WHERE container = ? AND name = ? RETURNING `+blobColumns,
+			in.Container, in.Name).Scan)
+		switch {
+		case err == nil:
+			replaced = old
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := tx.exec(`INSERT INTO blobs (container, name, size, content_type, etag, created_at, file_path, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.Container, in.Name, in.Size, in.ContentType, in.ETag, nanos(in.CreatedAt), filePath, data); err != nil {
+			return err
+		}
+		return writeEffects(tx, eff, in.CreatedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("put blob %s/%s: %w", in.Container, in.Name, err)
+	}
+	return replaced, nil
 }
 
-// BlobGet returns a blob (see store.ComputeBackend).
+// BlobGet returns a blob and its inline content, nil when the content lives in a file (see
+// store.ComputeBackend). Inline content is never nil, also when it is empty.
 func (b *Backend) BlobGet(ctx context.Context, container, name string) (*store.BlobInfo, []byte, error) {
-	return nil, nil, errBlobsTODO
+	if err := b.acquireRead(); err != nil {
+		return nil, nil, err
+	}
+	defer b.releaseRead()
+	var data []byte
+	bi, err := scanBlob(b.read.QueryRowContext(ctx, `SELECT `+blobColumns+`, data FROM blobs WHERE container = ? AND name = ?`,
+		container, name).Scan, &data)
+	if err != nil {
+		return nil, nil, blobReadError(container, name, err)
+	}
+	if bi.FilePath != "" {
+		return bi, nil, nil
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return bi, data, nil
 }
 
-// BlobHead describes a blob (see store.ComputeBackend).
+// BlobHead returns a blob's description (see store.ComputeBackend).
 func (b *Backend) BlobHead(ctx context.Context, container, name string) (*store.BlobInfo, error) {
-	return nil, errBlobsTODO
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
+	bi, err := scanBlob(b.read.QueryRowContext(ctx, `SELECT `+blobColumns+` FROM blobs WHERE container = ? AND name = ?`,
+		container, name).Scan)
+	if err != nil {
+		return nil, blobReadError(container, name, err)
+	}
+	return bi, nil
 }
 
-// BlobDelete deletes a blob (see store.ComputeBackend).
+func blobReadError(container, name string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("blob %s/%s: %w", container, name, store.ErrNotFound)
+	}
+	return fmt.Errorf("read blob %s/%s: %w", container, name, err)
+}
+
+// BlobDelete deletes a blob and returns what it deleted (see store.ComputeBackend).
 func (b *Backend) BlobDelete(ctx context.Context, container, name string) (*store.BlobInfo, error) {
-	return nil, errBlobsTODO
+	var deleted *store.BlobInfo
+	err := b.write(ctx, func(tx *wtx) error {
+		bi, err := scanBlob(tx.queryRow(`DELETE FROM blobs WHERE container = ? AND name = ? RETURNING `+blobColumns,
+			container, name).Scan)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("blob %s/%s: %w", container, name, store.ErrNotFound)
+		}
+		deleted = bi
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete blob %s/%s: %w", container, name, err)
+	}
+	return deleted, nil
 }
 
-// BlobList pages through blobs (see store.ComputeBackend).
+// BlobList pages through a container's blobs in name order (see store.ComputeBackend). Names are
+// compared as bytes (SQLite's BINARY collation), which for UTF-8 is code point order.
 func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store.BlobPage, error) {
-	return nil, errBlobsTODO
+	if p.Limit <= 0 {
+		return nil, fmt.Errorf("list blobs of %s: limit must be positive, got %d: %w", p.Container, p.Limit, store.ErrInvalid)
+	}
+	if err := b.acquireRead(); err != nil {
+		return nil, err
+	}
+	defer b.releaseRead()
+	// The prefix is a range of the (container, name) index: [prefix, successor of prefix).
+	q := `SELECT ` + blobColumns + ` FROM blobs WHERE container = ? AND name > ? AND name >= ?`
+	args := []any{p.Container, p.Marker, p.Prefix}
+	if end, ok := prefixEnd(p.Prefix); ok {
+		q += ` AND name < ?`
+		args = append(args, end)
+	}
+	rows, err := b.read.QueryContext(ctx, q+` ORDER BY name LIMIT ?`, append(args, p.Limit+1)...)
+	if err != nil {
+		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
+	}
+	defer rows.Close()
+	page := &store.BlobPage{}
+	for rows.Next() {
+		bi, err := scanBlob(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
+		}
+		page.Blobs = append(page.Blobs, bi)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
+	}
+	if len(page.Blobs) > p.Limit {
+		page.Blobs = page.Blobs[:p.Limit]
+		page.Next = page.Blobs[p.Limit-1].Name
+	}
+	return page, nil
+}
+
+// prefixEnd returns the smallest string greater than every string that starts with prefix, in
+// byte order; false when there is none (an empty prefix, or one of only 0xFF bytes).
+func prefixEnd(prefix string) (string, bool) {
+	end := []byte(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xFF {
+			end[i]++
+			return string(end[:i+1]), true
+		}
+	}
+	return "", false
 }

@@ -79,7 +79,7 @@ var orchestrationCommitCases = []testCase{
 		failure := &history.FailureDetails{ErrorType: "Boom", ErrorMessage: "it broke", StackTrace: "at x",
 			Inner: &history.FailureDetails{ErrorType: "Cause", ErrorMessage: "because"}}
 		p := step("i1", ownerA, 2, at(time.Minute))
-		p.Append = []*history.Event{history.NewExecutionFailed(at(time.Minute), failure)}
+		p.Append = []*history.Event{history.NewExecutionFailed(at(time.Minute), failure, nil)}
 		p.Update = store.InstanceUpdate{Status: store.StatusFailed, Failure: failure, UpdatedAt: at(time.Minute)}
 		commit(t, b, p)
 		in := get(t, b, "i1", true)

@@ -1,0 +1,250 @@
+// Package app assembles an orca node: the store, the engine, the blob store and work queue, the
+// event router and dispatcher, the compute flow and the HTTP API. `orca dev`, `orca server`,
+// the benchmarks and the end-to-end tests all run this one assembly.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/orcahq/orca"
+	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/api"
+	"github.com/orcahq/orca/internal/blob"
+	blobembedded "github.com/orcahq/orca/internal/blob/embedded"
+	"github.com/orcahq/orca/internal/clock"
+	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/queue"
+	queueembedded "github.com/orcahq/orca/internal/queue/embedded"
+	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/store/sqlite"
+)
+
+// Config configures a node. Zero values take the documented defaults.
+type Config struct {
+	// DataDir holds the SQLite store and the large blobs (default ./.orca).
+	DataDir string
+	// Listen is the HTTP address (default 127.0.0.1:7071; port 0 picks one; "" with NoHTTP
+	// serves nothing).
+	Listen string
+	NoHTTP bool
+	// PublicBaseURL is the origin of the URLs the API hands out (default: from the request).
+	PublicBaseURL string
+	Logger        *slog.Logger
+	// Registry holds the user's orchestrators and activities; the compute flow is added to it.
+	Registry *orca.Registry
+	// WorkQueue is the compute flow's queue (default "input").
+	WorkQueue string
+	// MaxDequeueCount moves a message to the poison queue after this many dequeues (default 5).
+	MaxDequeueCount int
+	// Synchronous is SQLite's durability setting (FULL, the default, or NORMAL).
+	Synchronous string
+	// Engine tunes the engine (Store, Registry, Logger and Clock are set by the node).
+	Engine engine.Config
+	// Subscriptions are declared in the configuration: created or replaced at start.
+	Subscriptions []events.Subscription
+	// RetryDelays overrides the webhook backoff schedule (tests).
+	RetryDelays []time.Duration
+	// DeliveryPollInterval is how often the event dispatcher looks for due deliveries (default 1s).
+	DeliveryPollInterval time.Duration
+}
+
+// App is a running node.
+type App struct {
+	cfg        Config
+	Store      *sqlite.Backend
+	Engine     *engine.Engine
+	Blobs      blob.Store
+	Queues     queue.Service
+	Router     *events.Router
+	Dispatcher *events.Dispatcher
+	API        *api.Server
+	// Addr is the address the API listens on, BaseURL its URL.
+	Addr    string
+	BaseURL string
+
+	queues  *queueembedded.Service
+	log     *slog.Logger
+	stopped bool
+}
+
+// New opens the store under DataDir and assembles the node; Start runs it.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".orca"
+	}
+	if cfg.Listen == "" && !cfg.NoHTTP {
+		cfg.Listen = "127.0.0.1:7071"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = orca.NewRegistry()
+	}
+	if cfg.WorkQueue == "" {
+		cfg.WorkQueue = compute.DefaultQueue
+	}
+	if err := queue.ValidateName(cfg.WorkQueue); err != nil {
+		return nil, fmt.Errorf("work queue: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	a := &App{cfg: cfg, log: cfg.Logger}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "orca.db"), Synchronous: cfg.Synchronous})
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	if err := a.assemble(); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) assemble() error {
+	cfg := a.cfg
+	clk := cfg.Engine.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	var eng *engine.Engine
+	a.Router = events.NewRouter(events.RouterConfig{Store: a.Store, Clock: clk, Logger: cfg.Logger.With("component", "events"),
+		BlobURL: a.blobURL, Notify: func(id string) {
+			if eng != nil {
+				eng.Notify(id)
+			}
+		}})
+	blobs, err := blobembedded.New(blobembedded.Config{Store: a.Store, Dir: filepath.Join(cfg.DataDir, "blobs"), Events: a.Router})
+	if err != nil {
+		return err
+	}
+	a.Blobs = blobs
+	queues, err := queueembedded.New(queueembedded.Config{Store: a.Store, MaxDequeueCount: cfg.MaxDequeueCount,
+		Poison: a.Router, Clock: clk})
+	if err != nil {
+		return err
+	}
+	a.queues, a.Queues = queues, queues
+
+	a.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(a.Blobs, clk, cfg.Logger))
+	a.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, clk, cfg.Logger))
+	if err := compute.Register(cfg.Registry, computeStorage{blobs: a.Blobs, queues: a.Queues}, cfg.WorkQueue); err != nil {
+		return fmt.Errorf("register the compute flow: %w", err)
+	}
+
+	ecfg := cfg.Engine
+	ecfg.Store, ecfg.Registry, ecfg.Clock = a.Store, cfg.Registry, clk
+	if ecfg.Logger == nil {
+		ecfg.Logger = cfg.Logger.With("component", "engine")
+	}
+	eng, err = engine.New(ecfg)
+	if err != nil {
+		return err
+	}
+	a.Engine = eng
+	a.Dispatcher = events.NewDispatcher(events.DispatcherConfig{Store: a.Store, Router: a.Router, Clock: clk,
+		Logger: cfg.Logger.With("component", "delivery"), Owner: eng.NodeID(), RetryDelays: cfg.RetryDelays,
+		PollInterval: cfg.DeliveryPollInterval})
+	a.Router.OnDeliveries(a.Dispatcher.Wake)
+	a.Router.SetValidator(a.Dispatcher.Validate)
+
+	if !cfg.NoHTTP {
+		a.API, err = api.New(api.Config{Engine: eng, Blobs: a.Blobs, Queues: a.Queues, Router: a.Router,
+			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// blobURL is BlobCreated's data.url: the blob on this node's API.
+func (a *App) blobURL(container, name string) string {
+	base := a.cfg.PublicBaseURL
+	if base == "" {
+		base = a.BaseURL
+	}
+	return base + "/api/blobs/" + url.PathEscape(container) + "/" + name
+}
+
+// Start declares the subscriptions, starts the engine, the dispatcher, the queue's poison
+// sweeper and the HTTP API.
+func (a *App) Start(ctx context.Context) error {
+	if !a.cfg.NoHTTP {
+		addr, err := a.API.Start(a.cfg.Listen)
+		if err != nil {
+			return err
+		}
+		a.Addr, a.BaseURL = addr, "http://"+addr
+	}
+	if err := a.Router.Load(ctx); err != nil {
+		return err
+	}
+	for _, s := range computeSubscriptions(a.cfg.WorkQueue) {
+		if _, err := a.Router.Put(ctx, s, false); err != nil {
+			return fmt.Errorf("declare subscription %s: %w", s.Name, err)
+		}
+	}
+	if err := a.Engine.Start(ctx); err != nil {
+		return err
+	}
+	if err := a.Dispatcher.Start(ctx); err != nil {
+		return err
+	}
+	if err := a.queues.Start(ctx); err != nil {
+		return err
+	}
+	// Configured subscriptions whose endpoint is not up yet wait for validation instead of
+	// failing the start.
+	for _, s := range a.cfg.Subscriptions {
+		stored, err := a.Router.Put(ctx, s, true)
+		if err != nil {
+			return fmt.Errorf("declare subscription %s: %w", s.Name, err)
+		}
+		if stored.State != events.StateActive {
+			a.log.Warn("subscription awaits its endpoint's validation; deliveries wait for it", "subscription", s.Name)
+		}
+	}
+	return nil
+}
+
+// Stop shuts the node down: the API stops taking requests, the engine finishes in-flight work
+// within its grace period, then everything is closed.
+func (a *App) Stop(ctx context.Context) error {
+	if a.stopped {
+		return nil
+	}
+	a.stopped = true
+	var errs []error
+	if a.API != nil {
+		a.API.Drain()
+	}
+	a.Engine.Stop(ctx)
+	a.Dispatcher.Stop()
+	a.queues.Stop()
+	if a.API != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		errs = append(errs, a.API.Stop(stopCtx))
+		cancel()
+	}
+	errs = append(errs, a.Store.Close())
+	return errors.Join(errs...)
+}
+
+// Source returns an in-process worker source on this node's queue and blobs.
+func (a *App) Source() InProcSource { return InProcSource{Queues: a.Queues, Blobs: a.Blobs} }
+
+// WorkQueue returns the compute flow's queue.
+func (a *App) WorkQueue() string { return a.cfg.WorkQueue }
+
+var _ store.ComputeBackend = (*sqlite.Backend)(nil)

@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/blob"
+	"github.com/orcahq/orca/internal/clock"
+	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/history"
+	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/store"
+)
+
+// Built-in handler and subscription names of the compute flow.
+const (
+	handlerComputeComplete = "compute-complete"
+	handlerComputePoison   = "compute-poison"
+)
+
+// maxEventResult is the largest result copied into a ComputeComplete event; a larger one stays
+// in its output blob and the run's output names the blob.
+const maxEventResult = 64 << 10
+
+// computeSubscriptions are the built-in subscriptions of the compute flow: BlobCreated in the
+// output container completes an item, MessagePoisoned from the work queue fails one.
+func computeSubscriptions(workQueue string) []events.Subscription {
+	return []events.Subscription{
+		{Name: handlerComputeComplete, Builtin: true,
+			Filter: events.Filter{SubjectBeginsWith: events.BlobSubject(compute.OutputContainer, ""),
+				IncludedEventTypes: []string{events.TypeBlobCreated}},
+			Destination: events.Destination{Type: events.DestinationHandler, Handler: handlerComputeComplete}},
+		{Name: handlerComputePoison, Builtin: true,
+			Filter: events.Filter{SubjectBeginsWith: events.QueueSubject(queue.PoisonName(workQueue)) + "/",
+				IncludedEventTypes: []string{events.TypeMessagePoisoned}},
+			Destination: events.Destination{Type: events.DestinationHandler, Handler: handlerComputePoison}},
+	}
+}
+
+// computeCompleteHandler raises ComputeComplete on the run an output blob belongs to, with the
+// item's result (read from the blob when the event came without its content).
+func computeCompleteHandler(blobs blob.Store, clk clock.Clock, log *slog.Logger) events.Handler {
+	return events.Handler{Messages: func(ctx context.Context, ev *events.Event, content []byte) ([]*store.Message, error) {
+		container, name, ok := events.ParseBlobSubject(ev.Subject)
+		if !ok || container != compute.OutputContainer {
+			return nil, nil
+		}
+		instanceID, inputID, err := compute.ParseOutputBlobName(name)
+		if err != nil {
+			log.Debug("output blob is not a compute item; ignored", "blob", name, "err", err)
+			return nil, nil
+		}
+		c := compute.Completion{InputID: inputID, OK: true, Blob: container + "/" + name}
+		if content == nil {
+			content = readSmallBlob(ctx, blobs, ev, container, name, log)
+		}
+		if content != nil && len(content) <= maxEventResult {
+			var out compute.Output
+			if err := json.Unmarshal(content, &out); err != nil {
+				c.OK, c.Reason = false, fmt.Sprintf("output blob %s is not {input_id, instance_id, result}: %v", c.Blob, err)
+			} else {
+				c.Result = out.Result
+			}
+		}
+		data, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		return []*store.Message{{InstanceID: instanceID, Event: history.NewEventRaised(clk.Now(), compute.EventName, data)}}, nil
+	}}
+}
+
+// readSmallBlob reads the output blob an event points at when it is small enough to carry its
+// result in the event. Only the version the event describes counts (same ETag): an event routed
+// before its put commits, or about a blob replaced since, leaves the result in the blob.
+func readSmallBlob(ctx context.Context, blobs blob.Store, ev *events.Event, container, name string, log *slog.Logger) []byte {
+	var d events.BlobCreatedData
+	if err := json.Unmarshal(ev.Data, &d); err == nil && d.ContentLength > maxEventResult {
+		return nil
+	}
+	b, info, err := blob.ReadAll(ctx, blobs, container, name)
+	if err != nil {
+		log.Debug("read output blob for its result", "blob", container+"/"+name, "err", err)
+		return nil
+	}
+	if d.ETag != "" && info.ETag != d.ETag {
+		return nil
+	}
+	return b
+}
+
+// computePoisonHandler raises a failed ComputeComplete for an item whose message went to the
+// poison queue, with the last error the workers reported.
+func computePoisonHandler(workQueue string, clk clock.Clock, log *slog.Logger) events.Handler {
+	return events.Handler{Messages: func(_ context.Context, ev *events.Event, _ []byte) ([]*store.Message, error) {
+		d, item, ok := poisonedWorkItem(ev, workQueue)
+		if !ok {
+			if d.Queue == workQueue {
+				log.Warn("poisoned message is not a compute work item; nobody to tell", "message_id", d.MessageID, "body", d.BodyText)
+			}
+			return nil, nil
+		}
+		reason := fmt.Sprintf("failed %d times and was moved to %s", d.DequeueCount, d.PoisonQueue)
+		if d.LastError != "" {
+			reason += ": " + d.LastError
+		}
+		data, err := json.Marshal(compute.Completion{InputID: item.InputID, OK: false, Reason: reason})
+		if err != nil {
+			return nil, err
+		}
+		return []*store.Message{{InstanceID: item.InstanceID, Event: history.NewEventRaised(clk.Now(), compute.EventName, data)}}, nil
+	}}
+}
+
+// poisonedWorkItem decodes a MessagePoisoned event about the work queue; ok is false for any
+// other event.
+func poisonedWorkItem(ev *events.Event, workQueue string) (events.MessagePoisonedData, compute.WorkItem, bool) {
+	var d events.MessagePoisonedData
+	var item compute.WorkItem
+	if json.Unmarshal(ev.Data, &d) != nil || d.Queue != workQueue {
+		return d, item, false
+	}
+	if json.Unmarshal(d.Body, &item) != nil || item.InstanceID == "" {
+		return d, item, false
+	}
+	return d, item, true
+}
