@@ -84,7 +84,7 @@ func (b *Backend) BlobGet(ctx context.Context, container, name string) (*store.B
 	}
 	defer b.releaseRead()
 	var data []byte
-	bi, err := scanBlob(b.read.QueryRowContext(ctx, `SELECT `+blobColumns+`, data FROM blobs WHERE container = ? AND name = ?`,
+	bi, err := scanBlob(b.reads.QueryRowContext(ctx, `SELECT `+blobColumns+`, data FROM blobs WHERE container = ? AND name = ?`,
 		container, name).Scan, &data)
 	if err != nil {
 		return nil, nil, blobReadError(container, name, err)
@@ -104,7 +104,7 @@ func (b *Backend) BlobHead(ctx context.Context, container, name string) (*store.
 		return nil, err
 	}
 	defer b.releaseRead()
-	bi, err := scanBlob(b.read.QueryRowContext(ctx, `SELECT `+blobColumns+` FROM blobs WHERE container = ? AND name = ?`,
+	bi, err := scanBlob(b.reads.QueryRowContext(ctx, `SELECT `+blobColumns+` FROM blobs WHERE container = ? AND name = ?`,
 		container, name).Scan)
 	if err != nil {
 		return nil, blobReadError(container, name, err)
@@ -154,7 +154,7 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 		q += ` AND name < ?`
 		args = append(args, end)
 	}
-	rows, err := b.read.QueryContext(ctx, q+` ORDER BY name LIMIT ?`, append(args, p.Limit+1)...)
+	rows, err := b.reads.QueryContext(ctx, q+` ORDER BY name LIMIT ?`, append(args, p.Limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/orcahq/orca/internal/store"
@@ -62,7 +61,7 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 		out = out[:0]
 		rows, err := tx.query(`UPDATE event_outbox SET lock_owner = ?, lock_expiry = ? WHERE id IN (
 			SELECT id FROM event_outbox WHERE next_attempt <= ? AND (lock_owner IS NULL OR lock_expiry <= ?)
-			ORDER BY next_attempt, id LIMIT ?) RETURNING `+deliveryColumns,
+			ORDER BY next_attempt, id LIMIT (?+0)) RETURNING `+deliveryColumns,
 			p.Owner, nanos(p.LockExpiry), now, now, p.Limit)
 		if err != nil {
 			return err
@@ -135,18 +134,18 @@ func (b *Backend) DeliveryStats(ctx context.Context) (map[string]int, map[string
 		return nil, nil, err
 	}
 	defer b.releaseRead()
-	pending, err := countBy(ctx, b.read, `SELECT subscription, COUNT(*) FROM event_outbox GROUP BY subscription`)
+	pending, err := countBy(ctx, b.reads, `SELECT subscription, COUNT(*) FROM event_outbox GROUP BY subscription`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery stats: %w", err)
 	}
-	dead, err := countBy(ctx, b.read, `SELECT subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
+	dead, err := countBy(ctx, b.reads, `SELECT subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery stats: %w", err)
 	}
 	return pending, dead, nil
 }
 
-func countBy(ctx context.Context, db *sql.DB, q string) (map[string]int, error) {
+func countBy(ctx context.Context, db *readCache, q string) (map[string]int, error) {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -176,7 +175,7 @@ func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit
 		q += ` WHERE subscription = ?`
 		args = append(args, subscription)
 	}
-	rows, err := b.read.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := b.reads.QueryContext(ctx, q+` ORDER BY id DESC LIMIT (?+0)`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -210,7 +209,7 @@ func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRe
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.read.QueryContext(ctx, `SELECT name, spec, updated_at FROM subscriptions ORDER BY name`)
+	rows, err := b.reads.QueryContext(ctx, `SELECT name, spec, updated_at FROM subscriptions ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}

@@ -173,7 +173,7 @@ func (b *Backend) InstanceGet(ctx context.Context, id string, withPayloads bool)
 		return nil, err
 	}
 	defer b.releaseRead()
-	row := b.read.QueryRowContext(ctx, `SELECT `+cols+` FROM instances WHERE instance_id = ?`, id)
+	row := b.reads.QueryRowContext(ctx, `SELECT `+cols+` FROM instances WHERE instance_id = ?`, id)
 	in, err := scanInstance(row.Scan, withPayloads)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("get instance %s: %w", id, store.ErrNotFound)
@@ -216,13 +216,13 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY created_at, instance_id LIMIT ?`
+	q += ` ORDER BY created_at, instance_id LIMIT (?+0)`
 	args = append(args, p.Limit+1)
 	if err := b.acquireRead(); err != nil {
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.read.QueryContext(ctx, q, args...)
+	rows, err := b.reads.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
@@ -289,7 +289,7 @@ func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, err
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM instances GROUP BY status`)
+	rows, err := b.reads.QueryContext(ctx, `SELECT status, COUNT(*) FROM instances GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("count instances: %w", err)
 	}
@@ -342,7 +342,7 @@ func (b *Backend) InstancePurgeBatch(ctx context.Context, p *store.InstancePurge
 	var deleted int
 	err := b.write(ctx, func(tx *wtx) error {
 		ids, err := queryStrings(tx, `SELECT instance_id FROM instances WHERE `+strings.Join(where, " AND ")+
-			` ORDER BY created_at LIMIT ?`, append(args, p.Limit)...)
+			` ORDER BY created_at LIMIT (?+0)`, append(args, p.Limit)...)
 		if err != nil {
 			return err
 		}
@@ -368,13 +368,13 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 			args = append(args, string(t))
 		}
 	}
-	q += ` ORDER BY seq LIMIT ?`
+	q += ` ORDER BY seq LIMIT (?+0)`
 	args = append(args, p.Limit)
 	if err := b.acquireRead(); err != nil {
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.read.QueryContext(ctx, q, args...)
+	rows, err := b.reads.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
 	}

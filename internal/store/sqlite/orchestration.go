@@ -127,7 +127,7 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 			args = append(args, id)
 		}
 	}
-	q += ` ORDER BY ready_at LIMIT ?) RETURNING ready_at, ` + instanceColumns
+	q += ` ORDER BY ready_at LIMIT (?+0)) RETURNING ready_at, ` + instanceColumns
 	args = append(args, p.Limit)
 	type leased struct {
 		ready int64
@@ -174,8 +174,8 @@ func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.read.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances
-		WHERE lock_owner = ? AND ready_at <= ? ORDER BY ready_at LIMIT ?`, owner, nanos(now), limit)
+	rows, err := b.reads.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances
+		WHERE lock_owner = ? AND ready_at <= ? ORDER BY ready_at LIMIT (?+0)`, owner, nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("owned orchestrations: %w", err)
 	}
@@ -197,8 +197,8 @@ func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.read.QueryContext(ctx, `SELECT id, execution_id, visible_at, data FROM inbox
-		WHERE instance_id = ? AND visible_at <= ? ORDER BY id LIMIT ?`, instanceID, nanos(now), limit)
+	rows, err := b.reads.QueryContext(ctx, `SELECT id, execution_id, visible_at, data FROM inbox
+		WHERE instance_id = ? AND visible_at <= ? ORDER BY id LIMIT (?+0)`, instanceID, nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
 	}
@@ -405,7 +405,7 @@ func (b *Backend) OrchestrationNextVisible(ctx context.Context, now time.Time) (
 	}
 	defer b.releaseRead()
 	var next sql.NullInt64
-	err := b.read.QueryRowContext(ctx, `SELECT MIN(ready_at) FROM instances WHERE ready_at > ?`, nanos(now)).Scan(&next)
+	err := b.reads.QueryRowContext(ctx, `SELECT MIN(ready_at) FROM instances WHERE ready_at > ?`, nanos(now)).Scan(&next)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next visible message: %w", err)
 	}

@@ -251,7 +251,7 @@ func (b *Backend) QueuePeek(ctx context.Context, queue string, now time.Time, li
 	}
 	defer b.releaseRead()
 	n := nanos(now)
-	rows, err := b.read.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages
+	rows, err := b.reads.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages
 		WHERE queue = ? AND visible_at <= ? AND (expires_at = 0 OR expires_at > ?) ORDER BY visible_at, seq LIMIT ?`,
 		queue, n, n, limit)
 	if err != nil {
@@ -283,7 +283,7 @@ func (b *Backend) QueueStats(ctx context.Context, now time.Time, queues ...strin
 	defer b.releaseRead()
 	n := nanos(now)
 	if len(queues) == 0 {
-		rows, err := b.read.QueryContext(ctx, `SELECT queue, SUM(visible_at <= ?), SUM(visible_at > ?) FROM queue_messages
+		rows, err := b.reads.QueryContext(ctx, `SELECT queue, SUM(visible_at <= ?), SUM(visible_at > ?) FROM queue_messages
 			WHERE expires_at = 0 OR expires_at > ? GROUP BY queue ORDER BY queue`, n, n, n)
 		if err != nil {
 			return nil, fmt.Errorf("queue stats: %w", err)
@@ -305,7 +305,7 @@ func (b *Backend) QueueStats(ctx context.Context, now time.Time, queues ...strin
 	out := make([]store.QueueStats, len(queues))
 	for i, q := range queues {
 		out[i].Queue = q
-		err := b.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0)
+		err := b.reads.QueryRowContext(ctx, `SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0)
 			FROM queue_messages WHERE queue = ? AND (expires_at = 0 OR expires_at > ?)`, n, n, q, n).
 			Scan(&out[i].Visible, &out[i].Invisible)
 		if err != nil {
@@ -322,7 +322,7 @@ func (b *Backend) QueueNextVisible(ctx context.Context, queue string, now time.T
 	}
 	defer b.releaseRead()
 	var next sql.NullInt64
-	err := b.read.QueryRowContext(ctx, `SELECT MIN(visible_at) FROM queue_messages WHERE queue = ? AND visible_at > ?`,
+	err := b.reads.QueryRowContext(ctx, `SELECT MIN(visible_at) FROM queue_messages WHERE queue = ? AND visible_at > ?`,
 		queue, nanos(now)).Scan(&next)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next visible message of %s: %w", queue, err)
@@ -343,7 +343,7 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.read.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported = 1
+	rows, err := b.reads.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported = 1
 		ORDER BY seq LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unreported poisoned messages: %w", err)

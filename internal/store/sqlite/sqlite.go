@@ -41,6 +41,7 @@ type Config struct {
 type Backend struct {
 	cfg     Config
 	read    *sql.DB
+	reads   *readCache
 	writeDB *sql.DB
 	conn    *sql.Conn
 	reqs    chan *writeReq
@@ -132,6 +133,7 @@ func (b *Backend) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.reads = newReadCache(b.read)
 	b.read.SetMaxOpenConns(b.cfg.ReadConns)
 	b.read.SetMaxIdleConns(b.cfg.ReadConns)
 	b.read.SetConnMaxLifetime(0)
@@ -184,6 +186,9 @@ func (b *Backend) closeDBs() error {
 	}
 	if b.writeDB != nil {
 		errs = append(errs, b.writeDB.Close())
+	}
+	if b.reads != nil {
+		b.reads.close()
 	}
 	if b.read != nil {
 		errs = append(errs, b.read.Close())

@@ -23,7 +23,7 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 			args = append(args, n)
 		}
 	}
-	q += ` ORDER BY lock_expiry, seq LIMIT ?)
+	q += ` ORDER BY lock_expiry, seq LIMIT (?+0))
 		RETURNING seq, instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
 	args = append(args, p.Limit)
 	var out []*store.Task
