@@ -29,7 +29,7 @@ func (c *readCache) stmt(ctx context.Context, q string) *sql.Stmt {
 	if len(c.stmts) >= maxReadStmts {
 		return nil
 	}
-	s, err := c.db.PrepareContext(ctx, q)
+	s, err := c.db.PrepareContext(ctx, q) //nolint:sqlclosecheck // cached; closed by close
 	if err != nil {
 		return nil // the unprepared query reports the error
 	}
@@ -39,7 +39,7 @@ func (c *readCache) stmt(ctx context.Context, q string) *sql.Stmt {
 
 // QueryContext runs a read query.
 func (c *readCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if s := c.stmt(ctx, q); s != nil {
+	if s := c.stmt(ctx, q); s != nil { //nolint:sqlclosecheck // cached; closed by close
 		return s.QueryContext(ctx, args...)
 	}
 	return c.db.QueryContext(ctx, q, args...)
@@ -47,7 +47,7 @@ func (c *readCache) QueryContext(ctx context.Context, q string, args ...any) (*s
 
 // QueryRowContext runs a read query for one row.
 func (c *readCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if s := c.stmt(ctx, q); s != nil {
+	if s := c.stmt(ctx, q); s != nil { //nolint:sqlclosecheck // cached; closed by close
 		return s.QueryRowContext(ctx, args...)
 	}
 	return c.db.QueryRowContext(ctx, q, args...)
