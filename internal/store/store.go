@@ -501,6 +501,8 @@ type QueuePoisonNotifyParams struct {
 	Queue   string // the poison queue
 	IDs     []string
 	Effects Effects
+	// Now is the caller's current time (see Message.VisibleAt).
+	Now time.Time
 }
 
 // DeliveryCreate is a new entry of the event outbox: one event for one subscription.

@@ -43,7 +43,8 @@ func (s *Service) report(ctx context.Context, source string, poisoned []*store.Q
 	for i, m := range poisoned {
 		ids[i] = m.ID
 	}
-	err := s.st.QueuePoisonNotify(ctx, &store.QueuePoisonNotifyParams{Queue: queue.PoisonName(source), IDs: ids, Effects: eff})
+	err := s.st.QueuePoisonNotify(ctx, &store.QueuePoisonNotifyParams{Queue: queue.PoisonName(source), IDs: ids, Effects: eff,
+		Now: s.clk.Now()})
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", source, storeErr(err))
 	}

@@ -371,13 +371,12 @@ func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNot
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}
-	now := effectsTime(&p.Effects)
 	err = b.write(ctx, func(tx *wtx) error {
 		if err := tx.execIn(`UPDATE queue_messages SET poison_unreported = 0 WHERE queue = ? AND id IN `,
 			[]any{p.Queue}, len(p.IDs), func(i int, args []any) []any { return append(args, p.IDs[i]) }); err != nil {
 			return err
 		}
-		return writeEffects(tx, eff, now)
+		return writeEffects(tx, eff, p.Now)
 	})
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
@@ -385,22 +384,6 @@ func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNot
 	return nil
 }
 
-// effectsTime is the earliest non-zero time among the effects' messages and deliveries.
-func effectsTime(e *store.Effects) time.Time {
-	var t time.Time
-	earliest := func(c time.Time) {
-		if !c.IsZero() && (t.IsZero() || c.Before(t)) {
-			t = c
-		}
-	}
-	for _, m := range e.Messages {
-		earliest(m.VisibleAt)
-	}
-	for _, d := range e.Deliveries {
-		earliest(d.NotBefore)
-	}
-	return t
-}
 
 // sortBySeq sorts msgs by their seqs.
 func sortBySeq(msgs []*store.QueueMessage, seqs []int64) {

@@ -492,7 +492,7 @@ var queueCases = []testCase{
 			t.Fatalf("poisoned = %q, want m1, m2", qIDs(poisoned))
 		}
 		ev := event("Poisoned", at(time.Second))
-		err := b.QueuePoisonNotify(t.Context(), &store.QueuePoisonNotifyParams{Queue: qPoison, IDs: []string{"m1"},
+		err := b.QueuePoisonNotify(t.Context(), &store.QueuePoisonNotifyParams{Queue: qPoison, IDs: []string{"m1"}, Now: at(time.Second),
 			Effects: store.Effects{
 				Messages: []*store.Message{{InstanceID: "i1", Event: ev, VisibleAt: at(time.Second)}},
 				Deliveries: []*store.DeliveryCreate{{Subscription: "hook", EventID: "poison-m1", Event: []byte(`{"id":"poison-m1"}`),
