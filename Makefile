@@ -18,7 +18,11 @@ build: ## Build bin/orca
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/orca ./cmd/orca
 
 .PHONY: run
-run: ## Run the demo: the embedded engine on SQLite with a visible fan-out
+run: build ## Run orca dev: everything on this machine (API on 127.0.0.1:7071, local workers)
+	$(BIN)/orca dev
+
+.PHONY: demo
+demo: ## Run the engine demo: one orchestration with a visible fan-out, no HTTP
 	$(GO) run ./cmd/orca demo
 
 .PHONY: test
@@ -33,10 +37,16 @@ bench: build ## Run the benchmark scenarios and print BENCH lines
 	@$(BIN)/orca bench --scenario fanout --n 100000
 	@$(BIN)/orca bench --scenario sequence --n 1000
 	@$(BIN)/orca bench --scenario many --n 2000
+	@$(BIN)/orca bench --scenario compute-inproc --n 10000
+	@$(BIN)/orca bench --scenario compute-exec --n 10000
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s
 	$(GO) test ./internal/history -run '^$$' -fuzz FuzzUnmarshal -fuzztime 30s
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzSplitCommand -fuzztime 30s
+	$(GO) test ./internal/blob -run '^$$' -fuzz FuzzValidateName -fuzztime 30s
+	$(GO) test ./internal/queue -run '^$$' -fuzz FuzzValidateName -fuzztime 30s
 
 .PHONY: lint
 lint: $(GOLANGCI) ## Run golangci-lint (installed into bin/ if missing)

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,7 +26,7 @@ func TestHelpListsSubcommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sub := range []string{"bench", "demo", "version"} {
+	for _, sub := range []string{"bench", "config", "demo", "dev", "version", "worker"} {
 		if !strings.Contains(out, sub) {
 			t.Errorf("help does not list %q:\n%s", sub, out)
 		}
@@ -61,5 +63,24 @@ func TestDemoCompletes(t *testing.T) {
 	}
 	if !strings.Contains(out, `Completed in`) || !strings.Contains(out, `"approvedBy":"orca demo"`) || !strings.Contains(out, "TaskCompleted          20") {
 		t.Fatalf("demo output:\n%s", out)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, []byte("listen: 127.0.0.1:9000\nsubscriptions:\n  - name: hook-1\n    destination: {endpointType: WebHook, endpointUrl: http://127.0.0.1:1/x}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("workers: {min: 3, max: 1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "config", "check", good)
+	if err != nil || !strings.Contains(out, "OK (1 subscriptions)") {
+		t.Fatalf("good file: %q %v", out, err)
+	}
+	if _, err := runCLI(t, "config", "check", bad); err == nil || !strings.Contains(err.Error(), "workers.min") {
+		t.Fatalf("bad file: %v, want it to name workers.min", err)
 	}
 }

@@ -18,7 +18,7 @@ event-sourced history, driving activities, timers and external events.`,
 	}
 	logs := &logFlags{}
 	logs.register(root)
-	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd(), newDevCmd(logs), newWorkerCmd(logs))
+	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd(), newDevCmd(logs), newWorkerCmd(logs), newConfigCmd())
 	return root
 }
 

@@ -93,15 +93,15 @@ func QueueSubject(queue string) string { return "/queueServices/default/queues/"
 
 // Subscription routes the events its filter matches to a destination.
 type Subscription struct {
-	Name        string      `json:"name"`
-	Filter      Filter      `json:"filter"`
-	Destination Destination `json:"destination"`
-	RetryPolicy RetryPolicy `json:"retryPolicy"`
+	Name        string      `json:"name" yaml:"name,omitempty"`
+	Filter      Filter      `json:"filter" yaml:"filter,omitempty"`
+	Destination Destination `json:"destination" yaml:"destination,omitempty"`
+	RetryPolicy RetryPolicy `json:"retryPolicy" yaml:"retryPolicy,omitempty"`
 	// State is Active, or AwaitingValidation for a webhook whose endpoint has not completed the
 	// validation handshake; deliveries wait until it does.
-	State string `json:"provisioningState,omitempty"`
+	State string `json:"provisioningState,omitempty" yaml:"provisioningState,omitempty"`
 	// Builtin marks the subscriptions orca declares itself.
-	Builtin bool `json:"builtin,omitempty"`
+	Builtin bool `json:"builtin,omitempty" yaml:"builtin,omitempty"`
 }
 
 // Subscription states.
@@ -113,10 +113,10 @@ const (
 // Filter selects events, as Event Grid's: every set condition must hold. Subject matching is
 // case-insensitive unless IsSubjectCaseSensitive.
 type Filter struct {
-	SubjectBeginsWith      string   `json:"subjectBeginsWith,omitempty"`
-	SubjectEndsWith        string   `json:"subjectEndsWith,omitempty"`
-	IncludedEventTypes     []string `json:"includedEventTypes,omitempty"`
-	IsSubjectCaseSensitive bool     `json:"isSubjectCaseSensitive,omitempty"`
+	SubjectBeginsWith      string   `json:"subjectBeginsWith,omitempty" yaml:"subjectBeginsWith,omitempty"`
+	SubjectEndsWith        string   `json:"subjectEndsWith,omitempty" yaml:"subjectEndsWith,omitempty"`
+	IncludedEventTypes     []string `json:"includedEventTypes,omitempty" yaml:"includedEventTypes,omitempty"`
+	IsSubjectCaseSensitive bool     `json:"isSubjectCaseSensitive,omitempty" yaml:"isSubjectCaseSensitive,omitempty"`
 }
 
 // Matches reports whether the filter selects the event.
@@ -160,21 +160,21 @@ const (
 
 // Destination says where matched events go.
 type Destination struct {
-	Type string `json:"endpointType"`
+	Type string `json:"endpointType" yaml:"endpointType,omitempty"`
 	// WebHook
-	EndpointURL string `json:"endpointUrl,omitempty"`
-	Schema      string `json:"eventDeliverySchema,omitempty"`
+	EndpointURL string `json:"endpointUrl,omitempty" yaml:"endpointUrl,omitempty"`
+	Schema      string `json:"eventDeliverySchema,omitempty" yaml:"eventDeliverySchema,omitempty"`
 	// Orchestration
-	EventName         string `json:"eventName,omitempty"`
-	InstanceIDPattern string `json:"instanceIdPattern,omitempty"`
+	EventName         string `json:"eventName,omitempty" yaml:"eventName,omitempty"`
+	InstanceIDPattern string `json:"instanceIdPattern,omitempty" yaml:"instanceIdPattern,omitempty"`
 	// Handler
-	Handler string `json:"handler,omitempty"`
+	Handler string `json:"handler,omitempty" yaml:"handler,omitempty"`
 }
 
 // RetryPolicy bounds webhook delivery, as Event Grid's (defaults 30 attempts, 1440 minutes).
 type RetryPolicy struct {
-	MaxDeliveryAttempts      int `json:"maxDeliveryAttempts,omitempty"`
-	EventTimeToLiveInMinutes int `json:"eventTimeToLiveInMinutes,omitempty"`
+	MaxDeliveryAttempts      int `json:"maxDeliveryAttempts,omitempty" yaml:"maxDeliveryAttempts,omitempty"`
+	EventTimeToLiveInMinutes int `json:"eventTimeToLiveInMinutes,omitempty" yaml:"eventTimeToLiveInMinutes,omitempty"`
 }
 
 // Retry defaults and limits (Event Grid's).

@@ -1,0 +1,232 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/queue"
+)
+
+// File is orca's configuration file (YAML). Every field is optional; ${VAR} is replaced by the
+// environment variable VAR before parsing. Settings are applied in this order, later winning:
+// defaults, the file, ORCA_* environment variables, command-line flags.
+type File struct {
+	// Listen is the HTTP address (default 127.0.0.1:7071).
+	Listen string `yaml:"listen"`
+	// Data is the data directory of the embedded store and blobs (default ./.orca).
+	Data string `yaml:"data"`
+	// PublicBaseURL is the origin of the URLs the API hands out, for servers behind a proxy.
+	PublicBaseURL string `yaml:"publicBaseURL"`
+	// Sync is SQLite's synchronous setting: FULL (default) or NORMAL.
+	Sync string  `yaml:"sync"`
+	Log  Log     `yaml:"log"`
+	Work Compute `yaml:"compute"`
+	// Workers is orca dev's local worker pool.
+	Workers Workers `yaml:"workers"`
+	Engine  Engine  `yaml:"engine"`
+	// Subscriptions are created or replaced at start.
+	Subscriptions []events.Subscription `yaml:"subscriptions"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text (default) or json
+}
+
+// Compute configures the compute flow.
+type Compute struct {
+	// Queue is the work queue (default input).
+	Queue string `yaml:"queue"`
+	// MaxDequeueCount moves a message to the poison queue after this many dequeues (default 5).
+	MaxDequeueCount int `yaml:"maxDequeueCount"`
+}
+
+// Workers configures orca dev's local worker pool.
+type Workers struct {
+	Min          int           `yaml:"min"`
+	Max          int           `yaml:"max"`
+	Exec         string        `yaml:"exec"`
+	Concurrency  int           `yaml:"concurrency"`
+	ComputeDelay time.Duration `yaml:"computeDelay"`
+}
+
+// Engine tunes the engine (0: the engine's defaults).
+type Engine struct {
+	LockDuration        time.Duration `yaml:"lockDuration"`
+	CacheSize           int           `yaml:"cacheSize"`
+	ActivityConcurrency int           `yaml:"activityConcurrency"`
+	ShutdownGrace       time.Duration `yaml:"shutdownGrace"`
+}
+
+// Error says which setting is wrong.
+type Error struct {
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string { return e.Field + ": " + e.Msg }
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${VAR} references; an unset variable is an error.
+func expand(data []byte, lookup func(string) (string, bool)) ([]byte, error) {
+	var missing []string
+	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
+		name := string(m[2 : len(m)-1])
+		v, ok := lookup(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// Parse reads a configuration file, expanding ${VAR} with lookup; unknown fields are errors.
+func Parse(r io.Reader, lookup func(string) (string, bool)) (*File, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	data, err = expand(data, lookup)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	return f, nil
+}
+
+// Load reads the file at path ("" loads nothing) and applies the ORCA_* environment.
+func Load(path string) (*File, error) {
+	f := &File{}
+	if path != "" {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		if f, err = Parse(fh, os.LookupEnv); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := f.applyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// applyEnv applies the ORCA_* environment variables.
+func (f *File) applyEnv(lookup func(string) (string, bool)) error {
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int) error {
+		if v, ok := lookup(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return &Error{Field: name, Msg: fmt.Sprintf("%q is not a whole number", v)}
+			}
+			*dst = n
+		}
+		return nil
+	}
+	str("ORCA_LISTEN", &f.Listen)
+	str("ORCA_DATA", &f.Data)
+	str("ORCA_PUBLIC_BASE_URL", &f.PublicBaseURL)
+	str("ORCA_SYNC", &f.Sync)
+	str("ORCA_LOG_LEVEL", &f.Log.Level)
+	str("ORCA_LOG_FORMAT", &f.Log.Format)
+	str("ORCA_QUEUE", &f.Work.Queue)
+	str("ORCA_EXEC", &f.Workers.Exec)
+	if err := num("ORCA_MAX_DEQUEUE_COUNT", &f.Work.MaxDequeueCount); err != nil {
+		return err
+	}
+	if err := num("ORCA_MIN_WORKERS", &f.Workers.Min); err != nil {
+		return err
+	}
+	return num("ORCA_MAX_WORKERS", &f.Workers.Max)
+}
+
+// Validate checks every setting and names the first bad one.
+func (f *File) Validate() error {
+	if f.Sync != "" && f.Sync != "FULL" && f.Sync != "NORMAL" {
+		return &Error{"sync", fmt.Sprintf("%q: use FULL or NORMAL", f.Sync)}
+	}
+	if f.PublicBaseURL != "" && !strings.HasPrefix(f.PublicBaseURL, "http://") && !strings.HasPrefix(f.PublicBaseURL, "https://") {
+		return &Error{"publicBaseURL", fmt.Sprintf("%q: must start with http:// or https://", f.PublicBaseURL)}
+	}
+	if f.Log.Level != "" && !oneOf(strings.ToLower(f.Log.Level), "debug", "info", "warn", "error") {
+		return &Error{"log.level", fmt.Sprintf("%q: use debug, info, warn or error", f.Log.Level)}
+	}
+	if f.Log.Format != "" && !oneOf(f.Log.Format, "text", "json") {
+		return &Error{"log.format", fmt.Sprintf("%q: use text or json", f.Log.Format)}
+	}
+	if f.Work.Queue != "" {
+		if err := queue.ValidateName(f.Work.Queue); err != nil {
+			return &Error{"compute.queue", err.Error()}
+		}
+	}
+	if f.Work.MaxDequeueCount < 0 {
+		return &Error{"compute.maxDequeueCount", "must not be negative"}
+	}
+	if f.Workers.Min < 0 || f.Workers.Max < 0 || f.Workers.Concurrency < 0 || f.Workers.ComputeDelay < 0 {
+		return &Error{"workers", "min, max, concurrency and computeDelay must not be negative"}
+	}
+	if f.Workers.Max > 0 && f.Workers.Min > f.Workers.Max {
+		return &Error{"workers.min", fmt.Sprintf("%d is more than workers.max %d", f.Workers.Min, f.Workers.Max)}
+	}
+	if f.Workers.Exec != "" {
+		if _, err := SplitCommand(f.Workers.Exec); err != nil {
+			return &Error{"workers.exec", err.Error()}
+		}
+	}
+	if f.Engine.LockDuration < 0 || f.Engine.CacheSize < 0 || f.Engine.ActivityConcurrency < 0 || f.Engine.ShutdownGrace < 0 {
+		return &Error{"engine", "values must not be negative"}
+	}
+	if f.Engine.LockDuration > 0 && f.Engine.LockDuration < 3*time.Second {
+		return &Error{"engine.lockDuration", "must be at least 3s (renewals happen every third of it)"}
+	}
+	names := map[string]bool{}
+	for i := range f.Subscriptions {
+		s := f.Subscriptions[i]
+		field := fmt.Sprintf("subscriptions[%d]", i)
+		if err := s.Normalize(); err != nil {
+			return &Error{field, err.Error()}
+		}
+		if names[s.Name] {
+			return &Error{field + ".name", fmt.Sprintf("%q is declared twice", s.Name)}
+		}
+		names[s.Name] = true
+	}
+	return nil
+}
+
+func oneOf(v string, set ...string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

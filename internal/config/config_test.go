@@ -1,0 +1,121 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const sample = `
+listen: 0.0.0.0:8080
+data: /var/lib/orca
+publicBaseURL: https://orca.example.com
+log: {level: debug, format: json}
+compute: {queue: work, maxDequeueCount: 3}
+workers: {min: 1, max: 4, exec: "python3 algo.py", concurrency: 2, computeDelay: 50ms}
+engine: {lockDuration: 1m, cacheSize: 500}
+subscriptions:
+  - name: notify-app
+    filter:
+      subjectBeginsWith: /blobServices/default/containers/output/
+      includedEventTypes: [Microsoft.Storage.BlobCreated]
+    destination:
+      endpointType: WebHook
+      endpointUrl: ${HOOK_URL}/events
+    retryPolicy: {maxDeliveryAttempts: 10}
+  - name: done
+    destination: {endpointType: Orchestration, eventName: Done, instanceIdPattern: '^/x/(?P<instance>[^/]+)$'}
+`
+
+func TestParseReadsEverySetting(t *testing.T) {
+	f, err := Parse(strings.NewReader(sample), env(map[string]string{"HOOK_URL": "https://hooks.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if f.Listen != "0.0.0.0:8080" || f.Log.Format != "json" || f.Work.MaxDequeueCount != 3 || f.Workers.Max != 4 ||
+		f.Workers.ComputeDelay != 50*time.Millisecond || f.Engine.LockDuration != time.Minute {
+		t.Fatalf("parsed %+v", f)
+	}
+	if got := f.Subscriptions[0].Destination.EndpointURL; got != "https://hooks.example.com/events" {
+		t.Fatalf("endpointUrl %q: ${HOOK_URL} not expanded", got)
+	}
+	if got := f.Subscriptions[1].Destination.InstanceIDPattern; got != `^/x/(?P<instance>[^/]+)$` {
+		t.Fatalf("a $ that is not ${VAR} must stay: %q", got)
+	}
+	if f.Subscriptions[0].Filter.IncludedEventTypes[0] != "Microsoft.Storage.BlobCreated" {
+		t.Fatalf("filter %+v", f.Subscriptions[0].Filter)
+	}
+}
+
+func TestParseErrorsNameTheProblem(t *testing.T) {
+	cases := map[string]string{
+		"listen: [1":                "parse",
+		"lisen: x":                  "field lisen not found",
+		"endpoint: ${NOPE}":         "NOPE is not set",
+		"engine: {lockDuration: x}": "line 1: cannot unmarshal",
+	}
+	for in, want := range cases {
+		_, err := Parse(strings.NewReader(in), env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want it to mention %q", in, err, want)
+		}
+	}
+}
+
+func TestValidateNamesTheBadField(t *testing.T) {
+	cases := map[string]string{
+		"sync: SOMETIMES":                 "sync",
+		"publicBaseURL: orca.example.com": "publicBaseURL",
+		"log: {level: loud}":              "log.level",
+		"compute: {queue: Bad_Name}":      "compute.queue",
+		"workers: {min: 5, max: 2}":       "workers.min",
+		"workers: {exec: \"'unclosed\"}":  "workers.exec",
+		"engine: {lockDuration: 1s}":      "engine.lockDuration",
+		"subscriptions: [{name: x}]":      "subscriptions[0]",
+		"subscriptions: [{name: hook-1, destination: {endpointType: WebHook, endpointUrl: ftp://x}}]":                                                   "subscriptions[0]: destination.endpointUrl",
+		"subscriptions: [{name: aaa, destination: {endpointType: Handler, handler: h}}, {name: aaa, destination: {endpointType: Handler, handler: h}}]": "subscriptions[1].name",
+	}
+	for in, want := range cases {
+		f, err := Parse(strings.NewReader(in), env(nil))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", in, err)
+		}
+		err = f.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Validate(%q) = %v, want it to start with %q", in, err, want)
+		}
+	}
+}
+
+func TestEnvironmentOverridesTheFile(t *testing.T) {
+	f, err := Parse(strings.NewReader("listen: a:1\nworkers: {max: 2}"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.applyEnv(env(map[string]string{"ORCA_LISTEN": "b:2", "ORCA_MAX_WORKERS": "7"})); err != nil {
+		t.Fatal(err)
+	}
+	if f.Listen != "b:2" || f.Workers.Max != 7 {
+		t.Fatalf("%+v", f)
+	}
+	if err := f.applyEnv(env(map[string]string{"ORCA_MAX_WORKERS": "many"})); err == nil || !strings.Contains(err.Error(), "ORCA_MAX_WORKERS") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(sample)
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := Parse(strings.NewReader(s), env(map[string]string{"HOOK_URL": "x"}))
+		if err == nil {
+			_ = cfg.Validate() // must not panic
+		}
+	})
+}
