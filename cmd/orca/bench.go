@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,15 +30,11 @@ func newBenchCmd() *cobra.Command {
 				opt.Log = cmd.ErrOrStderr()
 			}
 			if profile != "" {
-				f, err := os.Create(profile)
+				stop, err := startCPUProfile(profile)
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+				defer stop()
 			}
 			res, err := bench.Run(cmd.Context(), scenario, n, opt)
 			if err != nil {

@@ -60,9 +60,10 @@ func (f *workerFlags) args() []string {
 
 func newWorkerCmd(logs *logFlags) *cobra.Command {
 	var (
-		f      workerFlags
-		server string
-		key    string
+		f       workerFlags
+		server  string
+		key     string
+		profile string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -91,6 +92,13 @@ long without a message.`,
 			if e, ok := alg.(*worker.Exec); ok {
 				e.Logger = log
 			}
+			if profile != "" {
+				stop, err := startCPUProfile(profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			log.Info("worker started", "server", server, "queue", f.queue, "concurrency", f.concurrency)
 			return worker.Run(cmd.Context(), worker.Config{Source: client.WorkerSource{C: c}, Algorithm: alg, Queue: f.queue,
 				Concurrency: f.concurrency, MaxIdle: f.maxIdle, VisibilityTimeout: f.visibility, Logger: log})
@@ -100,5 +108,7 @@ long without a message.`,
 	cmd.Flags().DurationVar(&f.maxIdle, "max-idle", 0, "exit after this long without a message (0: never)")
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:7071", "orca server URL")
 	cmd.Flags().StringVar(&key, "key", "", "API key (default $ORCA_KEY)")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the worker to this file")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
 }
