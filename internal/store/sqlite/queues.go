@@ -384,7 +384,6 @@ func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNot
 	return nil
 }
 
-
 // sortBySeq sorts msgs by their seqs.
 func sortBySeq(msgs []*store.QueueMessage, seqs []int64) {
 	type row struct {
