@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orcahq/orca/internal/clock"
@@ -58,6 +59,8 @@ type Dispatcher struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+	// started says whether Start ran, so that Stop does not wait for a loop that never existed.
+	started atomic.Bool
 
 	mu        sync.Mutex
 	validated map[string]time.Time // last handshake attempt of subscriptions awaiting validation
@@ -104,6 +107,7 @@ func (d *Dispatcher) Wake() {
 
 // Start runs the delivery loop until Stop.
 func (d *Dispatcher) Start(ctx context.Context) error {
+	d.started.Store(true)
 	go func() {
 		defer close(d.done)
 		for {
@@ -124,11 +128,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the loop after the deliveries in flight.
+// Stop ends the loop after the deliveries in flight (at once if it never started).
 func (d *Dispatcher) Stop() {
 	d.once.Do(func() {
 		close(d.stop)
-		<-d.done
+		if d.started.Load() {
+			<-d.done
+		}
 	})
 }
 

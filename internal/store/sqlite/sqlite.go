@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -362,10 +363,22 @@ func (t *wtx) closeStmts() {
 	}
 }
 
+// Unix nanoseconds cover 1678 to 2262; times beyond are clamped to the ends, so that a filter
+// like "created after 2999" stays after everything instead of wrapping around.
+var (
+	minNanos = time.Unix(0, math.MinInt64+1)
+	maxNanos = time.Unix(0, math.MaxInt64)
+)
+
 // nanos stores times as Unix nanoseconds; the zero time is 0.
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	case t.Before(minNanos):
+		return math.MinInt64 + 1
+	case t.After(maxNanos):
+		return math.MaxInt64
 	}
 	return t.UnixNano()
 }

@@ -241,6 +241,11 @@ var instanceListCases = []testCase{
 			{"PrefixIsCaseSensitive", store.InstanceListParams{IDPrefix: "A"}, nil},
 			{"PrefixAndStatus", store.InstanceListParams{IDPrefix: "b", Statuses: []store.Status{store.StatusPending}}, []string{"b1"}},
 			{"NoMatch", store.InstanceListParams{IDPrefix: "zzz"}, nil},
+			// Times beyond what a backend's encoding holds must not wrap around.
+			{"FromBeyondNanos", store.InstanceListParams{CreatedFrom: beyondNanos}, nil},
+			{"ToBeyondNanos", store.InstanceListParams{CreatedTo: beyondNanos}, []string{"a%x", "abx", "a_x", "aax", "b1", "b2", "a"}},
+			{"FromBeforeNanos", store.InstanceListParams{CreatedFrom: beforeNanos}, []string{"a%x", "abx", "a_x", "aax", "b1", "b2", "a"}},
+			{"ToBeforeNanos", store.InstanceListParams{CreatedTo: beforeNanos}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				b := newBackend(t)
@@ -448,6 +453,9 @@ var instancePurgeCases = []testCase{
 			{"CreatedTo", store.InstancePurgeParams{CreatedTo: at(210 * time.Second)}, []string{"c1", "c2", "f1"}},
 			{"RangeAndStatus", store.InstancePurgeParams{CreatedFrom: at(90 * time.Second), CreatedTo: at(500 * time.Second),
 				Statuses: []store.Status{store.StatusCompleted}}, []string{"c2", "c3"}},
+			{"FromBeyondNanos", store.InstancePurgeParams{CreatedFrom: beyondNanos}, nil},
+			{"BeforeToBeyondNanos", store.InstancePurgeParams{CreatedFrom: beforeNanos, CreatedTo: beyondNanos}, []string{"c1", "c2", "f1", "t1", "c3"}},
+			{"ToBeforeNanos", store.InstancePurgeParams{CreatedTo: beforeNanos}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				b := newBackend(t)
@@ -535,3 +543,9 @@ var instanceCountsCases = []testCase{
 		wantCounts(t, b, want)
 	}},
 }
+
+// beforeNanos and beyondNanos lie outside the range of Unix nanoseconds (1678 to 2262).
+var (
+	beforeNanos = time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)
+	beyondNanos = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
