@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/queue"
 )
@@ -34,6 +35,8 @@ type File struct {
 	// Workers is orca dev's local worker pool.
 	Workers Workers `yaml:"workers"`
 	Engine  Engine  `yaml:"engine"`
+	// Auth declares the API keys; without keys the API is open (loopback only, unless insecure).
+	Auth Auth `yaml:"auth"`
 	// Subscriptions are created or replaced at start.
 	Subscriptions []events.Subscription `yaml:"subscriptions"`
 }
@@ -67,6 +70,11 @@ type Engine struct {
 	CacheSize           int           `yaml:"cacheSize"`
 	ActivityConcurrency int           `yaml:"activityConcurrency"`
 	ShutdownGrace       time.Duration `yaml:"shutdownGrace"`
+}
+
+// Auth declares API keys: the key itself (best from ${VAR}) or its "sha256:..." hash.
+type Auth struct {
+	Keys []auth.KeySpec `yaml:"keys"`
 }
 
 // Error says which setting is wrong.
@@ -159,6 +167,12 @@ func (f *File) applyEnv(lookup func(string) (string, bool)) error {
 	str("ORCA_LOG_FORMAT", &f.Log.Format)
 	str("ORCA_QUEUE", &f.Work.Queue)
 	str("ORCA_EXEC", &f.Workers.Exec)
+	for _, scope := range []auth.Scope{auth.ScopeAdmin, auth.ScopeWorker, auth.ScopeReader} {
+		name := "ORCA_" + strings.ToUpper(string(scope)) + "_KEY"
+		if v, ok := lookup(name); ok && v != "" {
+			f.Auth.Keys = append(f.Auth.Keys, auth.KeySpec{Name: strings.ToLower(name), Scope: scope, Key: v})
+		}
+	}
 	if err := num("ORCA_MAX_DEQUEUE_COUNT", &f.Work.MaxDequeueCount); err != nil {
 		return err
 	}
@@ -207,6 +221,9 @@ func (f *File) Validate() error {
 	if f.Engine.LockDuration > 0 && f.Engine.LockDuration < 3*time.Second {
 		return &Error{"engine.lockDuration", "must be at least 3s (renewals happen every third of it)"}
 	}
+	if _, err := f.Keys(); err != nil {
+		return &Error{"auth", err.Error()}
+	}
 	names := map[string]bool{}
 	for i := range f.Subscriptions {
 		s := f.Subscriptions[i]
@@ -221,6 +238,9 @@ func (f *File) Validate() error {
 	}
 	return nil
 }
+
+// Keys builds the key set the file and environment declare.
+func (f *File) Keys() (*auth.Keys, error) { return auth.NewKeys(f.Auth.Keys) }
 
 func oneOf(v string, set ...string) bool {
 	for _, s := range set {
