@@ -59,10 +59,11 @@ func classify(err error) *apiError {
 	return &apiError{http.StatusInternalServerError, "Internal", "internal error"}
 }
 
-// writeError answers with err in orca's error shape and logs server-side failures.
+// writeError answers with err in orca's error shape and logs server-side failures (not a
+// request given up by its client or cut short by shutdown: nothing failed).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := classify(err)
-	if ae.status >= 500 {
+	if ae.status >= 500 && !errors.Is(err, context.Canceled) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, ae.status, map[string]any{"error": map[string]string{"code": ae.code, "message": ae.message}})

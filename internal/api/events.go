@@ -81,7 +81,10 @@ func parseEvents(contentType string, body []byte) ([]*events.Event, error) {
 		if err := json.Unmarshal(body, &ces); err != nil {
 			return nil, errors.New("the body is not a CloudEvents batch: " + err.Error())
 		}
-		for _, ce := range ces {
+		for i, ce := range ces {
+			if ce == nil {
+				return nil, errors.New("event " + strconv.Itoa(i) + " is null")
+			}
 			evs = append(evs, events.FromCloudEvent(ce))
 		}
 	default:

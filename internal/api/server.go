@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
@@ -39,6 +41,8 @@ type Config struct {
 	MaxBlobBytes int64
 	// MaxPollWait caps a dequeue's long-poll wait (default 60s).
 	MaxPollWait time.Duration
+	// Keys are the API keys; none means the API is open.
+	Keys *auth.Keys
 }
 
 // Server serves the API.
@@ -77,43 +81,61 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// routes registers every route; see the package comment.
+// routes registers the route table (routes.go), each route behind its key check.
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /readyz", s.readyz)
+	for _, rt := range s.table() {
+		s.mux.HandleFunc(rt.muxPattern(), s.guard(rt))
+	}
+}
 
-	// The seeds' starter and Durable Functions' management API.
-	m.HandleFunc("POST /api/orchestrators/{name}", s.startOrchestration)
-	m.HandleFunc("GET /api/orchestrators/{name}", s.startOrchestration)
-	m.HandleFunc("POST /api/orchestrators/{name}/{id}", s.startOrchestration)
-	m.HandleFunc("GET /runtime/webhooks/durabletask/instances/{id}", s.getStatus)
+type ctxKey int
 
-	// Data plane.
-	if s.cfg.Queues != nil {
-		m.HandleFunc("GET /api/queues", s.listQueues)
-		m.HandleFunc("GET /api/queues/{queue}", s.queueStats)
-		m.HandleFunc("POST /api/queues/{queue}/messages", s.enqueue)
-		m.HandleFunc("GET /api/queues/{queue}/messages", s.dequeue)
-		m.HandleFunc("DELETE /api/queues/{queue}/messages/{id}", s.deleteMessage)
-		m.HandleFunc("PUT /api/queues/{queue}/messages/{id}", s.updateMessage)
+// codeKey carries a key that came as the code= query parameter: management URLs echo it.
+const codeKey ctxKey = 0
+
+// guard checks the request's key against the route's scope. With no keys configured the API is
+// open. A key may come as x-functions-key, Authorization: Bearer, or code=.
+func (s *Server) guard(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if rt.scope == auth.ScopeNone || s.cfg.Keys.Empty() {
+			rt.handler(w, r)
+			return
+		}
+		presented, found, err := auth.FromRequest(r)
+		var key auth.Key
+		valid := false
+		if err == nil && found {
+			key, valid = s.cfg.Keys.Check(presented.Key)
+		}
+		switch {
+		case err != nil:
+			s.denied(w, r, http.StatusBadRequest, "TwoKeys", "the request carries different keys in different places")
+		case !found:
+			s.denied(w, r, http.StatusUnauthorized, "Unauthorized", "this route needs a key (x-functions-key, Authorization: Bearer, or code=)")
+		case !valid:
+			s.denied(w, r, http.StatusUnauthorized, "Unauthorized", "the key is not valid")
+		case !key.Scope.Allows(rt.scope):
+			s.denied(w, r, http.StatusForbidden, "Forbidden", "a "+string(key.Scope)+" key cannot use this route (needs "+string(rt.scope)+")")
+		default:
+			if presented.InQuery {
+				r = r.WithContext(context.WithValue(r.Context(), codeKey, presented.Key))
+			}
+			rt.handler(w, r)
+		}
 	}
-	if s.cfg.Blobs != nil {
-		m.HandleFunc("GET /api/blobs/{container}", s.listBlobs)
-		m.HandleFunc("PUT /api/blobs/{container}/{name...}", s.putBlob)
-		m.HandleFunc("GET /api/blobs/{container}/{name...}", s.getBlob)
-		m.HandleFunc("HEAD /api/blobs/{container}/{name...}", s.getBlob)
-		m.HandleFunc("DELETE /api/blobs/{container}/{name...}", s.deleteBlob)
+}
+
+// denied answers an authentication failure: an empty body on the DF routes (as the Functions
+// host), orca's error shape elsewhere. The key is never logged.
+func (s *Server) denied(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="orca"`)
 	}
-	if s.cfg.Router != nil {
-		m.HandleFunc("POST /api/events", s.ingestEvents)
-		m.HandleFunc("OPTIONS /api/events", s.eventsAbuseProtection)
-		m.HandleFunc("GET /api/subscriptions", s.listSubscriptions)
-		m.HandleFunc("GET /api/subscriptions/{name}", s.getSubscription)
-		m.HandleFunc("PUT /api/subscriptions/{name}", s.putSubscription)
-		m.HandleFunc("DELETE /api/subscriptions/{name}", s.deleteSubscription)
-		m.HandleFunc("GET /api/deadletters", s.listDeadLetters)
+	if strings.HasPrefix(r.URL.Path, dfPrefix+"/") {
+		w.WriteHeader(status)
+		return
 	}
+	s.writeError(w, r, &apiError{status, code, msg})
 }
 
 // Handler returns the server's HTTP handler.
@@ -128,8 +150,30 @@ func (s *Server) Handler() http.Handler {
 				s.writeError(w, r, fmt.Errorf("panic: %v", v))
 			}
 		}()
-		s.mux.ServeHTTP(w, r)
+		s.mux.ServeHTTP(w, plusAsSpace(r))
 	})
+}
+
+// plusAsSpace reads a + in a DF route's path as a space. DF escapes instance ids in the URLs it
+// hands out as a query string would (a space becomes +) and decodes them back the same way, so
+// an id with a space must round-trip through its own statusQueryGetUri; a literal + arrives as
+// %2B.
+func plusAsSpace(r *http.Request) *http.Request {
+	raw := r.URL.EscapedPath()
+	if !strings.HasPrefix(raw, dfPrefix+"/") || !strings.Contains(raw, "+") {
+		return r
+	}
+	raw = strings.ReplaceAll(raw, "+", "%20")
+	path, err := url.PathUnescape(raw)
+	if err != nil {
+		return r
+	}
+	r2 := new(http.Request) // as http.StripPrefix does: a shallow copy with its own URL
+	*r2 = *r
+	r2.URL = new(url.URL)
+	*r2.URL = *r.URL
+	r2.URL.Path, r2.URL.RawPath = path, raw
+	return r2
 }
 
 // Start listens on addr ("127.0.0.1:7071"; port 0 picks one) and serves until Stop. It returns

@@ -16,6 +16,7 @@ import (
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/api"
+	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/blob"
 	blobembedded "github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/clock"
@@ -54,6 +55,8 @@ type Config struct {
 	RetryDelays []time.Duration
 	// DeliveryPollInterval is how often the event dispatcher looks for due deliveries (default 1s).
 	DeliveryPollInterval time.Duration
+	// Keys are the API keys; nil or empty leaves the API open.
+	Keys *auth.Keys
 }
 
 // App is a running node.
@@ -160,7 +163,7 @@ func (a *App) assemble() error {
 
 	if !cfg.NoHTTP {
 		a.API, err = api.New(api.Config{Engine: eng, Blobs: a.Blobs, Queues: a.Queues, Router: a.Router,
-			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL})
+			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys})
 		if err != nil {
 			return err
 		}
