@@ -59,18 +59,29 @@ func defaultTransport() *http.Transport {
 // BaseURL returns the server's URL.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// Error is an error answer of the server.
+// Error is an error answer of the server. The helpers IsNotFound, IsConflict, IsGone and the
+// others test an error for one status code.
 type Error struct {
+	// StatusCode is the HTTP status.
 	StatusCode int
-	Code       string
-	Message    string
+	// Code is orca's stable error code ({"error": {"code"}}); empty for Durable Functions routes.
+	Code string
+	// Message is the server's message, or the status text when the answer had none.
+	Message string
+	// Detail is the specific cause when the server answered Durable Functions' shape
+	// {"Message", "ExceptionMessage"} (the ExceptionMessage); often empty.
+	Detail string
 }
 
 func (e *Error) Error() string {
-	if e.Code == "" {
-		return fmt.Sprintf("orca server answered %d: %s", e.StatusCode, e.Message)
+	msg := e.Message
+	if e.Detail != "" && e.Detail != e.Message {
+		msg += ": " + e.Detail
 	}
-	return fmt.Sprintf("orca server answered %d %s: %s", e.StatusCode, e.Code, e.Message)
+	if e.Code == "" {
+		return fmt.Sprintf("orca server answered %d: %s", e.StatusCode, msg)
+	}
+	return fmt.Sprintf("orca server answered %d %s: %s", e.StatusCode, e.Code, msg)
 }
 
 // IsNotFound reports whether err is a 404 answer.
@@ -128,21 +139,30 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	return resp, nil
 }
 
-// decodeError reads orca's error shape {"error": {"code", "message"}}, or DF's {"Message"}.
+// decodeError reads orca's error shape {"error": {"code", "message"}}, DF's
+// {"Message", "ExceptionMessage"}, or a bare JSON string (DF's purge without createdTimeFrom).
 func decodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &Error{StatusCode: resp.StatusCode}
-	var orca struct {
+	var shapes struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
-		Message string `json:"Message"`
+		Message          string `json:"Message"`
+		ExceptionMessage string `json:"ExceptionMessage"`
 	}
-	if json.Unmarshal(b, &orca) == nil {
-		e.Code, e.Message = orca.Error.Code, orca.Error.Message
+	var bare string
+	switch {
+	case json.Unmarshal(b, &bare) == nil:
+		e.Message = bare
+	case json.Unmarshal(b, &shapes) == nil:
+		e.Code, e.Message = shapes.Error.Code, shapes.Error.Message
 		if e.Message == "" {
-			e.Message = orca.Message
+			e.Message, e.Detail = shapes.Message, shapes.ExceptionMessage
+		}
+		if e.Message == "" {
+			e.Message, e.Detail = e.Detail, ""
 		}
 	}
 	if e.Message == "" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,20 +13,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orcahq/orca/internal/app"
-	"github.com/orcahq/orca/internal/config"
-	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/workers"
 )
 
 func newDevCmd(logs *logFlags) *cobra.Command {
 	var (
 		f          workerFlags
-		configPath string
-		data       string
-		listen     string
+		n          nodeFlags
 		minWorkers int
 		maxWorkers int
-		sync       string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -35,54 +33,48 @@ pool of local 'orca worker' processes. Start a run with the seeds' curl line (pr
 Restarted on the same --data, it resumes every unfinished run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			file, err := loadConfig(configPath)
+			file, err := n.load(cmd, logs)
 			if err != nil {
 				return err
 			}
 			fl := cmd.Flags()
-			data = pick(fl, "data", data, file.Data)
-			listen = pick(fl, "listen", listen, file.Listen)
-			sync = pick(fl, "sync", sync, file.Sync)
 			f.queue = pick(fl, "queue", f.queue, file.Work.Queue)
 			f.exec = pick(fl, "exec", f.exec, file.Workers.Exec)
 			f.concurrency = pick(fl, "concurrency", f.concurrency, file.Workers.Concurrency)
 			f.computeDelay = pick(fl, "compute-delay", f.computeDelay, file.Workers.ComputeDelay)
 			minWorkers = pick(fl, "min-workers", minWorkers, file.Workers.Min)
 			maxWorkers = pick(fl, "max-workers", maxWorkers, file.Workers.Max)
-			logs.level = pick(fl, "log-level", logs.level, file.Log.Level)
-			logs.format = pick(fl, "log-format", logs.format, file.Log.Format)
-			log, err := logs.logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
 			if _, err := f.algorithm(); err != nil {
 				return err
 			}
-			size := max(minWorkers, maxWorkers)
-			if size < 0 {
-				return fmt.Errorf("--max-workers must not be negative")
+			if minWorkers < 0 || maxWorkers < 0 {
+				return fmt.Errorf("--min-workers and --max-workers must not be negative")
 			}
-			ctx := cmd.Context()
-			a, err := app.New(ctx, app.Config{DataDir: data, Listen: listen, Logger: log, WorkQueue: f.queue, Synchronous: sync,
-				PublicBaseURL: file.PublicBaseURL, MaxDequeueCount: file.Work.MaxDequeueCount, Subscriptions: file.Subscriptions,
-				Engine: engineConfig(file)})
+			// With keys, the node's own workers get a key of their own, passed in the environment.
+			var env []string
+			if len(file.Auth.Keys) > 0 {
+				var b [24]byte
+				_, _ = rand.Read(b[:])
+				workerKey := hex.EncodeToString(b[:])
+				file.Auth.Keys = append(file.Auth.Keys, auth.KeySpec{Name: "orca-dev-workers", Scope: auth.ScopeWorker, Key: workerKey})
+				env = append(env, "ORCA_KEY="+workerKey)
+			}
+			a, err := n.openNode(cmd, logs, file, app.Config{WorkQueue: f.queue})
 			if err != nil {
 				return err
 			}
-			if err := a.Start(ctx); err != nil {
-				_ = a.Stop(context.Background())
-				return err
-			}
+			log, _ := logs.logger(cmd.ErrOrStderr())
 			self, err := os.Executable()
 			if err != nil {
 				return err
 			}
+			size := max(minWorkers, maxWorkers)
 			argv := append([]string{self, "worker", "--server", a.BaseURL, "--log-level", logs.level, "--log-format", logs.format}, f.args()...)
-			pool := workers.NewProcessPool(workers.ProcessConfig{Command: argv, Logger: log.With("component", "workers"),
+			pool := workers.NewProcessPool(workers.ProcessConfig{Command: argv, Env: env, Logger: log.With("component", "workers"),
 				Output: cmd.ErrOrStderr()})
 			pool.Resize(size)
-			printDevBanner(cmd, a.BaseURL, data, size, f.exec)
-			<-ctx.Done()
+			printDevBanner(cmd, a.BaseURL, n.data, size, f.exec)
+			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "orca dev: shutting down (again to exit at once)")
 			stopCtx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			defer cancel()
@@ -92,12 +84,9 @@ Restarted on the same --data, it resumes every unfinished run.`,
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML; default $ORCA_CONFIG)")
-	cmd.Flags().StringVar(&data, "data", ".orca", "data directory (store and blobs)")
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7071", "HTTP address (the Functions host's local port)")
+	n.register(cmd)
 	cmd.Flags().IntVar(&minWorkers, "min-workers", 0, "fewest worker processes (the pool has a fixed size for now: the larger of the two)")
 	cmd.Flags().IntVar(&maxWorkers, "max-workers", runtime.NumCPU(), "most worker processes")
-	cmd.Flags().StringVar(&sync, "sync", "", "SQLite synchronous setting: FULL (default) or NORMAL")
 	return cmd
 }
 
@@ -109,18 +98,13 @@ func printDevBanner(cmd *cobra.Command, base, data string, workers int, exec str
 	}
 	fmt.Fprintf(out, `orca dev is running (data in %s)
   API        %s  (Durable Functions routes under /runtime/webhooks/durabletask)
+  OpenAPI    %s/api/openapi.json
   health     %s/healthz
   dashboard  %s/  (comes with the dashboard issue)
   workers    %d local processes running %s
 
 Start a run as the seeds do:
   curl --request POST --url "%s/api/orchestrators/ComputeOrchestrator?inputCount=1000" --header "Content-Length: 0"
-Then poll the statusQueryGetUri it returns. Ctrl-C stops; running again resumes unfinished runs.
-`, data, base, base, base, workers, algo, base)
-}
-
-// engineConfig is the engine tuning of the configuration file.
-func engineConfig(f *config.File) engine.Config {
-	return engine.Config{LockDuration: f.Engine.LockDuration, CacheSize: f.Engine.CacheSize,
-		ActivityConcurrency: f.Engine.ActivityConcurrency, ShutdownGrace: f.Engine.ShutdownGrace}
+Then poll the statusQueryGetUri it returns, or: orca wait ID. Ctrl-C stops; running again resumes unfinished runs.
+`, data, base, base, base, base, workers, algo, base)
 }

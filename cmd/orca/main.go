@@ -21,7 +21,7 @@ func run() int {
 	}()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "orca:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }

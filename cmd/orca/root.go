@@ -18,7 +18,8 @@ event-sourced history, driving activities, timers and external events.`,
 	}
 	logs := &logFlags{}
 	logs.register(root)
-	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd(), newDevCmd(logs), newWorkerCmd(logs), newConfigCmd())
+	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd(), newDevCmd(logs), newServerCmd(logs), newWorkerCmd(logs), newConfigCmd())
+	addManagementCmds(root)
 	return root
 }
 

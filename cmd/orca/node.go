@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/config"
+	"github.com/orcahq/orca/internal/engine"
+)
+
+// nodeFlags are the flags of the commands that run a node (dev, server).
+type nodeFlags struct {
+	configPath string
+	data       string
+	listen     string
+	sync       string
+	insecure   bool
+}
+
+func (n *nodeFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&n.configPath, "config", "", "configuration file (YAML; default $ORCA_CONFIG)")
+	cmd.Flags().StringVar(&n.data, "data", ".orca", "data directory (store and blobs)")
+	cmd.Flags().StringVar(&n.listen, "listen", "127.0.0.1:7071", "HTTP address (the Functions host's local port)")
+	cmd.Flags().StringVar(&n.sync, "sync", "", "SQLite synchronous setting: FULL (default) or NORMAL")
+	cmd.Flags().BoolVar(&n.insecure, "insecure", false, "allow listening on a non-loopback address without API keys")
+}
+
+// load reads the configuration and lets the command line override it.
+func (n *nodeFlags) load(cmd *cobra.Command, logs *logFlags) (*config.File, error) {
+	file, err := loadConfig(n.configPath)
+	if err != nil {
+		return nil, err
+	}
+	fl := cmd.Flags()
+	n.data = pick(fl, "data", n.data, file.Data)
+	n.listen = pick(fl, "listen", n.listen, file.Listen)
+	n.sync = pick(fl, "sync", n.sync, file.Sync)
+	logs.level = pick(fl, "log-level", logs.level, file.Log.Level)
+	logs.format = pick(fl, "log-format", logs.format, file.Log.Format)
+	return file, nil
+}
+
+// isLoopback reports whether a listen address only accepts local connections.
+func isLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// openNode starts a node from the configuration; it refuses to serve an open API beyond
+// loopback unless --insecure.
+func (n *nodeFlags) openNode(cmd *cobra.Command, logs *logFlags, file *config.File, cfg app.Config) (*app.App, error) {
+	keys, err := file.Keys()
+	if err != nil {
+		return nil, err
+	}
+	if keys.Empty() && !isLoopback(n.listen) && !n.insecure {
+		return nil, fmt.Errorf("refusing to listen on %s without API keys: anyone who can reach it could start, "+
+			"terminate and purge runs and read every blob. Declare keys (auth.keys in the configuration, or "+
+			"ORCA_ADMIN_KEY), listen on a loopback address, or pass --insecure", n.listen)
+	}
+	log, err := logs.logger(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir, cfg.Listen, cfg.Synchronous, cfg.Logger, cfg.Keys = n.data, n.listen, n.sync, log, keys
+	cfg.PublicBaseURL, cfg.MaxDequeueCount, cfg.Subscriptions = file.PublicBaseURL, file.Work.MaxDequeueCount, file.Subscriptions
+	cfg.Engine = engineConfig(file)
+	if cfg.WorkQueue == "" {
+		cfg.WorkQueue = file.Work.Queue
+	}
+	ctx := cmd.Context()
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Start(ctx); err != nil {
+		_ = a.Stop(context.Background())
+		return nil, err
+	}
+	if keys.Empty() {
+		log.Warn("the API is open: no keys are configured", "listen", a.Addr)
+	}
+	return a, nil
+}
+
+// engineConfig is the engine tuning of the configuration file.
+func engineConfig(f *config.File) engine.Config {
+	return engine.Config{LockDuration: f.Engine.LockDuration, CacheSize: f.Engine.CacheSize,
+		ActivityConcurrency: f.Engine.ActivityConcurrency, ShutdownGrace: f.Engine.ShutdownGrace}
+}

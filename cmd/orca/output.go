@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/orcahq/orca/client"
+)
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 8, 2, ' ', 0) }
+
+// compactJSON renders a JSON value on one line, at most limit runes ("-" for none or null).
+func compactJSON(raw json.RawMessage, limit int) string {
+	var b bytes.Buffer
+	if len(bytes.TrimSpace(raw)) == 0 || json.Compact(&b, raw) != nil {
+		b.Reset()
+		b.Write(bytes.TrimSpace(raw))
+	}
+	s := b.String()
+	if s == "" || s == "null" {
+		return "-"
+	}
+	return trimRunes(s, limit)
+}
+
+// trimRunes cuts s to limit runes, ending it with "…" when cut.
+func trimRunes(s string, limit int) string {
+	r := []rune(s)
+	if limit <= 0 || len(r) <= limit {
+		return s
+	}
+	return string(r[:limit-1]) + "…"
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// printStatus writes an instance's status as a two-column table.
+func printStatus(w io.Writer, st *client.Status) error {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "Instance:\t%s\n", st.InstanceID)
+	fmt.Fprintf(tw, "Name:\t%s\n", st.Name)
+	fmt.Fprintf(tw, "Status:\t%s\n", st.RuntimeStatus)
+	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(st.CreatedTime))
+	fmt.Fprintf(tw, "Updated:\t%s\n", formatTime(st.LastUpdatedTime))
+	fmt.Fprintf(tw, "Custom status:\t%s\n", compactJSON(st.CustomStatus, 120))
+	fmt.Fprintf(tw, "Output:\t%s\n", compactJSON(st.Output, 120))
+	return tw.Flush()
+}
+
+// printHistory writes history events as a table: id, time, type, name and the other fields.
+func printHistory(w io.Writer, events []*client.HistoryEvent) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tTIMESTAMP\tTYPE\tNAME\tDETAILS")
+	for _, e := range events {
+		id := "-"
+		if e.EventID >= 0 {
+			id = itoa(e.EventID)
+		}
+		ts := "-"
+		if !e.Timestamp.IsZero() {
+			ts = e.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		}
+		name := e.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, ts, e.EventType, name, eventDetails(e.Raw))
+	}
+	return tw.Flush()
+}
+
+// eventDetails is an event's fields other than those in their own columns, as compact JSON.
+func eventDetails(raw json.RawMessage) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return compactJSON(raw, 100)
+	}
+	for _, k := range []string{"EventId", "EventType", "Timestamp", "Name", "FunctionName", "IsPlayed", "Sequence"} {
+		delete(m, k)
+	}
+	if len(m) == 0 {
+		return "-"
+	}
+	b, _ := json.Marshal(m)
+	return compactJSON(b, 100)
+}
+
+// printInstances writes statuses as a table, one line each.
+func printInstances(w io.Writer, list []*client.Status) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "INSTANCE\tNAME\tSTATUS\tCREATED\tUPDATED")
+	for _, st := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.InstanceID, st.Name, st.RuntimeStatus,
+			formatTime(st.CreatedTime), formatTime(st.LastUpdatedTime))
+	}
+	return tw.Flush()
+}
+
+// progress is the part of a customStatus that a progress bar shows; the compute flow's
+// customStatus is {"stage", "total", "completed", "failed", "inFlight"}.
+type progress struct {
+	Stage     string `json:"stage"`
+	Total     *int   `json:"total"`
+	Completed *int   `json:"completed"`
+	Failed    int    `json:"failed"`
+	InFlight  int    `json:"inFlight"`
+}
+
+// parseProgress reads a customStatus that has numeric completed and total fields.
+func parseProgress(custom json.RawMessage) (progress, bool) {
+	var p progress
+	if json.Unmarshal(custom, &p) != nil || p.Total == nil || p.Completed == nil || *p.Total < 0 {
+		return progress{}, false
+	}
+	return p, true
+}
+
+// bar renders done of total as a bar of width cells.
+func bar(done, total, width int) string {
+	filled := width
+	if total > 0 {
+		filled = min(width, max(0, done*width/total))
+	}
+	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "]"
+}
+
+// progressLine describes a running instance in one line: a bar when its customStatus has
+// completed and total, else the status after a spinner frame.
+func progressLine(st *client.Status, spin string) string {
+	p, ok := parseProgress(st.CustomStatus)
+	if !ok {
+		return spin + " " + string(st.RuntimeStatus)
+	}
+	total, done := *p.Total, *p.Completed+p.Failed
+	pct := 100
+	if total > 0 {
+		pct = done * 100 / total
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %d/%d %3d%%", bar(done, total, 30), *p.Completed, total, pct)
+	if p.Failed > 0 {
+		fmt.Fprintf(&b, "  failed %d", p.Failed)
+	}
+	if p.InFlight > 0 {
+		fmt.Fprintf(&b, "  in flight %d", p.InFlight)
+	}
+	if p.Stage != "" {
+		b.WriteString("  " + p.Stage)
+	}
+	b.WriteString("  " + string(st.RuntimeStatus))
+	return b.String()
+}
+
+var spinner = []string{"|", "/", "-", `\`}
+
+// progressView shows a waited-for instance's progress. On a terminal it redraws one line in
+// place; otherwise it writes a line each time what it shows changes.
+type progressView struct {
+	w     io.Writer
+	tty   bool
+	start time.Time
+	frame int
+	last  string
+	drawn bool
+}
+
+func newProgressView(w io.Writer) *progressView {
+	return &progressView{w: w, tty: isTerminal(w), start: time.Now()}
+}
+
+// update shows st, unless it has finished (the final status is printed by the caller).
+func (v *progressView) update(st *client.Status) {
+	if st.RuntimeStatus.Finished() {
+		return
+	}
+	if !v.tty {
+		line := progressLine(st, "-")
+		if line != v.last {
+			fmt.Fprintf(v.w, "%s %s\n", st.InstanceID, line)
+			v.last = line
+		}
+		return
+	}
+	line := fmt.Sprintf("%s  %s", progressLine(st, spinner[v.frame%len(spinner)]), time.Since(v.start).Round(time.Second))
+	v.frame++
+	// A line longer than the terminal would wrap, and only its last row would be redrawn.
+	fmt.Fprintf(v.w, "\r\x1b[K%s", trimRunes(line, terminalWidth()-1))
+	v.drawn = true
+}
+
+// done ends the redrawn line.
+func (v *progressView) done() {
+	if v.drawn {
+		fmt.Fprint(v.w, "\r\x1b[K")
+		v.drawn = false
+	}
+}
+
+// terminalWidth is $COLUMNS when the shell exports it, else 80.
+func terminalWidth() int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 10 {
+		return n
+	}
+	return 80
+}
+
+// isTerminal reports whether w is a terminal that can redraw a line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
