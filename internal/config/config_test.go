@@ -119,3 +119,45 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestKeysFromFileAndEnvironment(t *testing.T) {
+	in := "auth:\n  keys:\n    - {name: ops, scope: admin, key: ${OPS_KEY}}\n    - {name: dash, scope: reader, sha256: \"sha256:" +
+		strings.Repeat("ab", 32) + "\"}\n"
+	f, err := Parse(strings.NewReader(in), env(map[string]string{"OPS_KEY": "ops-key-0123456789"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.applyEnv(env(map[string]string{"ORCA_WORKER_KEY": "worker-key-0123456789"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := f.Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := keys.Check("ops-key-0123456789"); !ok || k.Name != "ops" || k.Scope != "admin" {
+		t.Fatalf("ops key: %+v %v", k, ok)
+	}
+	if k, ok := keys.Check("worker-key-0123456789"); !ok || k.Scope != "worker" {
+		t.Fatalf("ORCA_WORKER_KEY: %+v %v", k, ok)
+	}
+	if _, ok := keys.Check("sha256:" + strings.Repeat("ab", 32)); ok {
+		t.Fatal("a hash must not work as the key itself")
+	}
+
+	for in, want := range map[string]string{
+		"auth: {keys: [{name: a, scope: root, key: aaaaaaaaaaaaaaaaaaaa}]}": "auth: keys[0].scope",
+		"auth: {keys: [{name: a, scope: admin, key: short}]}":               "auth: keys[0].key",
+		"auth: {keys: [{name: a, scope: admin}]}":                           "auth: keys[0]: give exactly one",
+	} {
+		f, err := Parse(strings.NewReader(in), env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Validate(); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Validate(%q) = %v, want %q", in, err, want)
+		}
+	}
+}
