@@ -47,6 +47,8 @@ fuzz: ## Run each fuzz target for 30s
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzSplitCommand -fuzztime 30s
 	$(GO) test ./internal/blob -run '^$$' -fuzz FuzzValidateName -fuzztime 30s
 	$(GO) test ./internal/queue -run '^$$' -fuzz FuzzValidateName -fuzztime 30s
+	for t in $$($(GO) test ./internal/api -list '^Fuzz' | grep '^Fuzz'); do \
+		$(GO) test ./internal/api -run '^$$' -fuzz "^$$t$$" -fuzztime 30s || exit 1; done
 
 .PHONY: lint
 lint: $(GOLANGCI) ## Run golangci-lint (installed into bin/ if missing)
