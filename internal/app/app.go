@@ -69,6 +69,8 @@ type App struct {
 	Router     *events.Router
 	Dispatcher *events.Dispatcher
 	API        *api.Server
+	// Items counts the compute items finished since the node started (for metrics and charts).
+	Items ItemCounts
 	// Addr is the address the API listens on, BaseURL its URL.
 	Addr    string
 	BaseURL string
@@ -139,8 +141,8 @@ func (a *App) assemble() error {
 	}
 	a.queues, a.Queues = queues, queues
 
-	a.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(a.Blobs, clk, cfg.Logger))
-	a.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, clk, cfg.Logger))
+	a.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(a.Blobs, clk, cfg.Logger, &a.Items))
+	a.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, clk, cfg.Logger, &a.Items))
 	if err := compute.Register(cfg.Registry, computeStorage{blobs: a.Blobs, queues: a.Queues}, cfg.WorkQueue); err != nil {
 		return fmt.Errorf("register the compute flow: %w", err)
 	}

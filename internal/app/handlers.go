@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/blob"
@@ -25,6 +26,15 @@ const (
 // in its output blob and the run's output names the blob.
 const maxEventResult = 64 << 10
 
+// ItemCounts counts the compute items this node has seen finish since it started. They are
+// counted as their completion is routed, inside the routing transaction: a transaction that
+// rolls back and is retried may count an item twice, so these feed metrics and charts, never
+// the run's own bookkeeping.
+type ItemCounts struct {
+	Completed atomic.Uint64
+	Failed    atomic.Uint64
+}
+
 // computeSubscriptions are the built-in subscriptions of the compute flow: BlobCreated in the
 // output container completes an item, MessagePoisoned from the work queue fails one.
 func computeSubscriptions(workQueue string) []events.Subscription {
@@ -42,7 +52,7 @@ func computeSubscriptions(workQueue string) []events.Subscription {
 
 // computeCompleteHandler raises ComputeComplete on the run an output blob belongs to, with the
 // item's result (read from the blob when the event came without its content).
-func computeCompleteHandler(blobs blob.Store, clk clock.Clock, log *slog.Logger) events.Handler {
+func computeCompleteHandler(blobs blob.Store, clk clock.Clock, log *slog.Logger, counts *ItemCounts) events.Handler {
 	return events.Handler{Messages: func(ctx context.Context, ev *events.Event, content []byte) ([]*store.Message, error) {
 		container, name, ok := events.ParseBlobSubject(ev.Subject)
 		if !ok || container != compute.OutputContainer {
@@ -69,6 +79,11 @@ func computeCompleteHandler(blobs blob.Store, clk clock.Clock, log *slog.Logger)
 		if err != nil {
 			return nil, err
 		}
+		if c.OK {
+			counts.Completed.Add(1)
+		} else {
+			counts.Failed.Add(1)
+		}
 		return []*store.Message{{InstanceID: instanceID, Event: history.NewEventRaised(clk.Now(), compute.EventName, data)}}, nil
 	}}
 }
@@ -94,7 +109,7 @@ func readSmallBlob(ctx context.Context, blobs blob.Store, ev *events.Event, cont
 
 // computePoisonHandler raises a failed ComputeComplete for an item whose message went to the
 // poison queue, with the last error the workers reported.
-func computePoisonHandler(workQueue string, clk clock.Clock, log *slog.Logger) events.Handler {
+func computePoisonHandler(workQueue string, clk clock.Clock, log *slog.Logger, counts *ItemCounts) events.Handler {
 	return events.Handler{Messages: func(_ context.Context, ev *events.Event, _ []byte) ([]*store.Message, error) {
 		d, item, ok := poisonedWorkItem(ev, workQueue)
 		if !ok {
@@ -111,6 +126,7 @@ func computePoisonHandler(workQueue string, clk clock.Clock, log *slog.Logger) e
 		if err != nil {
 			return nil, err
 		}
+		counts.Failed.Add(1)
 		return []*store.Message{{InstanceID: item.InstanceID, Event: history.NewEventRaised(clk.Now(), compute.EventName, data)}}, nil
 	}}
 }
