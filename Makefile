@@ -39,6 +39,7 @@ bench: build ## Run the benchmark scenarios and print BENCH lines
 	@$(BIN)/orca bench --scenario many --n 2000
 	@$(BIN)/orca bench --scenario compute-inproc --n 10000
 	@$(BIN)/orca bench --scenario compute-exec --n 10000
+	@$(BIN)/orca bench --scenario cold-start --n 1
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s

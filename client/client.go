@@ -18,10 +18,11 @@ import (
 
 // Client talks to one orca server. It is safe for concurrent use.
 type Client struct {
-	base *url.URL
-	http *http.Client
-	key  string
-	ua   string
+	base     *url.URL
+	http     *http.Client
+	key      string
+	ua       string
+	workerID string
 }
 
 // Option configures a Client.
@@ -36,6 +37,14 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
+
+// WorkerIDHeader carries a worker's id (WithWorkerID), so the server can tell when a worker it
+// started polls its queue.
+const WorkerIDHeader = "X-Orca-Worker"
+
+// WithWorkerID sends the worker's id with every request (orca's own pools give their workers
+// one in ORCA_WORKER_ID).
+func WithWorkerID(id string) Option { return func(c *Client) { c.workerID = id } }
 
 // New returns a client of the server at baseURL (e.g. http://127.0.0.1:7071).
 func New(baseURL string, opts ...Option) (*Client, error) {
@@ -128,6 +137,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
 	req.Header.Set("User-Agent", c.ua)
+	if c.workerID != "" {
+		req.Header.Set(WorkerIDHeader, c.workerID)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err

@@ -86,6 +86,8 @@ type Config struct {
 	Logger        *slog.Logger
 	// OnItem, if set, is called after each item with its outcome (nil error: done).
 	OnItem func(item compute.WorkItem, err error)
+	// OnPolling, if set, is called once, when the worker first polls the queue (it is ready).
+	OnPolling func()
 }
 
 func (c *Config) setDefaults() error {
@@ -160,6 +162,10 @@ func Run(ctx context.Context, cfg Config) error {
 		wait := cfg.PollWait
 		if cfg.MaxIdle > 0 {
 			wait = min(wait, max(cfg.MaxIdle-idleFor(), time.Millisecond))
+		}
+		if cfg.OnPolling != nil {
+			cfg.OnPolling()
+			cfg.OnPolling = nil
 		}
 		msgs, err := cfg.Source.Dequeue(ctx, cfg.Queue, free, cfg.VisibilityTimeout, wait)
 		for i := len(msgs); i < free; i++ {

@@ -56,7 +56,7 @@ func newBenchCmd() *cobra.Command {
 func scenarioList() string {
 	var b strings.Builder
 	for _, name := range bench.Names() {
-		fmt.Fprintf(&b, "  %-10s %s\n", name, bench.Scenarios[name].Description)
+		fmt.Fprintf(&b, "  %-14s %s\n", name, bench.Scenarios[name].Description)
 	}
 	return b.String()
 }

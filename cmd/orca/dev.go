@@ -11,26 +11,30 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/auth"
+	"github.com/orcahq/orca/internal/config"
+	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/workers"
 )
 
 func newDevCmd(logs *logFlags) *cobra.Command {
 	var (
-		f          workerFlags
-		n          nodeFlags
-		minWorkers int
-		maxWorkers int
+		f   workerFlags
+		n   nodeFlags
+		pol poolFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run everything on this machine: engine, store, blobs, queue, events, API and workers",
+		Short: "Run everything on this machine: engine, store, blobs, queue, events, API and autoscaled workers",
 		Long: `Run the whole system on one machine with no cloud account: the engine on SQLite under --data,
 blobs and the work queue in the same store, the event router, the HTTP API on --listen, and a
-pool of local 'orca worker' processes. Start a run with the seeds' curl line (printed at start).
-Restarted on the same --data, it resumes every unfinished run.`,
+pool of local 'orca worker' processes sized on the queue's length with KEDA's semantics (from
+--min-workers, 0 by default, up to --max-workers; a new input starts the first worker at once).
+Start a run with the seeds' curl line (printed at start). Restarted on the same --data, it
+resumes every unfinished run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			file, err := n.load(cmd, logs)
@@ -42,13 +46,12 @@ Restarted on the same --data, it resumes every unfinished run.`,
 			f.exec = pick(fl, "exec", f.exec, file.Workers.Exec)
 			f.concurrency = pick(fl, "concurrency", f.concurrency, file.Workers.Concurrency)
 			f.computeDelay = pick(fl, "compute-delay", f.computeDelay, file.Workers.ComputeDelay)
-			minWorkers = pick(fl, "min-workers", minWorkers, file.Workers.Min)
-			maxWorkers = pick(fl, "max-workers", maxWorkers, file.Workers.Max)
+			policy := pol.policy(fl, file.Workers)
 			if _, err := f.algorithm(); err != nil {
 				return err
 			}
-			if minWorkers < 0 || maxWorkers < 0 {
-				return fmt.Errorf("--min-workers and --max-workers must not be negative")
+			if err := policy.WithDefaults().Validate(); err != nil {
+				return fmt.Errorf("worker pool: %w", err)
 			}
 			// With keys, the node's own workers get a key of their own, passed in the environment.
 			var env []string
@@ -68,29 +71,65 @@ Restarted on the same --data, it resumes every unfinished run.`,
 			if err != nil {
 				return err
 			}
-			size := max(minWorkers, maxWorkers)
 			argv := append([]string{self, "worker", "--server", a.BaseURL, "--log-level", logs.level, "--log-format", logs.format}, f.args()...)
-			pool := workers.NewProcessPool(workers.ProcessConfig{Command: argv, Env: env, Logger: log.With("component", "workers"),
-				Output: cmd.ErrOrStderr()})
-			pool.Resize(size)
-			printDevBanner(cmd, a.BaseURL, n.data, size, f.exec)
+			provider := workers.NewProcessPool(workers.ProcessConfig{Name: "default", Command: argv, Env: env,
+				Logger: log.With("component", "workers"), Output: cmd.ErrOrStderr()})
+			if err := a.StartPools(cmd.Context(), []scaler.Pool{{Name: "default", Queue: a.WorkQueue(), Policy: policy, Provider: provider}}); err != nil {
+				return err
+			}
+			printDevBanner(cmd, a.BaseURL, n.data, policy.WithDefaults(), f.exec)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "orca dev: shutting down (again to exit at once)")
 			stopCtx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			defer cancel()
-			a.API.Drain()
-			pool.Stop(stopCtx)
 			return a.Stop(stopCtx)
 		},
 	}
 	f.register(cmd)
 	n.register(cmd)
-	cmd.Flags().IntVar(&minWorkers, "min-workers", 0, "fewest worker processes (the pool has a fixed size for now: the larger of the two)")
-	cmd.Flags().IntVar(&maxWorkers, "max-workers", runtime.NumCPU(), "most worker processes")
+	pol.register(cmd)
 	return cmd
 }
 
-func printDevBanner(cmd *cobra.Command, base, data string, workers int, exec string) {
+// poolFlags are a worker pool's scaling flags: KEDA's ScaledObject fields, the seeds' values
+// as defaults where they make sense.
+type poolFlags struct {
+	min, max           int
+	target, activation int64
+	polling, cooldown  time.Duration
+	scaleUpPeriod      time.Duration
+	stabilization      time.Duration
+}
+
+func (p *poolFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.IntVar(&p.min, "min-workers", 0, "fewest workers (0: scale to zero when idle)")
+	fl.IntVar(&p.max, "max-workers", runtime.NumCPU(), "most workers")
+	fl.Int64Var(&p.target, "target-queue-length", scaler.DefaultTargetQueueLength, "queue length one worker is meant for (KEDA's queueLength)")
+	fl.Int64Var(&p.activation, "activation-queue-length", 0, "the pool is active while the queue holds more messages than this")
+	fl.DurationVar(&p.polling, "polling-interval", scaler.DefaultPollingInterval, "how often the queue length is measured")
+	fl.DurationVar(&p.cooldown, "cooldown", scaler.DefaultCooldown, "how long the pool must be inactive before it scales to zero")
+	fl.DurationVar(&p.scaleUpPeriod, "scale-up-period", scaler.DefaultScaleUpPeriod, "the pool grows at most by max(4, 100%) per this period (the HPA's default)")
+	fl.DurationVar(&p.stabilization, "scale-down-stabilization", scaler.DefaultScaleDownStabilization,
+		"scaling in keeps the highest need of this window (the HPA's default; scaling to zero is the cooldown's)")
+}
+
+// policy merges the flags with the configuration file's workers section (a flag given wins).
+func (p *poolFlags) policy(fl *pflag.FlagSet, w config.Workers) scaler.Policy {
+	return scaler.Policy{
+		Min:                   pick(fl, "min-workers", p.min, w.Min),
+		Max:                   pick(fl, "max-workers", p.max, w.Max),
+		TargetQueueLength:     pick(fl, "target-queue-length", p.target, w.TargetQueueLength),
+		ActivationQueueLength: pick(fl, "activation-queue-length", p.activation, w.ActivationQueueLength),
+		PollingInterval:       pick(fl, "polling-interval", p.polling, w.PollingInterval),
+		Cooldown:              pick(fl, "cooldown", p.cooldown, w.Cooldown),
+		ScaleUpPeriod:         pick(fl, "scale-up-period", p.scaleUpPeriod, w.ScaleUpPeriod),
+		// A negative value turns the window off; a zero one takes the default.
+		ScaleDownStabilization: pick(fl, "scale-down-stabilization", p.stabilization, w.ScaleDownStabilization),
+	}
+}
+
+func printDevBanner(cmd *cobra.Command, base, data string, pol scaler.Policy, exec string) {
 	out := cmd.OutOrStdout()
 	algo := "the built-in demo algorithm (sum of input_data)"
 	if exec != "" {
@@ -100,11 +139,11 @@ func printDevBanner(cmd *cobra.Command, base, data string, workers int, exec str
   API        %s  (Durable Functions routes under /runtime/webhooks/durabletask)
   OpenAPI    %s/api/openapi.json
   health     %s/healthz
-  dashboard  %s/  (comes with the dashboard issue)
-  workers    %d local processes running %s
+  dashboard  %s/
+  workers    %d to %d local processes running %s (one per %d queued items; idle %s → 0)
 
 Start a run as the seeds do:
   curl --request POST --url "%s/api/orchestrators/ComputeOrchestrator?inputCount=1000" --header "Content-Length: 0"
 Then poll the statusQueryGetUri it returns, or: orca wait ID. Ctrl-C stops; running again resumes unfinished runs.
-`, data, base, base, base, base, workers, algo, base)
+`, data, base, base, base, base, pol.Min, pol.Max, algo, pol.TargetQueueLength, pol.Cooldown, base)
 }

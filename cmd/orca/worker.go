@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -9,6 +10,7 @@ import (
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/config"
+	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/worker"
 )
 
@@ -81,7 +83,9 @@ long without a message.`,
 			if key == "" {
 				key = envKey()
 			}
-			c, err := client.New(server, client.WithKey(key), client.WithUserAgent("orca-worker/"+version))
+			// A worker started by orca's own pool carries its id, so the pool sees it become ready.
+			c, err := client.New(server, client.WithKey(key), client.WithUserAgent("orca-worker/"+version),
+				client.WithWorkerID(os.Getenv(workers.WorkerIDEnv)))
 			if err != nil {
 				return err
 			}

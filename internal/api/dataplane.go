@@ -124,6 +124,9 @@ func (s *Server) dequeue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("InvalidArgument", "visibilitytimeout must be at least 1 second"))
 		return
 	}
+	if id := r.Header.Get(client.WorkerIDHeader); id != "" && s.cfg.WorkerPolled != nil {
+		s.cfg.WorkerPolled(id)
+	}
 	msgs, err := s.cfg.Queues.Dequeue(r.Context(), queueName, queue.DequeueOptions{Max: n, VisibilityTimeout: visibility, Wait: wait})
 	if err != nil {
 		s.writeError(w, r, err)

@@ -43,6 +43,9 @@ type Config struct {
 	MaxPollWait time.Duration
 	// Keys are the API keys; none means the API is open.
 	Keys *auth.Keys
+	// WorkerPolled, if set, is told the id of a worker that polls a queue (client.WorkerIDHeader),
+	// so the pool that started it counts it as ready.
+	WorkerPolled func(workerID string)
 }
 
 // Server serves the API.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/orcahq/orca"
@@ -24,6 +25,7 @@ import (
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/queue"
 	queueembedded "github.com/orcahq/orca/internal/queue/embedded"
+	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
 )
@@ -76,6 +78,8 @@ type App struct {
 	BaseURL string
 
 	queues  *queueembedded.Service
+	scaler  atomic.Pointer[scaler.Scaler]
+	clock   clock.Clock
 	log     *slog.Logger
 	stopped bool
 }
@@ -122,6 +126,7 @@ func (a *App) assemble() error {
 	if clk == nil {
 		clk = clock.Real{}
 	}
+	a.clock = clk
 	var eng *engine.Engine
 	a.Router = events.NewRouter(events.RouterConfig{Store: a.Store, Clock: clk, Logger: cfg.Logger.With("component", "events"),
 		BlobURL: a.blobURL, Notify: func(id string) {
@@ -143,6 +148,11 @@ func (a *App) assemble() error {
 
 	a.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(a.Blobs, clk, cfg.Logger, &a.Items))
 	a.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, clk, cfg.Logger, &a.Items))
+	a.Router.RegisterHandler(handlerScalerWake, scalerWakeHandler(func(container string) {
+		if s := a.scaler.Load(); s != nil {
+			s.Wake(container)
+		}
+	}))
 	if err := compute.Register(cfg.Registry, computeStorage{blobs: a.Blobs, queues: a.Queues}, cfg.WorkQueue); err != nil {
 		return fmt.Errorf("register the compute flow: %w", err)
 	}
@@ -165,7 +175,8 @@ func (a *App) assemble() error {
 
 	if !cfg.NoHTTP {
 		a.API, err = api.New(api.Config{Engine: eng, Blobs: a.Blobs, Queues: a.Queues, Router: a.Router,
-			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys})
+			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys,
+			WorkerPolled: a.workerPolled})
 		if err != nil {
 			return err
 		}
@@ -223,6 +234,45 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
+// StartPools runs worker pools sized by a scaler from now on (after Start: the providers'
+// workers talk to the API). The first pool's wake container is the compute flow's input when
+// it serves the work queue and names none.
+func (a *App) StartPools(ctx context.Context, pools []scaler.Pool) error {
+	if a.scaler.Load() != nil {
+		return errors.New("app: pools already started")
+	}
+	for i := range pools {
+		if pools[i].InputContainer == "" && pools[i].Queue == a.cfg.WorkQueue {
+			pools[i].InputContainer = compute.InputContainer
+		}
+	}
+	s, err := scaler.New(scaler.Config{Pools: pools, Queues: a.Queues, Clock: a.clock, Logger: a.log.With("component", "scaler")})
+	if err != nil {
+		return err
+	}
+	a.scaler.Store(s)
+	s.Start(ctx)
+	return nil
+}
+
+// Scaler returns the pools' scaler, nil before StartPools.
+func (a *App) Scaler() *scaler.Scaler { return a.scaler.Load() }
+
+// readyMarker is a provider that learns from the API when one of its workers polls.
+type readyMarker interface{ MarkReady(workerID string) }
+
+func (a *App) workerPolled(workerID string) {
+	s := a.scaler.Load()
+	if s == nil {
+		return
+	}
+	for _, p := range s.Providers() {
+		if m, ok := p.(readyMarker); ok {
+			m.MarkReady(workerID)
+		}
+	}
+}
+
 // Stop shuts the node down: the API stops taking requests, the engine finishes in-flight work
 // within its grace period, then everything is closed.
 func (a *App) Stop(ctx context.Context) error {
@@ -233,6 +283,10 @@ func (a *App) Stop(ctx context.Context) error {
 	var errs []error
 	if a.API != nil {
 		a.API.Drain()
+	}
+	// Workers finish the items in hand through the API, so they stop before it does.
+	if s := a.scaler.Load(); s != nil {
+		s.Stop(ctx)
 	}
 	a.Engine.Stop(ctx)
 	a.Dispatcher.Stop()

@@ -20,6 +20,7 @@ import (
 const (
 	handlerComputeComplete = "compute-complete"
 	handlerComputePoison   = "compute-poison"
+	handlerScalerWake      = "scaler-wake"
 )
 
 // maxEventResult is the largest result copied into a ComputeComplete event; a larger one stays
@@ -47,7 +48,21 @@ func computeSubscriptions(workQueue string) []events.Subscription {
 			Filter: events.Filter{SubjectBeginsWith: events.QueueSubject(queue.PoisonName(workQueue)) + "/",
 				IncludedEventTypes: []string{events.TypeMessagePoisoned}},
 			Destination: events.Destination{Type: events.DestinationHandler, Handler: handlerComputePoison}},
+		{Name: handlerScalerWake, Builtin: true,
+			Filter:      events.Filter{IncludedEventTypes: []string{events.TypeBlobCreated}},
+			Destination: events.Destination{Type: events.DestinationHandler, Handler: handlerScalerWake}},
 	}
+}
+
+// scalerWakeHandler tells the scaler, once a put is durable, which container received a blob:
+// a pool whose input it is starts its first workers without waiting for its next poll (the
+// seeds' BlobCreated → start a container path).
+func scalerWakeHandler(wake func(container string)) events.Handler {
+	return events.Handler{After: func(ev *events.Event) {
+		if container, _, ok := events.ParseBlobSubject(ev.Subject); ok {
+			wake(container)
+		}
+	}}
 }
 
 // computeCompleteHandler raises ComputeComplete on the run an output blob belongs to, with the

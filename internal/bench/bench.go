@@ -46,6 +46,8 @@ var Scenarios = map[string]Scenario{
 		Node: runComputeInProc},
 	"compute-exec": {Name: "compute-exec", Description: "the seeds' flow with N items through `orca worker --exec` processes running a trivial executable",
 		Node: runComputeExec},
+	"cold-start": {Name: "cold-start", Description: "from zero `orca worker` processes: seconds from the start request to the first item processed",
+		Node: runColdStart},
 }
 
 // Names returns the scenario names, sorted.

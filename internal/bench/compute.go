@@ -13,6 +13,7 @@ import (
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/worker"
@@ -71,8 +72,8 @@ func runComputeInProc(ctx context.Context, dir string, n int, opt Options) (time
 	defer stopNode(ctx, a)
 	pool := workers.NewGoroutinePool(worker.Config{Source: a.Source(), Algorithm: worker.Demo(0), Queue: a.WorkQueue(),
 		Concurrency: 32, PollWait: time.Second})
-	pool.Resize(runtime.NumCPU())
-	defer pool.Stop()
+	pool.Scale(runtime.NumCPU())
+	defer pool.Stop(ctx)
 	runtime.GC()
 	return runCompute(ctx, a.Engine, n)
 }
@@ -80,25 +81,72 @@ func runComputeInProc(ctx context.Context, dir string, n int, opt Options) (time
 // runComputeExec runs the flow through `orca worker` processes that run a trivial executable
 // (cat: the result is the input) for every item.
 func runComputeExec(ctx context.Context, dir string, n int, opt Options) (time.Duration, error) {
-	self, err := os.Executable()
+	a, pool, cleanup, err := nodeWithProcessPool(ctx, dir, opt, "--exec", "cat", "--concurrency", "8")
 	if err != nil {
 		return 0, err
+	}
+	defer cleanup()
+	pool.Scale(runtime.NumCPU())
+	return runCompute(ctx, a.Engine, n)
+}
+
+// nodeWithProcessPool starts a node with its HTTP API and an empty pool of `orca worker`
+// processes (this executable) run with workerFlags; cleanup stops both.
+func nodeWithProcessPool(ctx context.Context, dir string, opt Options, workerFlags ...string) (*app.App, *workers.ProcessPool, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	logs, err := os.Create(filepath.Join(dir, "workers.log"))
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	a, err := startNode(ctx, dir, opt, true)
 	if err != nil {
-		return 0, err
+		_ = logs.Close()
+		return nil, nil, nil, err
 	}
-	defer stopNode(ctx, a)
-	logs, err := os.Create(filepath.Join(dir, "workers.log"))
+	argv := append([]string{self, "worker", "--server", a.BaseURL, "--log-level", "warn"}, workerFlags...)
+	pool := workers.NewProcessPool(workers.ProcessConfig{Output: logs, Command: argv})
+	return a, pool, func() {
+		pool.Stop(context.WithoutCancel(ctx))
+		stopNode(ctx, a)
+		_ = logs.Close()
+	}, nil
+}
+
+// runColdStart measures the seeds' cold start: a pool of `orca worker` processes scaled to zero
+// (a poll interval far longer than the run, so only the BlobCreated wake can start a worker),
+// a ComputeOrchestrator run of n items, timed from the start request to the first item
+// processed (its completion routed back to the run).
+func runColdStart(ctx context.Context, dir string, n int, opt Options) (time.Duration, error) {
+	a, pool, cleanup, err := nodeWithProcessPool(ctx, dir, opt)
 	if err != nil {
 		return 0, err
 	}
-	defer logs.Close()
-	pool := workers.NewProcessPool(workers.ProcessConfig{Output: logs, Command: []string{self, "worker", "--server", a.BaseURL,
-		"--exec", "cat", "--concurrency", "8", "--log-level", "warn"}})
-	pool.Resize(runtime.NumCPU())
-	defer pool.Stop(context.WithoutCancel(ctx))
-	return runCompute(ctx, a.Engine, n)
+	defer cleanup()
+	err = a.StartPools(ctx, []scaler.Pool{{Name: "cold", Queue: a.WorkQueue(), Provider: pool,
+		Policy: scaler.Policy{Max: runtime.NumCPU(), PollingInterval: time.Hour}}})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	id, err := a.Engine.StartInstance(ctx, engine.StartParams{Name: compute.OrchestratorName, ID: "bench",
+		Input: json.RawMessage(strconv.Itoa(n))})
+	if err != nil {
+		return 0, err
+	}
+	for a.Items.Completed.Load() == 0 {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	took := time.Since(start)
+	if _, err := a.Engine.WaitForFinish(ctx, id); err != nil {
+		return 0, err
+	}
+	return took, nil
 }
 
 func stopNode(ctx context.Context, a *app.App) {

@@ -62,6 +62,14 @@ type Workers struct {
 	Exec         string        `yaml:"exec"`
 	Concurrency  int           `yaml:"concurrency"`
 	ComputeDelay time.Duration `yaml:"computeDelay"`
+	// The scaler's policy (KEDA's ScaledObject fields; 0: the defaults).
+	TargetQueueLength     int64         `yaml:"targetQueueLength"`
+	ActivationQueueLength int64         `yaml:"activationQueueLength"`
+	PollingInterval       time.Duration `yaml:"pollingInterval"`
+	Cooldown              time.Duration `yaml:"cooldown"`
+	ScaleUpPeriod         time.Duration `yaml:"scaleUpPeriod"`
+	// ScaleDownStabilization: a negative value turns the window off.
+	ScaleDownStabilization time.Duration `yaml:"scaleDownStabilization"`
 }
 
 // Engine tunes the engine (0: the engine's defaults).
@@ -204,7 +212,9 @@ func (f *File) Validate() error {
 	if f.Work.MaxDequeueCount < 0 {
 		return &Error{"compute.maxDequeueCount", "must not be negative"}
 	}
-	if f.Workers.Min < 0 || f.Workers.Max < 0 || f.Workers.Concurrency < 0 || f.Workers.ComputeDelay < 0 {
+	if f.Workers.Min < 0 || f.Workers.Max < 0 || f.Workers.Concurrency < 0 || f.Workers.ComputeDelay < 0 ||
+		f.Workers.TargetQueueLength < 0 || f.Workers.ActivationQueueLength < 0 || f.Workers.PollingInterval < 0 ||
+		f.Workers.Cooldown < 0 || f.Workers.ScaleUpPeriod < 0 {
 		return &Error{"workers", "min, max, concurrency and computeDelay must not be negative"}
 	}
 	if f.Workers.Max > 0 && f.Workers.Min > f.Workers.Max {

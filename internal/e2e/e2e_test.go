@@ -96,7 +96,7 @@ func workerPool(t *testing.T, base string, n int, flags ...string) *workers.Proc
 	t.Cleanup(func() { _ = logs.Close() })
 	argv := append([]string{orcaBin, "worker", "--server", base, "--log-level", "warn"}, flags...)
 	p := workers.NewProcessPool(workers.ProcessConfig{Command: argv, Output: logs, StopGrace: 5 * time.Second})
-	p.Resize(n)
+	p.Scale(n)
 	t.Cleanup(func() { p.Stop(context.Background()) })
 	return p
 }
@@ -211,7 +211,7 @@ func TestKilledWorkerItemIsRedeliveredAndCountedOnce(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("worker pids %v", pids)
 	}
-	slow.Resize(0)
+	slow.Scale(0)
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ type State struct {
 type sample struct {
 	at          time.Time
 	recommended int // the clamped recommendation of that poll
-	from, set   int // the count the pool had and the count it was set to
+	added       int // workers the HPA rule added (KEDA's own 0 → 1 is not counted)
 }
 
 // Decision is one poll's outcome.
@@ -163,7 +163,12 @@ func (p Policy) Decide(st *State, metric int64, actual int, now time.Time) Decis
 	default:
 		d.Desired, d.Reason = p.hpa(st, metric, actual, now)
 	}
-	st.history = append(st.history, sample{at: now, recommended: p.recommend(metric), from: actual, set: d.Desired})
+	added := 0
+	if actual > 0 && d.Desired > actual {
+		// Only the HPA's own scale-ups use its budget; KEDA's 0 → 1 does not.
+		added = d.Desired - actual
+	}
+	st.history = append(st.history, sample{at: now, recommended: p.recommend(metric), added: added})
 	return d
 }
 
@@ -174,7 +179,7 @@ func (p Policy) Woken(st *State, now time.Time) Decision {
 	st.LastActive = now
 	d := Decision{Time: now, Metric: -1, Active: true, Desired: max(p.Min, 1), Wake: true,
 		Reason: "work arrived (BlobCreated in the pool's input): start without waiting for the next poll"}
-	st.history = append(st.history, sample{at: now, recommended: d.Desired, set: d.Desired})
+	st.history = append(st.history, sample{at: now, recommended: d.Desired})
 	return d
 }
 
@@ -198,13 +203,15 @@ func (p Policy) hpa(st *State, metric int64, actual int, now time.Time) (int, st
 	}
 	switch {
 	case want > actual:
-		// The HPA's limit is relative to the count at the start of the period.
+		// The HPA's limit is relative to the count at the start of the period: the count now
+		// less what it added within the period.
 		start := actual
 		for _, s := range st.history {
 			if now.Sub(s.at) < p.ScaleUpPeriod {
-				start = min(start, s.from, s.set)
+				start -= s.added
 			}
 		}
+		start = max(start, 0)
 		limit := max(start+p.ScaleUpPods, start+start*p.ScaleUpPercent/100)
 		if want > limit {
 			return max(limit, actual), fmt.Sprintf("%s wants %d; scale-up limited to %d per %s", base, want, max(limit, actual), p.ScaleUpPeriod)

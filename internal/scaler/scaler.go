@@ -246,6 +246,15 @@ func (s *Scaler) apply(p *pool, d Decision) {
 	}
 }
 
+// Providers returns the pools' providers.
+func (s *Scaler) Providers() []Provider {
+	out := make([]Provider, len(s.pools))
+	for i, p := range s.pools {
+		out[i] = p.Provider
+	}
+	return out
+}
+
 // Pools returns every pool's status.
 func (s *Scaler) Pools() []PoolStatus {
 	out := make([]PoolStatus, 0, len(s.pools))

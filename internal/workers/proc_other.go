@@ -7,8 +7,10 @@ import (
 	"os/exec"
 )
 
-// setParentDeathSignal: only Linux has a parent-death signal; elsewhere workers outlive a killed
+// configureProcess: only Linux has a parent-death signal; elsewhere workers outlive a killed
 // orca until their next request to it fails.
-func setParentDeathSignal(*exec.Cmd) {}
+func configureProcess(*exec.Cmd) {}
 
 func terminate(p *os.Process) error { return p.Signal(os.Interrupt) }
+
+func kill(p *os.Process) error { return p.Kill() }

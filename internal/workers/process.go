@@ -1,7 +1,8 @@
 // Package workers runs pools of compute workers for a node: local processes (`orca worker`
-// children) and in-process goroutines. A pool is resized by its owner (a fixed size for now;
-// the scaler drives it) and never leaves a worker behind: children die with orca (the kernel's
-// parent-death signal), are asked to stop with SIGTERM and killed after a grace period.
+// children) and in-process goroutines, both scaler.Providers. A pool is sized by the scaler and
+// never leaves a worker behind: children die with orca (the kernel's parent-death signal), are
+// asked to stop with SIGTERM (finishing the item in hand) and killed after a grace period.
+// A worker counts as ready once it polls the queue.
 package workers
 
 import (
@@ -14,10 +15,18 @@ import (
 	"os/exec"
 	"sync"
 	"time"
+
+	"github.com/orcahq/orca/internal/scaler"
 )
+
+// WorkerIDEnv names the environment variable that gives a worker process its id; `orca worker`
+// sends it with every request so the node can tell when that worker polls (MarkReady).
+const WorkerIDEnv = "ORCA_WORKER_ID"
 
 // ProcessConfig configures a ProcessPool.
 type ProcessConfig struct {
+	// Name prefixes the workers' ids (default "workers").
+	Name string
 	// Command is a worker's argv (e.g. orca's own executable, "worker", "--server", url).
 	Command []string
 	Env     []string
@@ -31,7 +40,7 @@ type ProcessConfig struct {
 }
 
 // ProcessPool keeps a number of worker processes running, restarting crashed ones with
-// backoff.
+// backoff. It is the scaler's local-process provider.
 type ProcessPool struct {
 	cfg ProcessConfig
 
@@ -48,15 +57,16 @@ type ProcessPool struct {
 type slot struct {
 	id       int
 	stop     chan struct{} // closed: stop this worker
-	state    string        // starting, running, stopping
+	state    string        // starting, ready, stopping
 	pid      int
+	workerID string // the running process's id (WorkerIDEnv)
 	restarts int
 }
 
-// Worker states reported by Counts.
+// Worker states.
 const (
 	StateStarting = "starting"
-	StateRunning  = "running"
+	StateReady    = "ready"
 	StateStopping = "stopping"
 )
 
@@ -71,12 +81,18 @@ func NewProcessPool(cfg ProcessConfig) *ProcessPool {
 	if cfg.StopGrace <= 0 {
 		cfg.StopGrace = 30 * time.Second
 	}
+	if cfg.Name == "" {
+		cfg.Name = "workers"
+	}
 	return &ProcessPool{cfg: cfg}
 }
 
-// Resize makes the pool run n workers: it starts the missing ones and asks the newest extra
-// ones to stop.
-func (p *ProcessPool) Resize(n int) {
+// Kind is "process".
+func (p *ProcessPool) Kind() string { return "process" }
+
+// Scale makes the pool run n workers: it starts the missing ones and asks extra ones to stop,
+// the ones not yet ready first, then the newest.
+func (p *ProcessPool) Scale(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
@@ -96,24 +112,44 @@ func (p *ProcessPool) Resize(n int) {
 		p.wg.Add(1)
 		go p.run(s)
 	}
-	for i := len(p.slots) - 1; i >= 0 && active > n; i-- {
-		if s := p.slots[i]; s.state != StateStopping {
-			s.state = StateStopping
-			close(s.stop)
-			active--
+	for _, state := range []string{StateStarting, StateReady} {
+		for i := len(p.slots) - 1; i >= 0 && active > n; i-- {
+			if s := p.slots[i]; s.state == state {
+				s.state = StateStopping
+				close(s.stop)
+				active--
+			}
 		}
 	}
 }
 
-// Counts returns how many workers are starting, running and stopping.
-func (p *ProcessPool) Counts() map[string]int {
+// MarkReady records that the worker with this id polls the queue; unknown ids are ignored.
+func (p *ProcessPool) MarkReady(workerID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := map[string]int{StateStarting: 0, StateRunning: 0, StateStopping: 0}
 	for _, s := range p.slots {
-		c[s.state]++
+		if s.workerID == workerID && s.state == StateStarting {
+			s.state = StateReady
+		}
 	}
-	return c
+}
+
+// Workers counts the pool's workers by state.
+func (p *ProcessPool) Workers() scaler.Workers {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var w scaler.Workers
+	for _, s := range p.slots {
+		switch s.state {
+		case StateStarting:
+			w.Starting++
+		case StateReady:
+			w.Ready++
+		default:
+			w.Stopping++
+		}
+	}
+	return w
 }
 
 // PIDs returns the process ids of the running workers (for tests and diagnostics).
@@ -160,7 +196,7 @@ func (p *ProcessPool) killAll() {
 	for _, s := range p.slots {
 		if s.pid != 0 {
 			if proc, err := os.FindProcess(s.pid); err == nil {
-				_ = proc.Kill()
+				_ = kill(proc)
 			}
 		}
 	}
@@ -184,7 +220,9 @@ func (p *ProcessPool) run(s *slot) {
 		}
 		p.mu.Lock()
 		s.restarts++
-		s.state = StateStarting
+		if s.state != StateStopping { // a Scale may have stopped the slot meanwhile
+			s.state = StateStarting
+		}
 		p.mu.Unlock()
 		p.cfg.Logger.Warn("worker exited; restarting", "worker", s.id, "err", err, "in", backoff)
 		select {
@@ -200,18 +238,20 @@ func (p *ProcessPool) run(s *slot) {
 // SIGKILL after the grace period.
 func (p *ProcessPool) runOnce(s *slot) error {
 	cmd := exec.Command(p.cfg.Command[0], p.cfg.Command[1:]...)
-	cmd.Env = append(os.Environ(), p.cfg.Env...)
+	p.mu.Lock()
+	workerID := fmt.Sprintf("%s-%d-%d", p.cfg.Name, s.id, s.restarts)
+	p.mu.Unlock()
+	cmd.Env = append(append(os.Environ(), p.cfg.Env...), WorkerIDEnv+"="+workerID)
 	out := &prefixWriter{prefix: fmt.Sprintf("[worker %d] ", s.id), w: p.cfg.Output, mu: &p.outMu}
 	cmd.Stdout, cmd.Stderr = out, out
-	setParentDeathSignal(cmd)
+	configureProcess(cmd)
+	// Output copying must not outlive the process by much, whoever else holds the pipe.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	p.mu.Lock()
-	s.pid = cmd.Process.Pid
-	if s.state == StateStarting {
-		s.state = StateRunning
-	}
+	s.pid, s.workerID = cmd.Process.Pid, workerID
 	p.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -224,13 +264,13 @@ func (p *ProcessPool) runOnce(s *slot) error {
 		case err = <-done:
 		case <-time.After(p.cfg.StopGrace):
 			p.cfg.Logger.Warn("worker did not stop in time; killing it", "worker", s.id, "grace", p.cfg.StopGrace)
-			_ = cmd.Process.Kill()
+			_ = kill(cmd.Process)
 			err = <-done
 		}
 	}
 	out.flush()
 	p.mu.Lock()
-	s.pid = 0
+	s.pid, s.workerID = 0, ""
 	p.mu.Unlock()
 	return err
 }

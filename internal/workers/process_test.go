@@ -1,0 +1,145 @@
+package workers
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orcahq/orca/internal/scaler"
+)
+
+var _ scaler.Provider = (*ProcessPool)(nil)
+var _ scaler.Provider = (*GoroutinePool)(nil)
+
+// shellWorker is a worker process that announces its id in dir (as `orca worker` announces it
+// with its first poll) and runs until told to stop; on SIGTERM it takes termDelay to finish.
+func shellWorker(dir string, termDelay string) []string {
+	script := `echo $$ > "` + dir + `/$` + WorkerIDEnv + `"
+trap 'sleep ` + termDelay + `; exit 0' TERM
+while :; do sleep 0.05; done`
+	return []string{"sh", "-c", script}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// announced returns the ids of the workers that have started, in dir.
+func announced(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.Name())
+	}
+	return ids
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func TestProcessPoolScalesAndMarksReady(t *testing.T) {
+	dir := t.TempDir()
+	p := NewProcessPool(ProcessConfig{Name: "pool", Command: shellWorker(dir, "0"), StopGrace: 5 * time.Second})
+	defer p.Stop(context.Background())
+
+	p.Scale(3)
+	if w := p.Workers(); w.Starting != 3 || w.Actual() != 3 {
+		t.Fatalf("right after Scale(3): %+v, want 3 starting", w)
+	}
+	waitFor(t, "3 workers to start", func() bool { return len(announced(dir)) == 3 })
+	for _, id := range announced(dir) {
+		if !strings.HasPrefix(id, "pool-") {
+			t.Fatalf("worker id %q does not name its pool", id)
+		}
+	}
+	ready := announced(dir)[0]
+	p.MarkReady(ready)
+	p.MarkReady("someone-else")
+	if w := p.Workers(); w.Ready != 1 || w.Starting != 2 {
+		t.Fatalf("after one MarkReady: %+v", w)
+	}
+
+	// Scaling in stops the workers that are not ready first.
+	p.Scale(1)
+	waitFor(t, "two workers to stop", func() bool { return len(p.PIDs()) == 1 })
+	if w := p.Workers(); w.Ready != 1 || w.Starting != 0 || w.Stopping != 0 {
+		t.Fatalf("after Scale(1): %+v, want the ready worker kept", w)
+	}
+}
+
+func TestProcessPoolRestartsCrashedWorkers(t *testing.T) {
+	dir := t.TempDir()
+	p := NewProcessPool(ProcessConfig{Name: "pool", Command: shellWorker(dir, "0"), StopGrace: 5 * time.Second})
+	defer p.Stop(context.Background())
+	p.Scale(1)
+	waitFor(t, "the worker", func() bool { return len(p.PIDs()) == 1 })
+	first := p.PIDs()[0]
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new worker", func() bool { pids := p.PIDs(); return len(pids) == 1 && pids[0] != first })
+	waitFor(t, "the new worker to announce itself", func() bool { return len(announced(dir)) == 2 })
+	if ids := announced(dir); len(ids) != 2 || ids[0] == ids[1] {
+		t.Fatalf("ids %v: a restarted worker gets a new id", ids)
+	}
+	if w := p.Workers(); w.Actual() != 1 {
+		t.Fatalf("%+v", w)
+	}
+}
+
+func TestProcessPoolStopWaitsThenKills(t *testing.T) {
+	dir := t.TempDir()
+	// A worker that needs 30 s to finish after SIGTERM, with a grace of 300 ms.
+	p := NewProcessPool(ProcessConfig{Name: "slow", Command: shellWorker(dir, "30"), StopGrace: 300 * time.Millisecond})
+	p.Scale(2)
+	waitFor(t, "2 workers", func() bool { return len(announced(dir)) == 2 && len(p.PIDs()) == 2 })
+	pids := p.PIDs()
+	start := time.Now()
+	p.Stop(context.Background())
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Stop took %s with a 300ms grace", took)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Fatalf("worker %d outlived Stop", pid)
+		}
+	}
+	if w := p.Workers(); w != (scaler.Workers{}) {
+		t.Fatalf("after Stop: %+v", w)
+	}
+	p.Scale(3) // a stopped pool starts nothing
+	if len(p.PIDs()) != 0 || p.Workers().Actual() != 0 {
+		t.Fatal("a stopped pool started workers")
+	}
+}
+
+func TestProcessPoolScaleInLetsTheWorkerFinish(t *testing.T) {
+	dir := t.TempDir()
+	done := filepath.Join(t.TempDir(), "finished")
+	// On SIGTERM the worker "finishes its item" (writes a file) before exiting.
+	script := `echo $$ > "` + dir + `/$` + WorkerIDEnv + `"
+trap 'sleep 0.3; touch "` + done + `"; exit 0' TERM
+while :; do sleep 0.05; done`
+	p := NewProcessPool(ProcessConfig{Name: "pool", Command: []string{"sh", "-c", script}, StopGrace: 10 * time.Second})
+	defer p.Stop(context.Background())
+	p.Scale(1)
+	waitFor(t, "the worker", func() bool { return len(announced(dir)) == 1 })
+	p.Scale(0)
+	if w := p.Workers(); w.Stopping != 1 {
+		t.Fatalf("right after Scale(0): %+v, want 1 stopping", w)
+	}
+	waitFor(t, "the worker to finish", func() bool { return p.Workers() == (scaler.Workers{}) })
+	if _, err := os.Stat(done); err != nil {
+		t.Fatal("the worker was killed before it finished its item")
+	}
+}
