@@ -71,10 +71,19 @@ resumes every unfinished run.`,
 			if err != nil {
 				return err
 			}
-			argv := append([]string{self, "worker", "--server", a.BaseURL, "--log-level", logs.level, "--log-format", logs.format}, f.args()...)
-			provider := workers.NewProcessPool(workers.ProcessConfig{Name: "default", Command: argv, Env: env,
-				Logger: log.With("component", "workers"), Output: cmd.ErrOrStderr()})
-			if err := a.StartPools(cmd.Context(), []scaler.Pool{{Name: "default", Queue: a.WorkQueue(), Policy: policy, Provider: provider}}); err != nil {
+			// Each pool runs `orca worker` children with its own queue and algorithm.
+			newPool := func(name string, wf workerFlags, policy scaler.Policy) scaler.Pool {
+				argv := append([]string{self, "worker", "--server", a.BaseURL, "--log-level", logs.level, "--log-format", logs.format}, wf.args()...)
+				return scaler.Pool{Name: name, Queue: wf.queue, Policy: policy, Provider: workers.NewProcessPool(workers.ProcessConfig{
+					Name: name, Command: argv, Env: env, Logger: log.With("component", "workers", "pool", name), Output: cmd.ErrOrStderr()})}
+			}
+			pools := []scaler.Pool{newPool(config.DefaultPool, f, policy)}
+			for _, p := range file.Pools {
+				wf := f
+				wf.queue, wf.exec, wf.concurrency, wf.computeDelay = p.Queue, p.Exec, max(p.Concurrency, 1), p.ComputeDelay
+				pools = append(pools, newPool(p.Name, wf, poolPolicy(p.Workers)))
+			}
+			if err := a.StartPools(cmd.Context(), pools); err != nil {
 				return err
 			}
 			printDevBanner(cmd, a.BaseURL, n.data, policy.WithDefaults(), f.exec)
@@ -112,6 +121,16 @@ func (p *poolFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&p.scaleUpPeriod, "scale-up-period", scaler.DefaultScaleUpPeriod, "the pool grows at most by max(4, 100%) per this period (the HPA's default)")
 	fl.DurationVar(&p.stabilization, "scale-down-stabilization", scaler.DefaultScaleDownStabilization,
 		"scaling in keeps the highest need of this window (the HPA's default; scaling to zero is the cooldown's)")
+}
+
+// poolPolicy is the scaling policy of a pool declared in the configuration file.
+func poolPolicy(w config.Workers) scaler.Policy {
+	if w.Max == 0 {
+		w.Max = runtime.NumCPU()
+	}
+	return scaler.Policy{Min: w.Min, Max: w.Max, TargetQueueLength: w.TargetQueueLength,
+		ActivationQueueLength: w.ActivationQueueLength, PollingInterval: w.PollingInterval, Cooldown: w.Cooldown,
+		ScaleUpPeriod: w.ScaleUpPeriod, ScaleDownStabilization: w.ScaleDownStabilization}
 }
 
 // policy merges the flags with the configuration file's workers section (a flag given wins).

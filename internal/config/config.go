@@ -37,6 +37,8 @@ type File struct {
 	Engine  Engine  `yaml:"engine"`
 	// Auth declares the API keys; without keys the API is open (loopback only, unless insecure).
 	Auth Auth `yaml:"auth"`
+	// Pools are further worker pools, each on a queue of its own, run by orca dev.
+	Pools []Pool `yaml:"pools"`
 	// Subscriptions are created or replaced at start.
 	Subscriptions []events.Subscription `yaml:"subscriptions"`
 }
@@ -70,6 +72,13 @@ type Workers struct {
 	ScaleUpPeriod         time.Duration `yaml:"scaleUpPeriod"`
 	// ScaleDownStabilization: a negative value turns the window off.
 	ScaleDownStabilization time.Duration `yaml:"scaleDownStabilization"`
+}
+
+// Pool is a further worker pool: a name, its queue, and the settings of the workers section.
+type Pool struct {
+	Name    string `yaml:"name"`
+	Queue   string `yaml:"queue"`
+	Workers `yaml:",inline"`
 }
 
 // Engine tunes the engine (0: the engine's defaults).
@@ -212,17 +221,24 @@ func (f *File) Validate() error {
 	if f.Work.MaxDequeueCount < 0 {
 		return &Error{"compute.maxDequeueCount", "must not be negative"}
 	}
-	if f.Workers.Min < 0 || f.Workers.Max < 0 || f.Workers.Concurrency < 0 || f.Workers.ComputeDelay < 0 ||
-		f.Workers.TargetQueueLength < 0 || f.Workers.ActivationQueueLength < 0 || f.Workers.PollingInterval < 0 ||
-		f.Workers.Cooldown < 0 || f.Workers.ScaleUpPeriod < 0 {
-		return &Error{"workers", "min, max, concurrency and computeDelay must not be negative"}
+	if err := f.Workers.validate("workers"); err != nil {
+		return err
 	}
-	if f.Workers.Max > 0 && f.Workers.Min > f.Workers.Max {
-		return &Error{"workers.min", fmt.Sprintf("%d is more than workers.max %d", f.Workers.Min, f.Workers.Max)}
-	}
-	if f.Workers.Exec != "" {
-		if _, err := SplitCommand(f.Workers.Exec); err != nil {
-			return &Error{"workers.exec", err.Error()}
+	pools := map[string]bool{DefaultPool: true}
+	for i, p := range f.Pools {
+		field := fmt.Sprintf("pools[%d]", i)
+		switch {
+		case !poolName.MatchString(p.Name):
+			return &Error{field + ".name", fmt.Sprintf("%q: 1-63 lowercase letters, digits and hyphens", p.Name)}
+		case pools[p.Name]:
+			return &Error{field + ".name", fmt.Sprintf("%q is taken (%q is the workers section's pool)", p.Name, DefaultPool)}
+		}
+		pools[p.Name] = true
+		if err := queue.ValidateName(p.Queue); err != nil {
+			return &Error{field + ".queue", err.Error()}
+		}
+		if err := p.validate(field); err != nil {
+			return err
 		}
 	}
 	if f.Engine.LockDuration < 0 || f.Engine.CacheSize < 0 || f.Engine.ActivityConcurrency < 0 || f.Engine.ShutdownGrace < 0 {
@@ -248,6 +264,28 @@ func (f *File) Validate() error {
 	}
 	return nil
 }
+
+// validate checks a pool's settings; field names the section in errors.
+func (w Workers) validate(field string) error {
+	if w.Min < 0 || w.Max < 0 || w.Concurrency < 0 || w.ComputeDelay < 0 || w.TargetQueueLength < 0 ||
+		w.ActivationQueueLength < 0 || w.PollingInterval < 0 || w.Cooldown < 0 || w.ScaleUpPeriod < 0 {
+		return &Error{field, "sizes, lengths and durations must not be negative (scaleDownStabilization may be: off)"}
+	}
+	if w.Max > 0 && w.Min > w.Max {
+		return &Error{field + ".min", fmt.Sprintf("%d is more than %s.max %d", w.Min, field, w.Max)}
+	}
+	if w.Exec != "" {
+		if _, err := SplitCommand(w.Exec); err != nil {
+			return &Error{field + ".exec", err.Error()}
+		}
+	}
+	return nil
+}
+
+// DefaultPool names the pool of the workers section: the compute flow's.
+const DefaultPool = "default"
+
+var poolName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // Keys builds the key set the file and environment declare.
 func (f *File) Keys() (*auth.Keys, error) { return auth.NewKeys(f.Auth.Keys) }

@@ -18,6 +18,8 @@ log: {level: debug, format: json}
 compute: {queue: work, maxDequeueCount: 3}
 workers: {min: 1, max: 4, exec: "python3 algo.py", concurrency: 2, computeDelay: 50ms}
 engine: {lockDuration: 1m, cacheSize: 500}
+pools:
+  - {name: gpu, queue: gpu-work, exec: "python3 gpu.py", max: 2, targetQueueLength: 1, cooldown: 1m}
 subscriptions:
   - name: notify-app
     filter:
@@ -42,6 +44,10 @@ func TestParseReadsEverySetting(t *testing.T) {
 	if f.Listen != "0.0.0.0:8080" || f.Log.Format != "json" || f.Work.MaxDequeueCount != 3 || f.Workers.Max != 4 ||
 		f.Workers.ComputeDelay != 50*time.Millisecond || f.Engine.LockDuration != time.Minute {
 		t.Fatalf("parsed %+v", f)
+	}
+	if p := f.Pools[0]; p.Name != "gpu" || p.Queue != "gpu-work" || p.Exec != "python3 gpu.py" || p.Max != 2 ||
+		p.TargetQueueLength != 1 || p.Cooldown != time.Minute {
+		t.Fatalf("pools %+v", f.Pools)
 	}
 	if got := f.Subscriptions[0].Destination.EndpointURL; got != "https://hooks.example.com/events" {
 		t.Fatalf("endpointUrl %q: ${HOOK_URL} not expanded", got)
@@ -71,14 +77,20 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 
 func TestValidateNamesTheBadField(t *testing.T) {
 	cases := map[string]string{
-		"sync: SOMETIMES":                 "sync",
-		"publicBaseURL: orca.example.com": "publicBaseURL",
-		"log: {level: loud}":              "log.level",
-		"compute: {queue: Bad_Name}":      "compute.queue",
-		"workers: {min: 5, max: 2}":       "workers.min",
-		"workers: {exec: \"'unclosed\"}":  "workers.exec",
-		"engine: {lockDuration: 1s}":      "engine.lockDuration",
-		"subscriptions: [{name: x}]":      "subscriptions[0]",
+		"sync: SOMETIMES":                                            "sync",
+		"publicBaseURL: orca.example.com":                            "publicBaseURL",
+		"log: {level: loud}":                                         "log.level",
+		"compute: {queue: Bad_Name}":                                 "compute.queue",
+		"workers: {min: 5, max: 2}":                                  "workers.min",
+		"workers: {exec: \"'unclosed\"}":                             "workers.exec",
+		"engine: {lockDuration: 1s}":                                 "engine.lockDuration",
+		"workers: {cooldown: -1s}":                                   "workers",
+		"pools: [{name: Gpu, queue: gpu}]":                           "pools[0].name",
+		"pools: [{name: default, queue: gpu}]":                       "pools[0].name",
+		"pools: [{name: gpu, queue: g}]":                             "pools[0].queue",
+		"pools: [{name: gpu, queue: gpu, min: 3, max: 2}]":           "pools[0].min",
+		"pools: [{name: gpu, queue: gpu}, {name: gpu, queue: gpu2}]": "pools[1].name",
+		"subscriptions: [{name: x}]":                                 "subscriptions[0]",
 		"subscriptions: [{name: hook-1, destination: {endpointType: WebHook, endpointUrl: ftp://x}}]":                                                   "subscriptions[0]: destination.endpointUrl",
 		"subscriptions: [{name: aaa, destination: {endpointType: Handler, handler: h}}, {name: aaa, destination: {endpointType: Handler, handler: h}}]": "subscriptions[1].name",
 	}
