@@ -239,7 +239,9 @@ func (p *ProcessPool) run(s *slot) {
 func (p *ProcessPool) runOnce(s *slot) error {
 	cmd := exec.Command(p.cfg.Command[0], p.cfg.Command[1:]...)
 	p.mu.Lock()
+	// Known before the process starts: its first poll may arrive before Start returns.
 	workerID := fmt.Sprintf("%s-%d-%d", p.cfg.Name, s.id, s.restarts)
+	s.workerID = workerID
 	p.mu.Unlock()
 	cmd.Env = append(append(os.Environ(), p.cfg.Env...), WorkerIDEnv+"="+workerID)
 	out := &prefixWriter{prefix: fmt.Sprintf("[worker %d] ", s.id), w: p.cfg.Output, mu: &p.outMu}
@@ -248,10 +250,13 @@ func (p *ProcessPool) runOnce(s *slot) error {
 	// Output copying must not outlive the process by much, whoever else holds the pipe.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
+		p.mu.Lock()
+		s.workerID = ""
+		p.mu.Unlock()
 		return err
 	}
 	p.mu.Lock()
-	s.pid, s.workerID = cmd.Process.Pid, workerID
+	s.pid = cmd.Process.Pid
 	p.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -18,8 +18,8 @@ var _ scaler.Provider = (*GoroutinePool)(nil)
 // shellWorker is a worker process that announces its id in dir (as `orca worker` announces it
 // with its first poll) and runs until told to stop; on SIGTERM it takes termDelay to finish.
 func shellWorker(dir string, termDelay string) []string {
-	script := `echo $$ > "` + dir + `/$` + WorkerIDEnv + `"
-trap 'sleep ` + termDelay + `; exit 0' TERM
+	script := `trap 'sleep ` + termDelay + `; exit 0' TERM
+echo $$ > "` + dir + `/$` + WorkerIDEnv + `"
 while :; do sleep 0.05; done`
 	return []string{"sh", "-c", script}
 }
@@ -82,7 +82,7 @@ func TestProcessPoolRestartsCrashedWorkers(t *testing.T) {
 	p := NewProcessPool(ProcessConfig{Name: "pool", Command: shellWorker(dir, "0"), StopGrace: 5 * time.Second})
 	defer p.Stop(context.Background())
 	p.Scale(1)
-	waitFor(t, "the worker", func() bool { return len(p.PIDs()) == 1 })
+	waitFor(t, "the worker", func() bool { return len(p.PIDs()) == 1 && len(announced(dir)) == 1 })
 	first := p.PIDs()[0]
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -127,8 +127,8 @@ func TestProcessPoolScaleInLetsTheWorkerFinish(t *testing.T) {
 	dir := t.TempDir()
 	done := filepath.Join(t.TempDir(), "finished")
 	// On SIGTERM the worker "finishes its item" (writes a file) before exiting.
-	script := `echo $$ > "` + dir + `/$` + WorkerIDEnv + `"
-trap 'sleep 0.3; touch "` + done + `"; exit 0' TERM
+	script := `trap 'sleep 0.3; touch "` + done + `"; exit 0' TERM
+echo $$ > "` + dir + `/$` + WorkerIDEnv + `"
 while :; do sleep 0.05; done`
 	p := NewProcessPool(ProcessConfig{Name: "pool", Command: []string{"sh", "-c", script}, StopGrace: 10 * time.Second})
 	defer p.Stop(context.Background())
