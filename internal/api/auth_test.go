@@ -36,6 +36,7 @@ func authCases() []authCase {
 		{"management reads", "GET", df + "/instances/", "", auth.ScopeReader},
 		{"management reads", "GET", df + "/instances/nope/history", "", auth.ScopeReader},
 		{"management reads", "GET", "/api/runs/summary", "", auth.ScopeReader},
+		{"metrics", "GET", "/metrics", "", auth.ScopeReader},
 		{"queues", "GET", "/api/queues", "", auth.ScopeWorker},
 		{"queues", "GET", "/api/queues/work", "", auth.ScopeWorker},
 		{"queues", "POST", "/api/queues/work/messages", `{"messages":[{"body":"x"}]}`, auth.ScopeWorker},

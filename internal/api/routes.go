@@ -103,6 +103,11 @@ func (s *Server) table() []route {
 		{method: "GET", pattern: "/api/runs/summary", scope: auth.ScopeReader, handler: s.summary,
 			doc: opDoc{tag: "management", summary: "Instance counts by status (beyond DF)", responses: map[int]string{200: `{"counts": {...}, "total": N}`}}},
 	}
+	if s.cfg.Metrics != nil {
+		r = append(r, route{method: "GET", pattern: "/metrics", scope: auth.ScopeReader, handler: s.cfg.Metrics.ServeHTTP,
+			doc: opDoc{tag: "health", summary: "Prometheus metrics (text exposition format; docs/metrics.md lists them)",
+				responses: map[int]string{200: "metrics"}}})
+	}
 	if s.cfg.Queues != nil {
 		r = append(r,
 			route{method: "GET", pattern: "/api/queues", scope: auth.ScopeWorker, handler: s.listQueues,

@@ -1,7 +1,7 @@
 // Package api is orca's HTTP API: the Durable Functions-compatible management routes under
 // /runtime/webhooks/durabletask, the seeds' starter route /api/orchestrators/{name}, the data
 // plane workers use (/api/queues, /api/blobs), event ingestion and subscriptions (/api/events,
-// /api/subscriptions), and /healthz and /readyz.
+// /api/subscriptions), /healthz and /readyz, and Prometheus' /metrics.
 package api
 
 import (
@@ -46,6 +46,11 @@ type Config struct {
 	// WorkerPolled, if set, is told the id of a worker that polls a queue (client.WorkerIDHeader),
 	// so the pool that started it counts it as ready.
 	WorkerPolled func(workerID string)
+	// Metrics, when set, serves GET /metrics (reader scope).
+	Metrics http.Handler
+	// Instrument, when set, wraps each route's handler (behind its key check) to measure it;
+	// route is the route's mux pattern.
+	Instrument func(route string, h http.Handler) http.Handler
 }
 
 // Server serves the API.
@@ -87,7 +92,11 @@ func New(cfg Config) (*Server, error) {
 // routes registers the route table (routes.go), each route behind its key check.
 func (s *Server) routes() {
 	for _, rt := range s.table() {
-		s.mux.HandleFunc(rt.muxPattern(), s.guard(rt))
+		var h http.Handler = s.guard(rt)
+		if s.cfg.Instrument != nil {
+			h = s.cfg.Instrument(rt.muxPattern(), h)
+		}
+		s.mux.Handle(rt.muxPattern(), h)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/orcahq/orca/internal/clock"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/metrics"
 	"github.com/orcahq/orca/internal/queue"
 	queueembedded "github.com/orcahq/orca/internal/queue/embedded"
 	"github.com/orcahq/orca/internal/scaler"
@@ -49,7 +50,8 @@ type Config struct {
 	MaxDequeueCount int
 	// Synchronous is SQLite's durability setting (FULL, the default, or NORMAL).
 	Synchronous string
-	// Engine tunes the engine (Store, Registry, Logger and Clock are set by the node).
+	// Engine tunes the engine (Store, Registry, Logger, Clock and ObserveActivity are set by the
+	// node).
 	Engine engine.Config
 	// Subscriptions are declared in the configuration: created or replaced at start.
 	Subscriptions []events.Subscription
@@ -73,6 +75,8 @@ type App struct {
 	API        *api.Server
 	// Items counts the compute items finished since the node started (for metrics and charts).
 	Items ItemCounts
+	// Metrics is the node's Prometheus registry and instruments, served at /metrics.
+	Metrics *metrics.Metrics
 	// Addr is the address the API listens on, BaseURL its URL.
 	Addr    string
 	BaseURL string
@@ -107,8 +111,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	a := &App{cfg: cfg, log: cfg.Logger}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "orca.db"), Synchronous: cfg.Synchronous})
+	a := &App{cfg: cfg, log: cfg.Logger, Metrics: metrics.New()}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "orca.db"), Synchronous: cfg.Synchronous,
+		ObserveCommit: a.Metrics.ObserveCommit})
 	if err != nil {
 		return nil, err
 	}
@@ -133,14 +138,14 @@ func (a *App) assemble() error {
 			if eng != nil {
 				eng.Notify(id)
 			}
-		}})
+		}, Observe: a.Metrics.ObserveDelivery})
 	blobs, err := blobembedded.New(blobembedded.Config{Store: a.Store, Dir: filepath.Join(cfg.DataDir, "blobs"), Events: a.Router})
 	if err != nil {
 		return err
 	}
 	a.Blobs = blobs
 	queues, err := queueembedded.New(queueembedded.Config{Store: a.Store, MaxDequeueCount: cfg.MaxDequeueCount,
-		Poison: a.Router, Clock: clk})
+		Poison: a.Router, Clock: clk, ObserveDelete: a.Metrics.ObserveItem})
 	if err != nil {
 		return err
 	}
@@ -158,7 +163,7 @@ func (a *App) assemble() error {
 	}
 
 	ecfg := cfg.Engine
-	ecfg.Store, ecfg.Registry, ecfg.Clock = a.Store, cfg.Registry, clk
+	ecfg.Store, ecfg.Registry, ecfg.Clock, ecfg.ObserveActivity = a.Store, cfg.Registry, clk, a.Metrics.ObserveActivity
 	if ecfg.Logger == nil {
 		ecfg.Logger = cfg.Logger.With("component", "engine")
 	}
@@ -169,14 +174,20 @@ func (a *App) assemble() error {
 	a.Engine = eng
 	a.Dispatcher = events.NewDispatcher(events.DispatcherConfig{Store: a.Store, Router: a.Router, Clock: clk,
 		Logger: cfg.Logger.With("component", "delivery"), Owner: eng.NodeID(), RetryDelays: cfg.RetryDelays,
-		PollInterval: cfg.DeliveryPollInterval})
+		PollInterval: cfg.DeliveryPollInterval, Observe: a.Metrics.ObserveDelivery})
 	a.Router.OnDeliveries(a.Dispatcher.Wake)
 	a.Router.SetValidator(a.Dispatcher.Validate)
 
+	err = a.Metrics.Watch(metrics.Sources{Queues: a.Queues, AlwaysQueues: []string{cfg.WorkQueue}, Instances: a.Store, Engine: eng,
+		ItemsCompleted: a.Items.Completed.Load, ItemsFailed: a.Items.Failed.Load})
+	if err != nil {
+		return err
+	}
 	if !cfg.NoHTTP {
+		apiLog := cfg.Logger.With("component", "api")
 		a.API, err = api.New(api.Config{Engine: eng, Blobs: a.Blobs, Queues: a.Queues, Router: a.Router,
-			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys,
-			WorkerPolled: a.workerPolled})
+			Logger: apiLog, PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys, WorkerPolled: a.workerPolled,
+			Metrics: a.Metrics.Handler(apiLog), Instrument: a.Metrics.InstrumentRoute})
 		if err != nil {
 			return err
 		}
@@ -248,6 +259,9 @@ func (a *App) StartPools(ctx context.Context, pools []scaler.Pool) error {
 	}
 	s, err := scaler.New(scaler.Config{Pools: pools, Queues: a.Queues, Clock: a.clock, Logger: a.log.With("component", "scaler")})
 	if err != nil {
+		return err
+	}
+	if err := a.Metrics.Watch(metrics.Sources{Pools: s}); err != nil {
 		return err
 	}
 	a.scaler.Store(s)

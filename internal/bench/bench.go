@@ -23,6 +23,7 @@ import (
 
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/metrics"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
 )
@@ -112,12 +113,15 @@ func Run(ctx context.Context, name string, n int, opt Options) (Result, error) {
 		}
 		return Result{Scenario: name, N: n, Seconds: d.Seconds(), PeakRSSMB: peakRSSMB()}, nil
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "orca.db"), Synchronous: opt.Synchronous})
+	// Instrumented as a node is, so that the figures include the metrics' cost.
+	m := metrics.New()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "orca.db"), Synchronous: opt.Synchronous,
+		ObserveCommit: m.ObserveCommit})
 	if err != nil {
 		return Result{}, err
 	}
 	defer st.Close()
-	eng, err := engine.New(engine.Config{Store: st, Registry: registry(), Logger: opt.logger()})
+	eng, err := engine.New(engine.Config{Store: st, Registry: registry(), Logger: opt.logger(), ObserveActivity: m.ObserveActivity})
 	if err != nil {
 		return Result{}, err
 	}

@@ -193,8 +193,12 @@ func (a *activities) run(t *store.Task) {
 	h.cancel = cancel
 	a.mu.Unlock()
 
+	began := time.Now()
 	ev := a.execute(ctx, t)
 	a.e.stats.activities.Add(1)
+	if observe := a.e.cfg.ObserveActivity; observe != nil {
+		observe(t.Name, ev.TaskFailed != nil, time.Since(began))
+	}
 
 	a.mu.Lock()
 	lost := h.lost

@@ -60,6 +60,10 @@ type Config struct {
 	PollInterval time.Duration
 	// ShutdownGrace is how long Stop lets in-flight work finish (default 10s).
 	ShutdownGrace time.Duration
+	// ObserveActivity, when set, is told of every activity execution on this node: the
+	// activity's name, whether it failed and how long its function ran (wall time). It runs on
+	// the activity's worker and must be fast.
+	ObserveActivity func(name string, failed bool, d time.Duration)
 }
 
 func (c *Config) setDefaults() error {

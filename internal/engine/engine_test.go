@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,6 +166,38 @@ func TestFanOutAndSequence(t *testing.T) {
 	seq := h.start("Sequence", "", 50)
 	wantCompleted(t, h.wait(fan), fmt.Sprint(499*500))
 	wantCompleted(t, h.wait(seq), fmt.Sprint(49*50))
+}
+
+// ObserveActivity hears of every execution with its outcome; an activity nobody registered
+// fails in the turn that schedules it and never executes.
+func TestObserveActivity(t *testing.T) {
+	reg := newRegistry(t)
+	must(t, reg.AddActivity("Fail", func(ctx orca.ActivityContext) (any, error) { return nil, errors.New("no") }))
+	must(t, reg.AddOrchestrator("Mixed", func(ctx orca.OrchestrationContext) (any, error) {
+		tasks := []orca.Task{ctx.CallActivity("Double", 1), ctx.CallActivity("Double", 2), ctx.CallActivity("Fail", nil),
+			ctx.CallActivity("Missing", nil)}
+		_ = ctx.WhenAll(tasks...).Await(nil)
+		return "done", nil
+	}))
+	var mu sync.Mutex
+	seen := map[string]int{}
+	h := newHarness(t, reg, func(c *engine.Config) {
+		c.ObserveActivity = func(name string, failed bool, d time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			if d < 0 {
+				t.Errorf("activity %s ran for %v", name, d)
+			}
+			seen[fmt.Sprintf("%s failed=%v", name, failed)]++
+		}
+	})
+	wantCompleted(t, h.wait(h.start("Mixed", "", nil)), `"done"`)
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"Double failed=false": 2, "Fail failed=true": 1}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("observed %v, want %v", seen, want)
+	}
 }
 
 func TestManyInstances(t *testing.T) {

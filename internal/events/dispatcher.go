@@ -47,6 +47,8 @@ type DispatcherConfig struct {
 	// Origin is sent as WebHook-Request-Origin in the CloudEvents validation handshake
 	// (default "orca").
 	Origin string
+	// Observe, when set, is told of the outcome of every webhook delivery attempt.
+	Observe DeliveryObserver
 }
 
 // Dispatcher delivers the outbox's webhook deliveries at least once: a 2xx answer deletes the
@@ -91,6 +93,9 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	}
 	if cfg.Origin == "" {
 		cfg.Origin = "orca"
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(string, DeliveryOutcome) {}
 	}
 	d := &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		validated: map[string]time.Time{}}
@@ -181,6 +186,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del *store.Delivery) {
 	status, err := d.post(ctx, sub, del)
 	switch {
 	case err == nil && status >= 200 && status < 300:
+		d.cfg.Observe(del.Subscription, Delivered)
 		d.finish(ctx, log, d.cfg.Store.DeliveryDone(ctx, del.ID, d.cfg.Owner))
 	case err == nil && (status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge):
 		d.deadLetter(ctx, log, del, fmt.Sprintf("endpoint answered %d, which is not retried", status))
@@ -201,6 +207,7 @@ func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, del *store.Del
 	delays := d.cfg.RetryDelays
 	delay := delays[min(del.Attempts, len(delays)-1)]
 	log.Info("event delivery failed; will retry", "reason", reason, "in", delay)
+	d.cfg.Observe(del.Subscription, Retried)
 	next := d.cfg.Clock.Now().Add(delay)
 	if next.After(del.ExpiresAt) {
 		next = del.ExpiresAt // one last look, to dead-letter it on time
@@ -211,6 +218,7 @@ func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, del *store.Del
 
 func (d *Dispatcher) deadLetter(ctx context.Context, log *slog.Logger, del *store.Delivery, reason string) {
 	log.Warn("event delivery dead-lettered", "reason", reason)
+	d.cfg.Observe(del.Subscription, DeadLettered)
 	d.finish(ctx, log, d.cfg.Store.DeliveryDeadLetter(ctx, &store.DeliveryDeadLetterParams{ID: del.ID, Owner: d.cfg.Owner,
 		Reason: reason, At: d.cfg.Clock.Now()}))
 }

@@ -23,6 +23,22 @@ const (
 	TypeMessagePoisoned = "Orca.Queue.MessagePoisoned"
 )
 
+// DeliveryOutcome is what became of an attempt to deliver an event to a subscription.
+type DeliveryOutcome string
+
+// Delivery outcomes. A built-in destination (an orchestration or a handler) is delivered once
+// the write that caused the event commits; a webhook attempt is delivered (2xx), retried later,
+// or dead-lettered.
+const (
+	Delivered    DeliveryOutcome = "delivered"
+	Retried      DeliveryOutcome = "retried"
+	DeadLettered DeliveryOutcome = "dead_lettered"
+)
+
+// DeliveryObserver is told of every delivery outcome. It must be fast and safe for concurrent
+// use.
+type DeliveryObserver func(subscription string, outcome DeliveryOutcome)
+
 // Event is an event in the Event Grid schema.
 type Event struct {
 	ID              string          `json:"id"`

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,9 +101,15 @@ func TestOrchestrationDestinationRaisesEventExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var notified []string
-	r := events.NewRouter(events.RouterConfig{Store: st, Notify: func(id string) { notified = append(notified, id) }})
+	outcomes := &outcomes{}
+	r := events.NewRouter(events.RouterConfig{Store: st, Notify: func(id string) { notified = append(notified, id) },
+		Observe: outcomes.observe})
 	if _, err := r.Put(ctx, events.Subscription{Name: "done", Filter: events.Filter{SubjectBeginsWith: events.BlobSubject("output", "")},
 		Destination: events.Destination{Type: events.DestinationOrchestration, EventName: "Done"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	// An event whose subject names no instance is not delivered.
+	if _, err := r.Publish(ctx, blobEvent("ev-0", "output", "")); err != nil {
 		t.Fatal(err)
 	}
 	ev := blobEvent("ev-1", "output", "run1/0.json")
@@ -131,6 +138,28 @@ func TestOrchestrationDestinationRaisesEventExactlyOnce(t *testing.T) {
 	}
 	if len(notified) != 1 || notified[0] != "run1" {
 		t.Fatalf("notified %v", notified)
+	}
+	outcomes.want(t, "done delivered")
+}
+
+// outcomes records what a DeliveryObserver is told.
+type outcomes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (o *outcomes) observe(sub string, outcome events.DeliveryOutcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, sub+" "+string(outcome))
+}
+
+func (o *outcomes) want(t *testing.T, want ...string) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !slices.Equal(o.got, want) {
+		t.Fatalf("delivery outcomes %q, want %q", o.got, want)
 	}
 }
 
@@ -187,20 +216,22 @@ func (w *webhook) delivered() []string {
 }
 
 type rig struct {
-	st  *sqlite.Backend
-	r   *events.Router
-	d   *events.Dispatcher
-	clk *clock.Fake
+	st       *sqlite.Backend
+	r        *events.Router
+	d        *events.Dispatcher
+	clk      *clock.Fake
+	outcomes *outcomes
 }
 
 func newRig(t *testing.T) *rig {
 	st := openStore(t)
 	clk := clock.NewFake(time.Now())
-	r := events.NewRouter(events.RouterConfig{Store: st, Clock: clk})
+	o := &outcomes{}
+	r := events.NewRouter(events.RouterConfig{Store: st, Clock: clk, Observe: o.observe})
 	d := events.NewDispatcher(events.DispatcherConfig{Store: st, Router: r, Clock: clk, Owner: "n1",
-		RetryDelays: []time.Duration{time.Minute, 5 * time.Minute}})
+		RetryDelays: []time.Duration{time.Minute, 5 * time.Minute}, Observe: o.observe})
 	r.SetValidator(d.Validate)
-	return &rig{st: st, r: r, d: d, clk: clk}
+	return &rig{st: st, r: r, d: d, clk: clk, outcomes: o}
 }
 
 func (g *rig) publish(t *testing.T, ev *events.Event) {
@@ -247,6 +278,7 @@ func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
 	if err != nil || pending["hook"] != 0 || dead["hook"] != 0 {
 		t.Fatalf("pending %v dead %v (%v)", pending, dead, err)
 	}
+	g.outcomes.want(t, "hook retried", "hook delivered")
 }
 
 func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
@@ -270,6 +302,7 @@ func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
 	if err != nil || len(dls) != 1 || dls[0].EventID != "e1" || !strings.Contains(dls[0].Reason, "after 3 attempts") {
 		t.Fatalf("dead letters %+v (%v)", dls, err)
 	}
+	g.outcomes.want(t, "hook retried", "hook retried", "hook dead_lettered")
 }
 
 func TestWebhookDeadLettersWhenTheEventExpires(t *testing.T) {
@@ -386,4 +419,5 @@ func TestHandlerDestination(t *testing.T) {
 	if after.Load() != 1 {
 		t.Fatalf("handler ran %d times, want 1", after.Load())
 	}
+	g.outcomes.want(t, "counter delivered")
 }

@@ -41,6 +41,9 @@ type RouterConfig struct {
 	// Validate runs a webhook's validation handshake (the dispatcher's); nil accepts every
 	// endpoint without one.
 	Validate func(ctx context.Context, s *Subscription) error
+	// Observe, when set, is told of every delivery to a built-in destination once it is
+	// durable (the dispatcher reports the webhooks').
+	Observe DeliveryObserver
 }
 
 // Router matches published events against the subscriptions and turns them into effects. It
@@ -263,6 +266,9 @@ func (r *Router) Route(ctx context.Context, ev *Event, content []byte) (store.Ef
 	wake := r.wake
 	r.mu.RUnlock()
 	sort.Slice(matched, func(i, j int) bool { return matched[i].sub.Name < matched[j].sub.Name })
+	// delivered collects the built-in destinations that got the event, in matched's own array
+	// (it never overtakes the loop over matched), to be reported once durable.
+	delivered := matched[:0]
 	var encoded []byte
 	encode := func() ([]byte, error) {
 		if encoded == nil {
@@ -298,6 +304,7 @@ func (r *Router) Route(ctx context.Context, ev *Event, content []byte) (store.Ef
 			id := m[c.pattern.SubexpIndex("instance")]
 			eff.Messages = append(eff.Messages, &store.Message{InstanceID: id, Event: history.NewEventRaised(now, d.EventName, b)})
 			notify = append(notify, id)
+			delivered = append(delivered, c)
 		case DestinationHandler:
 			h := handlers[d.Handler]
 			if h.Messages != nil {
@@ -313,10 +320,16 @@ func (r *Router) Route(ctx context.Context, ev *Event, content []byte) (store.Ef
 			if h.After != nil {
 				afters = append(afters, func() { h.After(ev) })
 			}
+			delivered = append(delivered, c)
 		}
 	}
 	queued := len(eff.Deliveries) > 0
 	after := func() {
+		if observe := r.cfg.Observe; observe != nil {
+			for _, c := range delivered {
+				observe(c.sub.Name, Delivered)
+			}
+		}
 		for _, id := range notify {
 			r.cfg.Notify(id)
 		}

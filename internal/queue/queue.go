@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/orcahq/orca/internal/store"
@@ -108,7 +109,16 @@ type PoisonEvents interface {
 }
 
 // PoisonName is the poison queue of a queue.
-func PoisonName(queue string) string { return queue + "-poison" }
+func PoisonName(queue string) string { return queue + poisonSuffix }
+
+// PoisonOf returns the queue whose poison queue name is; ok is false when name is not a poison
+// queue's.
+func PoisonOf(name string) (queue string, ok bool) {
+	queue, ok = strings.CutSuffix(name, poisonSuffix)
+	return queue, ok && queue != ""
+}
+
+const poisonSuffix = "-poison"
 
 // ValidateName checks a queue name against Azure's rules: 3 to 63 characters, lowercase
 // letters, digits and hyphens, starting and ending with a letter or digit, no two hyphens in a

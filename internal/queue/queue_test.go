@@ -31,6 +31,11 @@ func TestPoisonName(t *testing.T) {
 	if err := queue.ValidateName(queue.PoisonName("input")); err != nil {
 		t.Fatalf("the poison queue of a short name is not a valid name: %v", err)
 	}
+	for name, want := range map[string]string{"input-poison": "input", "input": "", "-poison": "", "a-poison-poison": "a-poison"} {
+		if got, ok := queue.PoisonOf(name); ok != (want != "") || ok && got != want {
+			t.Errorf("PoisonOf(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
 }
 
 func TestStatsLength(t *testing.T) {

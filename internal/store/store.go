@@ -603,9 +603,10 @@ type ComputeBackend interface {
 	QueueEnqueue(ctx context.Context, p *QueueEnqueueParams) error
 	// QueueDequeue takes messages (see the params).
 	QueueDequeue(ctx context.Context, p *QueueDequeueParams) (msgs, poisoned []*QueueMessage, err error)
-	// QueueDelete deletes a message; ErrNotFound when there is none, ErrLeaseLost when
-	// popReceipt is not its current one.
-	QueueDelete(ctx context.Context, queue, id, popReceipt string) error
+	// QueueDelete deletes a message and returns when it was inserted (what the item latency
+	// metric measures from); ErrNotFound when there is none, ErrLeaseLost when popReceipt is not
+	// its current one.
+	QueueDelete(ctx context.Context, queue, id, popReceipt string) (insertedAt time.Time, err error)
 	// QueueUpdate changes a message (see the params); errors as QueueDelete.
 	QueueUpdate(ctx context.Context, p *QueueUpdateParams) (popReceipt string, err error)
 	// QueuePeek returns up to limit visible messages without dequeuing them.

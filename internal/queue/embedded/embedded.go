@@ -42,6 +42,9 @@ type Config struct {
 	// Logger receives what the background parts cannot return: failed poison reports that the
 	// sweeper will retry (nil: discarded).
 	Logger *slog.Logger
+	// ObserveDelete, when set, is told of every deleted message: its queue and how long it was
+	// in the queue, from its enqueue to its delete (by Clock). It must be fast.
+	ObserveDelete func(queue string, sinceEnqueue time.Duration)
 }
 
 // Defaults.
@@ -297,8 +300,12 @@ func (s *Service) Delete(ctx context.Context, q, id, popReceipt string) error {
 	if err := validName(q); err != nil {
 		return err
 	}
-	if err := s.st.QueueDelete(ctx, q, id, popReceipt); err != nil {
+	inserted, err := s.st.QueueDelete(ctx, q, id, popReceipt)
+	if err != nil {
 		return fmt.Errorf("delete message %s from %s: %w", id, q, storeErr(err))
+	}
+	if s.cfg.ObserveDelete != nil {
+		s.cfg.ObserveDelete(q, s.clk.Now().Sub(inserted))
 	}
 	return nil
 }

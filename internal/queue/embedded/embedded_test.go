@@ -443,3 +443,34 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		<-tick.C
 	}
 }
+
+func TestObserveDeleteMeasuresFromEnqueue(t *testing.T) {
+	clk := clock.NewFake(t0)
+	type seen struct {
+		queue string
+		d     time.Duration
+	}
+	var got []seen
+	s := newService(t, Config{Store: openStore(t), Clock: clk, ObserveDelete: func(q string, d time.Duration) {
+		got = append(got, seen{q, d})
+	}})
+	ctx := t.Context()
+	if _, err := s.Enqueue(ctx, "work", []byte("x"), queue.EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(3 * time.Second)
+	msgs, err := s.Dequeue(ctx, "work", queue.DequeueOptions{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatal(len(msgs), err)
+	}
+	clk.Advance(2 * time.Second)
+	if err := s.Delete(ctx, "work", msgs[0].ID, "wrong"); err == nil {
+		t.Fatal("Delete with a wrong receipt succeeded")
+	}
+	if err := s.Delete(ctx, "work", msgs[0].ID, msgs[0].PopReceipt); err != nil {
+		t.Fatal(err)
+	}
+	if want := []seen{{"work", 5 * time.Second}}; len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("observed %+v, want %+v (a failed delete observes nothing)", got, want)
+	}
+}

@@ -182,21 +182,20 @@ func movePoisoned(tx *wtx, m *store.QueueMessage, seq int64, p *store.QueueDeque
 }
 
 // QueueDelete deletes a message (see store.ComputeBackend).
-func (b *Backend) QueueDelete(ctx context.Context, queue, id, popReceipt string) error {
+func (b *Backend) QueueDelete(ctx context.Context, queue, id, popReceipt string) (time.Time, error) {
+	var inserted int64
 	err := b.write(ctx, func(tx *wtx) error {
-		res, err := tx.exec(`DELETE FROM queue_messages WHERE queue = ? AND id = ? AND pop_receipt = ?`, queue, id, popReceipt)
-		if err != nil {
-			return err
+		err := tx.queryRow(`DELETE FROM queue_messages WHERE queue = ? AND id = ? AND pop_receipt = ? RETURNING inserted_at`,
+			queue, id, popReceipt).Scan(&inserted)
+		if errors.Is(err, sql.ErrNoRows) {
+			return missingOrLost(tx, queue, id)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return nil
-		}
-		return missingOrLost(tx, queue, id)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("delete message %s from %s: %w", id, queue, err)
+		return time.Time{}, fmt.Errorf("delete message %s from %s: %w", id, queue, err)
 	}
-	return nil
+	return fromNanos(inserted), nil
 }
 
 // missingOrLost tells why a statement guarded by a pop receipt changed nothing.

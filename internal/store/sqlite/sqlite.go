@@ -36,6 +36,11 @@ type Config struct {
 	ReadConns int
 	// MaxBatch bounds the writes group-committed in one transaction (default 512).
 	MaxBatch int
+	// ObserveCommit, when set, is told of every transaction that reached its commit: how many
+	// writes it carried, how long it took from BEGIN to the end of COMMIT, and the error of a
+	// BEGIN or COMMIT that failed (nil when it committed). A lone write that failed and was
+	// rolled back is not a commit. It runs on the writer and must be fast.
+	ObserveCommit func(writes int, d time.Duration, err error)
 }
 
 // Backend is the SQLite store.
@@ -268,7 +273,9 @@ func (b *Backend) writeLoop() {
 // a savepoint: a failing write is rolled back alone and gets its own error.
 func (b *Backend) commitBatch(tx *wtx, batch []*writeReq) {
 	errs := make([]error, len(batch))
+	began := time.Now()
 	if _, err := tx.exec("BEGIN IMMEDIATE"); err != nil {
+		b.observeCommit(len(batch), began, err)
 		for _, r := range batch {
 			r.done <- fmt.Errorf("begin: %w", err)
 		}
@@ -306,11 +313,18 @@ func (b *Backend) commitBatch(tx *wtx, batch []*writeReq) {
 		_, _ = tx.exec("ROLLBACK")
 		commitErr = fmt.Errorf("commit: %w", err)
 	}
+	b.observeCommit(len(batch), began, commitErr)
 	for i, r := range batch {
 		if errs[i] == nil && commitErr != nil {
 			errs[i] = commitErr
 		}
 		r.done <- errs[i]
+	}
+}
+
+func (b *Backend) observeCommit(writes int, began time.Time, err error) {
+	if b.cfg.ObserveCommit != nil {
+		b.cfg.ObserveCommit(writes, time.Since(began), err)
 	}
 }
 

@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,5 +118,49 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 				t.Fatalf("instance not found after reopening %s: %v", path, err)
 			}
 		})
+	}
+}
+
+// ObserveCommit sees every write once, in the transactions that commit, and not the lone write
+// that failed and rolled back.
+func TestObserveCommit(t *testing.T) {
+	var mu sync.Mutex
+	commits, writes := 0, 0
+	b, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "orca.db"),
+		ObserveCommit: func(n int, d time.Duration, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || n <= 0 || d <= 0 {
+				t.Errorf("observed a commit of %d writes in %v with error %v", n, d, err)
+			}
+			commits++
+			writes += n
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := b.QueueEnqueue(context.Background(), &store.QueueEnqueueParams{Queue: "work",
+				Messages: []*store.QueueMessage{{ID: fmt.Sprint(i), InsertedAt: t0, VisibleAt: t0}}})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := b.QueueDelete(context.Background(), "work", "nope", "r"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("QueueDelete of an unknown message: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if writes != n || commits < 1 || commits > n {
+		t.Fatalf("observed %d writes in %d commits, want %d writes in 1 to %d commits", writes, commits, n, n)
 	}
 }

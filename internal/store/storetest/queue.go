@@ -23,6 +23,17 @@ func qMsg(id string, visibleIn time.Duration) *store.QueueMessage {
 	return &store.QueueMessage{ID: id, Body: []byte("body of " + id), InsertedAt: t0, VisibleAt: at(visibleIn)}
 }
 
+// qDelete deletes a message and checks the insertion time QueueDelete reports: every message of
+// the suite is inserted at t0 (qMsg).
+func qDelete(t *testing.T, b store.Backend, queue, id, popReceipt string) error {
+	t.Helper()
+	inserted, err := b.QueueDelete(t.Context(), queue, id, popReceipt)
+	if err == nil && !inserted.Equal(t0) {
+		t.Fatalf("QueueDelete(%s, %s) reports insertion at %v, want %v", queue, id, inserted, t0)
+	}
+	return err
+}
+
 // qEnqueue adds msgs to queue.
 func qEnqueue(t *testing.T, b store.Backend, queue string, msgs ...*store.QueueMessage) {
 	t.Helper()
@@ -216,8 +227,8 @@ var queueCases = []testCase{
 			t.Fatalf("second dequeue: count %d, receipt %q (first %q), visible at %v; want 2, a new receipt, %v",
 				second.DequeueCount, second.PopReceipt, first.PopReceipt, second.VisibleAt, at(2*qHide))
 		}
-		wantErr(t, "QueueDelete with the first receipt", b.QueueDelete(t.Context(), qWork, "m1", first.PopReceipt), store.ErrLeaseLost)
-		if err := b.QueueDelete(t.Context(), qWork, "m1", second.PopReceipt); err != nil {
+		wantErr(t, "QueueDelete with the first receipt", qDelete(t, b, qWork, "m1", first.PopReceipt), store.ErrLeaseLost)
+		if err := qDelete(t, b, qWork, "m1", second.PopReceipt); err != nil {
 			t.Fatalf("QueueDelete with the current receipt: %v", err)
 		}
 	}},
@@ -228,20 +239,20 @@ var queueCases = []testCase{
 		if got[0].PopReceipt == got[1].PopReceipt {
 			t.Fatalf("two messages of one dequeue share pop receipt %q", got[0].PopReceipt)
 		}
-		wantErr(t, "QueueDelete of m2 with m1's receipt", b.QueueDelete(t.Context(), qWork, "m2", got[0].PopReceipt), store.ErrLeaseLost)
+		wantErr(t, "QueueDelete of m2 with m1's receipt", qDelete(t, b, qWork, "m2", got[0].PopReceipt), store.ErrLeaseLost)
 	}},
 	{"Delete", func(t *testing.T, newBackend backendFunc) {
 		b := newBackend(t)
 		qEnqueue(t, b, qWork, qMsg("m1", 0), qMsg("m2", 0))
-		wantErr(t, "QueueDelete of a message never dequeued", b.QueueDelete(t.Context(), qWork, "m1", ""), store.ErrLeaseLost)
+		wantErr(t, "QueueDelete of a message never dequeued", qDelete(t, b, qWork, "m1", ""), store.ErrLeaseLost)
 		got := qDequeueIDs(t, b, qWork, t0, 1, "m1")
-		wantErr(t, "QueueDelete with a wrong receipt", b.QueueDelete(t.Context(), qWork, "m1", got[0].PopReceipt+"x"), store.ErrLeaseLost)
-		wantErr(t, "QueueDelete in another queue", b.QueueDelete(t.Context(), "other", "m1", got[0].PopReceipt), store.ErrNotFound)
-		if err := b.QueueDelete(t.Context(), qWork, "m1", got[0].PopReceipt); err != nil {
+		wantErr(t, "QueueDelete with a wrong receipt", qDelete(t, b, qWork, "m1", got[0].PopReceipt+"x"), store.ErrLeaseLost)
+		wantErr(t, "QueueDelete in another queue", qDelete(t, b, "other", "m1", got[0].PopReceipt), store.ErrNotFound)
+		if err := qDelete(t, b, qWork, "m1", got[0].PopReceipt); err != nil {
 			t.Fatalf("QueueDelete: %v", err)
 		}
-		wantErr(t, "QueueDelete again", b.QueueDelete(t.Context(), qWork, "m1", got[0].PopReceipt), store.ErrNotFound)
-		wantErr(t, "QueueDelete of an unknown id", b.QueueDelete(t.Context(), qWork, "nope", "r"), store.ErrNotFound)
+		wantErr(t, "QueueDelete again", qDelete(t, b, qWork, "m1", got[0].PopReceipt), store.ErrNotFound)
+		wantErr(t, "QueueDelete of an unknown id", qDelete(t, b, qWork, "nope", "r"), store.ErrNotFound)
 		qDequeueIDs(t, b, qWork, at(time.Hour), 10, "m2")
 	}},
 	{"DeleteAfterVisibilityTimeoutWhileNobodyElseHasIt", func(t *testing.T, newBackend backendFunc) {
@@ -249,7 +260,7 @@ var queueCases = []testCase{
 		qEnqueue(t, b, qWork, qMsg("m1", 0))
 		got := qDequeueIDs(t, b, qWork, t0, 1, "m1")
 		// The receipt is still the current one: the message is visible again but nobody took it.
-		if err := b.QueueDelete(t.Context(), qWork, "m1", got[0].PopReceipt); err != nil {
+		if err := qDelete(t, b, qWork, "m1", got[0].PopReceipt); err != nil {
 			t.Fatalf("QueueDelete after the timeout: %v", err)
 		}
 		qWantStats(t, b, qWork, at(time.Hour), 0, 0)
@@ -260,12 +271,12 @@ var queueCases = []testCase{
 		m := qDequeueIDs(t, b, qWork, t0, 1, "m1")[0]
 		receipt := qGiveBack(t, b, m, at(time.Hour), nil)
 		qDequeueIDs(t, b, qWork, at(time.Hour-time.Nanosecond), 1)
-		wantErr(t, "QueueDelete with the receipt before the update", b.QueueDelete(t.Context(), qWork, "m1", m.PopReceipt), store.ErrLeaseLost)
+		wantErr(t, "QueueDelete with the receipt before the update", qDelete(t, b, qWork, "m1", m.PopReceipt), store.ErrLeaseLost)
 		_, err := b.QueueUpdate(t.Context(), &store.QueueUpdateParams{Queue: qWork, ID: "m1", PopReceipt: m.PopReceipt, VisibleAt: t0})
 		wantErr(t, "QueueUpdate with the receipt before the update", err, store.ErrLeaseLost)
 		_, err = b.QueueUpdate(t.Context(), &store.QueueUpdateParams{Queue: qWork, ID: "nope", PopReceipt: receipt, VisibleAt: t0})
 		wantErr(t, "QueueUpdate of an unknown id", err, store.ErrNotFound)
-		if err := b.QueueDelete(t.Context(), qWork, "m1", receipt); err != nil {
+		if err := qDelete(t, b, qWork, "m1", receipt); err != nil {
 			t.Fatalf("QueueDelete with the updated receipt: %v", err)
 		}
 	}},
@@ -302,7 +313,7 @@ var queueCases = []testCase{
 		qPeekIDs(t, b, qWork, at(time.Minute), "long", "never")
 		// Expired messages are skipped even when they fill the first claim.
 		qDequeueIDs(t, b, qWork, at(time.Minute), 1, "long")
-		wantErr(t, "QueueDelete of a message deleted because it expired", b.QueueDelete(t.Context(), qWork, "short", ""), store.ErrNotFound)
+		wantErr(t, "QueueDelete of a message deleted because it expired", qDelete(t, b, qWork, "short", ""), store.ErrNotFound)
 		qDequeueIDs(t, b, qWork, at(1000*time.Hour), 10, "never")
 	}},
 	{"ManyExpiredAtTheHead", func(t *testing.T, newBackend backendFunc) {
