@@ -105,6 +105,10 @@ func (s *Server) table() []route {
 		{method: "GET", pattern: "/api/runs/summary", scope: auth.ScopeReader, handler: s.summary,
 			doc: opDoc{tag: "management", summary: "Instance counts by status (beyond DF)", responses: map[int]string{200: `{"counts": {...}, "total": N}`}}},
 	}
+	r = append(r, s.poolRoutes()...)
+	if s.cfg.Dashboard != nil {
+		r = append(r, s.dashboardRoutes()...)
+	}
 	if s.cfg.Queues != nil {
 		r = append(r,
 			route{method: "GET", pattern: "/api/queues", scope: auth.ScopeWorker, handler: s.listQueues,

@@ -1,7 +1,8 @@
 // Package api is orca's HTTP API: the Durable Functions-compatible management routes under
 // /runtime/webhooks/durabletask, the seeds' starter route /api/orchestrators/{name}, the data
 // plane workers use (/api/queues, /api/blobs), event ingestion and subscriptions (/api/events,
-// /api/subscriptions), and /healthz and /readyz.
+// /api/subscriptions), the worker pools (/api/pools), the monitoring page (/, /ui/,
+// /api/dashboard/series), and /healthz and /readyz.
 package api
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/blob"
+	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/queue"
@@ -43,6 +45,10 @@ type Config struct {
 	MaxPollWait time.Duration
 	// Keys are the API keys; none means the API is open.
 	Keys *auth.Keys
+	// Dashboard samples what the monitoring page draws; nil serves no page.
+	Dashboard *dashboard.Sampler
+	// Pools are the scaler's worker pools (*scaler.Scaler); nil: none.
+	Pools dashboard.Pools
 }
 
 // Server serves the API.

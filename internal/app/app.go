@@ -1,6 +1,6 @@
 // Package app assembles an orca node: the store, the engine, the blob store and work queue, the
-// event router and dispatcher, the compute flow and the HTTP API. `orca dev`, `orca server`,
-// the benchmarks and the end-to-end tests all run this one assembly.
+// event router and dispatcher, the compute flow, the HTTP API and the dashboard's sampler.
+// `orca dev`, `orca server`, the benchmarks and the end-to-end tests all run this one assembly.
 package app
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/orcahq/orca/internal/blob"
 	blobembedded "github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/clock"
+	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/queue"
@@ -57,6 +58,12 @@ type Config struct {
 	DeliveryPollInterval time.Duration
 	// Keys are the API keys; nil or empty leaves the API open.
 	Keys *auth.Keys
+	// Pools are the worker pools the dashboard and /api/pools show (the scaler); nil: none.
+	Pools dashboard.Pools
+	// SampleInterval is how often the dashboard samples the queue, the pools and the item
+	// counters (default 1s); SampleWindow how much of that it keeps (default 30m).
+	SampleInterval time.Duration
+	SampleWindow   time.Duration
 }
 
 // App is a running node.
@@ -69,6 +76,8 @@ type App struct {
 	Router     *events.Router
 	Dispatcher *events.Dispatcher
 	API        *api.Server
+	// Sampler records the time series the dashboard draws (nil with NoHTTP).
+	Sampler *dashboard.Sampler
 	// Items counts the compute items finished since the node started (for metrics and charts).
 	Items ItemCounts
 	// Addr is the address the API listens on, BaseURL its URL.
@@ -164,8 +173,15 @@ func (a *App) assemble() error {
 	a.Router.SetValidator(a.Dispatcher.Validate)
 
 	if !cfg.NoHTTP {
+		a.Sampler, err = dashboard.NewSampler(dashboard.Config{Queues: a.Queues, WorkQueue: cfg.WorkQueue, Pools: cfg.Pools,
+			Items:    func() (uint64, uint64) { return a.Items.Completed.Load(), a.Items.Failed.Load() },
+			Interval: cfg.SampleInterval, Window: cfg.SampleWindow, Clock: clk, Logger: cfg.Logger.With("component", "dashboard")})
+		if err != nil {
+			return err
+		}
 		a.API, err = api.New(api.Config{Engine: eng, Blobs: a.Blobs, Queues: a.Queues, Router: a.Router,
-			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys})
+			Logger: cfg.Logger.With("component", "api"), PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys,
+			Dashboard: a.Sampler, Pools: cfg.Pools})
 		if err != nil {
 			return err
 		}
@@ -209,6 +225,11 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.queues.Start(ctx); err != nil {
 		return err
 	}
+	if a.Sampler != nil {
+		if err := a.Sampler.Start(ctx); err != nil {
+			return err
+		}
+	}
 	// Configured subscriptions whose endpoint is not up yet wait for validation instead of
 	// failing the start.
 	for _, s := range a.cfg.Subscriptions {
@@ -237,6 +258,9 @@ func (a *App) Stop(ctx context.Context) error {
 	a.Engine.Stop(ctx)
 	a.Dispatcher.Stop()
 	a.queues.Stop()
+	if a.Sampler != nil {
+		a.Sampler.Stop()
+	}
 	if a.API != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		errs = append(errs, a.API.Stop(stopCtx))
