@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/orcahq/orca/internal/auth"
@@ -214,6 +217,18 @@ func TestDashboard(t *testing.T) {
 		b.waitJS(t, "the history", `document.querySelectorAll('.timeline li.ev').length > 0`)
 		noOverflow(t, b, "the instance page")
 		b.screenshot(t, dir, "instance-390", false)
+	})
+
+	t.Run("dark mode", func(t *testing.T) {
+		b.do(t, "a dark desktop", chromedp.EmulateViewport(1280, 800), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+			return err
+		}))
+		b.show(t, "#/")
+		b.waitJS(t, "the dark theme", `getComputedStyle(document.body).backgroundColor === 'rgb(11, 17, 32)'`)
+		b.waitJS(t, "the charts", `document.querySelector('[data-chart=queue] svg')?.getAttribute('width') > 400`)
+		b.screenshot(t, dir, "overview-1280-dark", false)
 	})
 
 	if errs := b.errors(nil); len(errs) > 0 {
