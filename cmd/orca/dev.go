@@ -100,7 +100,7 @@ func printDevBanner(cmd *cobra.Command, base, data string, workers int, exec str
   API        %s  (Durable Functions routes under /runtime/webhooks/durabletask)
   OpenAPI    %s/api/openapi.json
   health     %s/healthz
-  dashboard  %s/  (comes with the dashboard issue)
+  dashboard  %s/
   workers    %d local processes running %s
 
 Start a run as the seeds do:
