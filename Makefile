@@ -30,6 +30,10 @@ test: ## Run every test (vet, race detector, crash tests)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
 
+.PHONY: test-deps
+test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium)
+	scripts/install-test-deps.sh
+
 .PHONY: bench
 bench: build ## Run the benchmark scenarios and print BENCH lines
 	@echo "machine: $$(uname -srm), $$(nproc) cores, $$($(GO) version | cut -d' ' -f3)"

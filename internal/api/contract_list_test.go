@@ -102,6 +102,33 @@ func TestList(t *testing.T) {
 		}
 	})
 
+	t.Run("showOutput (beyond DF)", func(t *testing.T) {
+		for q, shown := range map[string]bool{"": true, "showOutput=false": false, "showOutput=false&showInput=false": false} {
+			for _, it := range n.do(t, "GET", df+"/instances?runtimeStatus=Completed,Failed&"+q, "").want(t, http.StatusOK).array(t) {
+				// A failure's message stays: it is what a list of runs shows.
+				want := shown || it["runtimeStatus"] == "Failed"
+				if got := it["output"] != nil; got != want {
+					t.Errorf("%q: %s output shown = %v, want %v", q, it["instanceId"], got, want)
+				}
+			}
+		}
+	})
+
+	t.Run("newestFirst (beyond DF)", func(t *testing.T) {
+		newest := n.listAll(t, "newestFirst=true", 2)
+		oldest := n.listAll(t, "", 2)
+		slices.Reverse(oldest)
+		if !slices.Equal(newest, oldest) {
+			t.Fatalf("newest first %v, want %v", newest, oldest)
+		}
+		// A token continues only a listing in its own order.
+		r := n.do(t, "GET", df+"/instances?top=2", "").want(t, http.StatusOK)
+		tok := r.header.Get("x-ms-continuation-token")
+		if r := n.do(t, "GET", df+"/instances?top=2&newestFirst=true", "", withHeader("x-ms-continuation-token", tok)); r.code != http.StatusBadRequest {
+			t.Fatalf("a token of the other order: status %d, want 400; body %s", r.code, r.body)
+		}
+	})
+
 	t.Run("bad continuation token", func(t *testing.T) {
 		for _, tok := range []string{"garbage!", base64.RawURLEncoding.EncodeToString([]byte(`{}`)), "bnVsbA=="} {
 			r := n.do(t, "GET", df+"/instances", "", withHeader("x-ms-continuation-token", tok))

@@ -377,10 +377,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 // list is DF's GET instances: a page of statuses in creation order and, always, an
-// x-ms-continuation-token header that is empty on the last page.
+// x-ms-continuation-token header that is empty on the last page. Beyond DF, newestFirst=true
+// reverses the order and showOutput=false leaves the outputs out (a run's can be large).
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	p := &store.InstanceListParams{Limit: pageSize(r), Token: r.Header.Get("x-ms-continuation-token"),
-		WithPayloads: true}
+	p := &store.InstanceListParams{Limit: pageSize(r), Token: r.Header.Get("x-ms-continuation-token")}
 	p.Statuses, _ = queryStatuses(r)
 	if v, ok := queryValue(r, "createdTimeFrom"); ok {
 		p.CreatedFrom, _ = parseTime(v)
@@ -389,14 +389,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		p.CreatedTo, _ = parseTime(v)
 	}
 	p.IDPrefix, _ = queryValue(r, "instanceIdPrefix")
+	p.NewestFirst = queryBool(r, "newestFirst", false)
+	showInput, showOutput := queryBool(r, "showInput", true), queryBool(r, "showOutput", true)
+	p.WithPayloads = showInput || showOutput
 	page, err := s.cfg.Engine.List(r.Context(), p)
 	if err != nil {
 		s.dfError(w, r, err)
 		return
 	}
-	showInput := queryBool(r, "showInput", true)
 	out := make([]statusPayload, len(page.Instances))
 	for i, in := range page.Instances {
+		if !showOutput {
+			in.Output = nil // a failed instance still shows its failure
+		}
 		out[i] = toStatus(in, showInput)
 	}
 	w.Header().Set("x-ms-continuation-token", page.Token)

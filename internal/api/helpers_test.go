@@ -26,6 +26,7 @@ import (
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/auth"
+	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
 )
 
@@ -84,6 +85,8 @@ type nodeConfig struct {
 	idle bool
 	// quiet discards the log instead of keeping it (fuzzing runs long).
 	quiet bool
+	// pools are the worker pools the node shows (nil: none).
+	pools dashboard.Pools
 }
 
 // node is an orca node under test with the test orchestrators registered.
@@ -113,7 +116,7 @@ func newNode(t testing.TB, cfg nodeConfig) *node {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Registry: n.registry(t),
-		Keys: cfg.keys, PublicBaseURL: cfg.publicBaseURL, Logger: logger,
+		Keys: cfg.keys, PublicBaseURL: cfg.publicBaseURL, Logger: logger, Pools: cfg.pools,
 		Engine: engine.Config{ShutdownGrace: time.Second}})
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,9 @@ func (s *Server) table() []route {
 		{"pollingInterval", "seconds between checks (must not exceed timeout)", "number"}}
 	listFilters := []param{{"runtimeStatus", "statuses, comma-separated or repeated", "string"},
 		{"createdTimeFrom", "RFC 3339", "string"}, {"createdTimeTo", "RFC 3339", "string"},
-		{"instanceIdPrefix", "", "string"}, {"showInput", "default true", "boolean"}, {"top", "page size (default 100, at most 1000)", "integer"}}
+		{"instanceIdPrefix", "", "string"}, {"showInput", "default true", "boolean"}, {"top", "page size (default 100, at most 1000)", "integer"},
+		{"newestFirst", "newest created first (beyond DF); a token continues only a listing in its own order", "boolean"},
+		{"showOutput", "default true; false leaves outputs out, not a failure's message (beyond DF)", "boolean"}}
 	token := []param{{"x-ms-continuation-token", "continues a listing; the answer's is empty on the last page", "string"}}
 	starter := opDoc{tag: "management", summary: "Start an orchestration (the seeds' starter)", body: "json",
 		query:     []param{{"inputCount", "item count passed as the string input (1 to 1,000,000)", "integer"}},
@@ -107,6 +109,10 @@ func (s *Server) table() []route {
 		r = append(r, route{method: "GET", pattern: "/metrics", scope: auth.ScopeReader, handler: s.cfg.Metrics.ServeHTTP,
 			doc: opDoc{tag: "health", summary: "Prometheus metrics (text exposition format; docs/metrics.md lists them)",
 				responses: map[int]string{200: "metrics"}}})
+	}
+	r = append(r, s.poolRoutes()...)
+	if s.cfg.Dashboard != nil {
+		r = append(r, s.dashboardRoutes()...)
 	}
 	if s.cfg.Queues != nil {
 		r = append(r,

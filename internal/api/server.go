@@ -1,7 +1,8 @@
 // Package api is orca's HTTP API: the Durable Functions-compatible management routes under
 // /runtime/webhooks/durabletask, the seeds' starter route /api/orchestrators/{name}, the data
 // plane workers use (/api/queues, /api/blobs), event ingestion and subscriptions (/api/events,
-// /api/subscriptions), /healthz and /readyz, and Prometheus' /metrics.
+// /api/subscriptions), the worker pools (/api/pools), the monitoring page (/, /ui/,
+// /api/dashboard/series), /healthz and /readyz, and Prometheus' /metrics.
 package api
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/blob"
+	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/queue"
@@ -51,6 +53,10 @@ type Config struct {
 	// Instrument, when set, wraps each route's handler (behind its key check) to measure it;
 	// route is the route's mux pattern.
 	Instrument func(route string, h http.Handler) http.Handler
+	// Dashboard samples what the monitoring page draws; nil serves no page.
+	Dashboard *dashboard.Sampler
+	// Pools are the scaler's worker pools (*scaler.Scaler); nil: none.
+	Pools dashboard.Pools
 }
 
 // Server serves the API.

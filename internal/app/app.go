@@ -1,6 +1,6 @@
 // Package app assembles an orca node: the store, the engine, the blob store and work queue, the
-// event router and dispatcher, the compute flow and the HTTP API. `orca dev`, `orca server`,
-// the benchmarks and the end-to-end tests all run this one assembly.
+// event router and dispatcher, the compute flow, the HTTP API and the dashboard's sampler.
+// `orca dev`, `orca server`, the benchmarks and the end-to-end tests all run this one assembly.
 package app
 
 import (
@@ -21,6 +21,7 @@ import (
 	"github.com/orcahq/orca/internal/blob"
 	blobembedded "github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/clock"
+	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/metrics"
@@ -61,6 +62,13 @@ type Config struct {
 	DeliveryPollInterval time.Duration
 	// Keys are the API keys; nil or empty leaves the API open.
 	Keys *auth.Keys
+	// Pools replaces what the dashboard and /api/pools show (tests); by default they show the
+	// pools of StartPools' scaler.
+	Pools dashboard.Pools
+	// SampleInterval is how often the dashboard samples the queue, the pools and the item
+	// counters (default 1s); SampleWindow how much of that it keeps (default 30m).
+	SampleInterval time.Duration
+	SampleWindow   time.Duration
 }
 
 // App is a running node.
@@ -73,6 +81,8 @@ type App struct {
 	Router     *events.Router
 	Dispatcher *events.Dispatcher
 	API        *api.Server
+	// Sampler records the time series the dashboard draws (nil with NoHTTP).
+	Sampler *dashboard.Sampler
 	// Items counts the compute items finished since the node started (for metrics and charts).
 	Items ItemCounts
 	// Metrics is the node's Prometheus registry and instruments, served at /metrics.
@@ -184,10 +194,21 @@ func (a *App) assemble() error {
 		return err
 	}
 	if !cfg.NoHTTP {
+		var pools dashboard.Pools = scalerView{a}
+		if cfg.Pools != nil {
+			pools = cfg.Pools
+		}
+		a.Sampler, err = dashboard.NewSampler(dashboard.Config{Queues: a.Queues, WorkQueue: cfg.WorkQueue, Pools: pools,
+			Items:    func() (uint64, uint64) { return a.Items.Completed.Load(), a.Items.Failed.Load() },
+			Interval: cfg.SampleInterval, Window: cfg.SampleWindow, Clock: clk, Logger: cfg.Logger.With("component", "dashboard")})
+		if err != nil {
+			return err
+		}
 		apiLog := cfg.Logger.With("component", "api")
 		a.API, err = api.New(api.Config{Engine: eng, Blobs: a.Blobs, Queues: a.Queues, Router: a.Router,
 			Logger: apiLog, PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys, WorkerPolled: a.workerPolled,
-			Metrics: a.Metrics.Handler(apiLog), Instrument: a.Metrics.InstrumentRoute})
+			Metrics: a.Metrics.Handler(apiLog), Instrument: a.Metrics.InstrumentRoute,
+			Dashboard: a.Sampler, Pools: pools})
 		if err != nil {
 			return err
 		}
@@ -231,6 +252,11 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.queues.Start(ctx); err != nil {
 		return err
 	}
+	if a.Sampler != nil {
+		if err := a.Sampler.Start(ctx); err != nil {
+			return err
+		}
+	}
 	// Configured subscriptions whose endpoint is not up yet wait for validation instead of
 	// failing the start.
 	for _, s := range a.cfg.Subscriptions {
@@ -272,6 +298,24 @@ func (a *App) StartPools(ctx context.Context, pools []scaler.Pool) error {
 // Scaler returns the pools' scaler, nil before StartPools.
 func (a *App) Scaler() *scaler.Scaler { return a.scaler.Load() }
 
+// scalerView shows the pools of the scaler StartPools starts (none before) to the dashboard and
+// the API, which are built before it.
+type scalerView struct{ a *App }
+
+func (v scalerView) Pools() []scaler.PoolStatus {
+	if s := v.a.scaler.Load(); s != nil {
+		return s.Pools()
+	}
+	return nil
+}
+
+func (v scalerView) Decisions(pool string, limit int, changesOnly bool) ([]scaler.Decision, bool) {
+	if s := v.a.scaler.Load(); s != nil {
+		return s.Decisions(pool, limit, changesOnly)
+	}
+	return nil, false
+}
+
 // readyMarker is a provider that learns from the API when one of its workers polls.
 type readyMarker interface{ MarkReady(workerID string) }
 
@@ -305,6 +349,9 @@ func (a *App) Stop(ctx context.Context) error {
 	a.Engine.Stop(ctx)
 	a.Dispatcher.Stop()
 	a.queues.Stop()
+	if a.Sampler != nil {
+		a.Sampler.Stop()
+	}
 	if a.API != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		errs = append(errs, a.API.Stop(stopCtx))

@@ -136,6 +136,9 @@ type InstanceListParams struct {
 	Token string
 	// WithPayloads includes Input and Output.
 	WithPayloads bool
+	// NewestFirst lists in the reverse order (newest created first). A token continues only a
+	// listing in the same order; given to the other order it fails with ErrInvalid.
+	NewestFirst bool
 }
 
 // InstancePage is a page of InstanceList. Token is empty when there are no more pages; a page is

@@ -188,6 +188,8 @@ func (b *Backend) InstanceGet(ctx context.Context, id string, withPayloads bool)
 type listToken struct {
 	Created int64  `json:"c"`
 	ID      string `json:"i"`
+	// Desc marks a token of a newest-first listing.
+	Desc bool `json:"d,omitempty"`
 }
 
 // InstanceList lists instances (see store.Backend).
@@ -209,14 +211,25 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 		if err != nil {
 			return nil, err
 		}
-		where = append(where, `(created_at > ? OR (created_at = ? AND instance_id > ?))`)
+		if tok.Desc != p.NewestFirst {
+			return nil, fmt.Errorf("list instances: the token continues a listing in the other order: %w", store.ErrInvalid)
+		}
+		if p.NewestFirst {
+			where = append(where, `(created_at < ? OR (created_at = ? AND instance_id < ?))`)
+		} else {
+			where = append(where, `(created_at > ? OR (created_at = ? AND instance_id > ?))`)
+		}
 		args = append(args, tok.Created, tok.Created, tok.ID)
 	}
 	q := `SELECT ` + cols + ` FROM instances`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY created_at, instance_id LIMIT (?+0)`
+	if p.NewestFirst {
+		q += ` ORDER BY created_at DESC, instance_id DESC LIMIT (?+0)`
+	} else {
+		q += ` ORDER BY created_at, instance_id LIMIT (?+0)`
+	}
 	args = append(args, p.Limit+1)
 	if err := b.acquireRead(); err != nil {
 		return nil, err
@@ -241,7 +254,7 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 	if len(page.Instances) > p.Limit {
 		page.Instances = page.Instances[:p.Limit]
 		last := page.Instances[p.Limit-1]
-		page.Token = encodeToken(listToken{Created: nanos(last.CreatedAt), ID: last.ID})
+		page.Token = encodeToken(listToken{Created: nanos(last.CreatedAt), ID: last.ID, Desc: p.NewestFirst})
 	}
 	return page, nil
 }

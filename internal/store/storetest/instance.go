@@ -321,6 +321,39 @@ var instanceListCases = []testCase{
 			})
 		}
 	}},
+	{"NewestFirst", func(t *testing.T, newBackend backendFunc) {
+		b := newBackend(t)
+		// Pairs share a creation time: newest first is (createdAt, id) descending.
+		for i := range 7 {
+			create(t, b, fmt.Sprintf("i%02d", 7-i), at(time.Duration(i/2)*time.Minute))
+		}
+		oldest := instanceIDs(listAll(t, b, store.InstanceListParams{Limit: 100}))
+		want := slices.Clone(oldest)
+		slices.Reverse(want)
+		for _, limit := range []int{1, 2, 3, 7, 10} {
+			got := instanceIDs(listAll(t, b, store.InstanceListParams{Limit: limit, NewestFirst: true}))
+			if !slices.Equal(got, want) {
+				t.Fatalf("limit %d: newest first = %q, want %q", limit, got, want)
+			}
+		}
+		page, err := b.InstanceList(t.Context(), &store.InstanceListParams{Limit: 2, NewestFirst: true,
+			Statuses: []store.Status{store.StatusPending}, CreatedTo: at(time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := instanceIDs(page.Instances); !slices.Equal(ids, []string{"i05", "i04"}) {
+			t.Fatalf("newest first with filters = %q, want [i05 i04]", ids)
+		}
+		// A token continues only a listing in its own order.
+		for _, newest := range []bool{false, true} {
+			first, err := b.InstanceList(t.Context(), &store.InstanceListParams{Limit: 2, NewestFirst: newest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = b.InstanceList(t.Context(), &store.InstanceListParams{Limit: 2, NewestFirst: !newest, Token: first.Token})
+			wantErr(t, fmt.Sprintf("InstanceList(NewestFirst %v) with a token of the other order", !newest), err, store.ErrInvalid)
+		}
+	}},
 	{"PagesWithFilter", func(t *testing.T, newBackend backendFunc) {
 		for _, limit := range []int{1, 2, 3, 4, 5} {
 			t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {

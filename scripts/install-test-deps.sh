@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go on a Debian machine, and only what is missing: a C
+# compiler (the race detector needs cgo), Python (the end-to-end tests run a Python algorithm)
+# and Chromium (the dashboard's browser tests, internal/dashboard). .ci/run calls it; run it
+# once on a development machine too (as root, or with sudo available).
+set -euo pipefail
+
+missing=()
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v python3 >/dev/null || missing+=(python3)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo=(sudo)
+fi
+echo "installing test dependencies: ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
