@@ -18,8 +18,8 @@ build: ## Build bin/orca
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/orca ./cmd/orca
 
 .PHONY: run
-run: build ## Run orca dev: everything on this machine (API on 127.0.0.1:7071, local workers)
-	$(BIN)/orca dev
+run: build ## Run orca dev with a 1,000-item demo run: everything on this machine (API and dashboard on 127.0.0.1:7071)
+	$(BIN)/orca dev --demo 1000
 
 .PHONY: demo
 demo: ## Run the engine demo: one orchestration with a visible fan-out, no HTTP

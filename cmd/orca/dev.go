@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/orcahq/orca/client"
+	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/config"
@@ -22,9 +25,11 @@ import (
 
 func newDevCmd(logs *logFlags) *cobra.Command {
 	var (
-		f   workerFlags
-		n   nodeFlags
-		pol poolFlags
+		f       workerFlags
+		n       nodeFlags
+		pol     poolFlags
+		demo    int
+		demoKey string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -56,11 +61,13 @@ resumes every unfinished run.`,
 			// With keys, the node's own workers get a key of their own, passed in the environment.
 			var env []string
 			if len(file.Auth.Keys) > 0 {
-				var b [24]byte
-				_, _ = rand.Read(b[:])
-				workerKey := hex.EncodeToString(b[:])
+				workerKey := randomKey()
 				file.Auth.Keys = append(file.Auth.Keys, auth.KeySpec{Name: "orca-dev-workers", Scope: auth.ScopeWorker, Key: workerKey})
 				env = append(env, "ORCA_KEY="+workerKey)
+				if demo > 0 { // the demo run goes through the API like any client's
+					demoKey = randomKey()
+					file.Auth.Keys = append(file.Auth.Keys, auth.KeySpec{Name: "orca-dev-demo", Scope: auth.ScopeAdmin, Key: demoKey})
+				}
 			}
 			a, err := n.openNode(cmd, logs, file, app.Config{WorkQueue: f.queue})
 			if err != nil {
@@ -87,6 +94,11 @@ resumes every unfinished run.`,
 				return err
 			}
 			printDevBanner(cmd, a.BaseURL, n.data, policy.WithDefaults(), f.exec)
+			if demo > 0 {
+				if err := runDevDemo(cmd, a.BaseURL, demoKey, demo); err != nil && cmd.Context().Err() == nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "orca dev: demo run:", err)
+				}
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "orca dev: shutting down (again to exit at once)")
 			stopCtx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -97,7 +109,50 @@ resumes every unfinished run.`,
 	f.register(cmd)
 	n.register(cmd)
 	pol.register(cmd)
+	cmd.Flags().IntVar(&demo, "demo", 0, "start a ComputeOrchestrator run of this many items at once and show its progress (then keep serving)")
 	return cmd
+}
+
+// runDevDemo starts a ComputeOrchestrator run of n items through the API, as the seeds' curl line
+// does, shows its progress until it finishes and prints the outcome.
+func runDevDemo(cmd *cobra.Command, base, key string, n int) error {
+	c, err := client.New(base, client.WithKey(key), client.WithUserAgent("orca-dev-demo/"+version))
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	start := time.Now()
+	id, err := c.StartOrchestration(ctx, compute.OrchestratorName, "", map[string]int{"inputCount": n})
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "\nDemo run %s: %d items (watch it on the dashboard: %s/#/instance/%s)\n", id, n, base, url.PathEscape(id))
+	view := newProgressView(out)
+	st, err := c.WaitForCompletion(ctx, id, 250*time.Millisecond, view.update)
+	view.done()
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	p, _ := parseProgress(st.CustomStatus)
+	fmt.Fprintf(out, "Demo run %s %s in %s (%.0f items/s; %d completed, %d failed). orca dev keeps serving; Ctrl-C stops.\n",
+		id, st.RuntimeStatus, took.Round(time.Millisecond), float64(n)/took.Seconds(), deref(p.Completed), p.Failed)
+	return nil
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// randomKey returns a fresh API key for orca dev's own clients.
+func randomKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // poolFlags are a worker pool's scaling flags: KEDA's ScaledObject fields, the seeds' values

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orcahq/orca/client"
 )
 
 // TestAutoscaledRun runs the seeds' KEDA setup on real processes: `orca dev` with a pool of
@@ -185,4 +188,64 @@ func resizes(t *testing.T, path string) []resize {
 		out = append(out, resize{from: from, to: to, metric: metric, reason: m[4]})
 	}
 	return out
+}
+
+// TestDevDemo is the README's first command: `orca dev --demo N` starts a run through its own
+// API, shows its progress, reports the outcome, and keeps serving until SIGTERM.
+func TestDevDemo(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	out := &syncBuffer{}
+	cmd := exec.Command(orcaBin, "dev", "--data", filepath.Join(dir, "data"), "--listen", addr, "--log-level", "warn", "--demo", "200")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(out.String(), "keeps serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo outcome in 2 minutes:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	text := out.String()
+	for _, want := range []string{"dashboard", "Demo run ", "200 items", "Completed in", "200 completed, 0 failed"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	// Still serving: the run is there.
+	c := newClient(t, "http://"+addr)
+	list, _, err := c.ListInstances(context.Background(), client.ListOptions{})
+	if err != nil || len(list) != 1 || list[0].RuntimeStatus != client.RuntimeStatusCompleted {
+		t.Fatalf("instances %+v, %v", list, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("orca dev exited with %v after SIGTERM:\n%s", err, out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a child's output and the test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
