@@ -357,6 +357,10 @@ type ListOptions struct {
 	InstanceIDPrefix string
 	// ShowInput includes each instance's input.
 	ShowInput bool
+	// HideOutput leaves each instance's output out (beyond DF: showOutput=false).
+	HideOutput bool
+	// NewestFirst lists the newest instances first (beyond DF: newestFirst=true).
+	NewestFirst bool
 	// PageSize is the most instances per page (0: the server's default, 100).
 	PageSize int
 	// ContinuationToken continues a listing where a previous page ended.
@@ -378,6 +382,12 @@ func (c *Client) ListInstances(ctx context.Context, opts ListOptions) ([]*Status
 	}
 	if opts.InstanceIDPrefix != "" {
 		q.Set("instanceIdPrefix", opts.InstanceIDPrefix)
+	}
+	if opts.HideOutput {
+		q.Set("showOutput", "false")
+	}
+	if opts.NewestFirst {
+		q.Set("newestFirst", "true")
 	}
 	if opts.PageSize > 0 {
 		q.Set("top", strconv.Itoa(opts.PageSize))

@@ -67,7 +67,7 @@ func addManagementCmds(root *cobra.Command) {
 	root.AddGroup(&cobra.Group{ID: "manage", Title: "Instance management (against a running server):"})
 	for _, c := range []*cobra.Command{newStartCmd(), newStatusCmd(), newWaitCmd(), newListCmd(), newHistoryCmd(),
 		newRaiseCmd(), newControlCmd(opTerminate), newControlCmd(opSuspend), newControlCmd(opResume),
-		newControlCmd(opRewind), newRestartCmd(), newPurgeCmd()} {
+		newControlCmd(opRewind), newRestartCmd(), newPurgeCmd(), newPoolsCmd()} {
 		c.GroupID = "manage"
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 		root.AddCommand(c)

@@ -18,6 +18,9 @@ import (
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/auth"
+	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/workers"
+	"github.com/orcahq/orca/worker"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -588,4 +591,54 @@ func TestParseSince(t *testing.T) {
 			t.Errorf("parseSince(%q): %v, want a usage error", bad, err)
 		}
 	}
+}
+
+func TestPools(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	server := "--server=" + a.BaseURL
+
+	if out := runWith(t, &syncBuffer{}, "pools", server).ok(t); !strings.Contains(out, "No worker pools") {
+		t.Fatalf("pools without a scaler:\n%s", out)
+	}
+
+	pool := workers.NewGoroutinePool(worker.Config{Source: a.Source(), Algorithm: worker.Demo(0), Queue: a.WorkQueue(),
+		PollWait: 100 * time.Millisecond})
+	if err := a.StartPools(ctx, []scaler.Pool{{Name: "crunch", Queue: a.WorkQueue(), Provider: pool,
+		Policy: scaler.Policy{Min: 1, Max: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the pool's first worker", func() bool { return pool.Workers().Ready == 1 })
+
+	out := runWith(t, &syncBuffer{}, "pools", server).ok(t)
+	if !strings.Contains(out, "crunch") || !strings.Contains(out, "goroutine") || !strings.Contains(out, "1-2") {
+		t.Fatalf("pools table:\n%s", out)
+	}
+	var pools []client.Pool
+	if err := json.Unmarshal([]byte(runWith(t, &syncBuffer{}, "pools", server, "-o", "json").ok(t)), &pools); err != nil {
+		t.Fatal(err)
+	}
+	if len(pools) != 1 || pools[0].Name != "crunch" || pools[0].Workers.Ready != 1 || pools[0].Desired != 1 || pools[0].Max != 2 {
+		t.Fatalf("pools %+v", pools)
+	}
+	out = runWith(t, &syncBuffer{}, "pools", "crunch", server).ok(t)
+	if !strings.Contains(out, "0 → 1") || !strings.Contains(out, "activated") {
+		t.Fatalf("resizes:\n%s", out)
+	}
+	var ds []client.PoolDecision
+	if err := json.Unmarshal([]byte(runWith(t, &syncBuffer{}, "pools", "crunch", "--all", "--limit", "1", server, "-o", "json").ok(t)), &ds); err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Pool != "crunch" {
+		t.Fatalf("decisions %+v", ds)
+	}
+	runWith(t, &syncBuffer{}, "pools", "nope", server).fails(t, exitFailed, `no pool named "nope"`)
+	runWith(t, &syncBuffer{}, "pools", "a", "b", server).fails(t, exitUsage, "accepts at most 1 arg")
 }
