@@ -185,22 +185,22 @@ func poolPolicy(w config.Workers) scaler.Policy {
 	}
 	return scaler.Policy{Min: w.Min, Max: w.Max, TargetQueueLength: w.TargetQueueLength,
 		ActivationQueueLength: w.ActivationQueueLength, PollingInterval: w.PollingInterval, Cooldown: w.Cooldown,
-		ScaleUpPeriod: w.ScaleUpPeriod, ScaleDownStabilization: w.ScaleDownStabilization}
+		ScaleUpPeriod: w.ScaleUpPeriod, ScaleUpPods: w.ScaleUpPods, ScaleUpPercent: w.ScaleUpPercent,
+		ScaleDownStabilization: w.ScaleDownStabilization}
 }
 
 // policy merges the flags with the configuration file's workers section (a flag given wins).
 func (p *poolFlags) policy(fl *pflag.FlagSet, w config.Workers) scaler.Policy {
-	return scaler.Policy{
-		Min:                   pick(fl, "min-workers", p.min, w.Min),
-		Max:                   pick(fl, "max-workers", p.max, w.Max),
-		TargetQueueLength:     pick(fl, "target-queue-length", p.target, w.TargetQueueLength),
-		ActivationQueueLength: pick(fl, "activation-queue-length", p.activation, w.ActivationQueueLength),
-		PollingInterval:       pick(fl, "polling-interval", p.polling, w.PollingInterval),
-		Cooldown:              pick(fl, "cooldown", p.cooldown, w.Cooldown),
-		ScaleUpPeriod:         pick(fl, "scale-up-period", p.scaleUpPeriod, w.ScaleUpPeriod),
-		// A negative value turns the window off; a zero one takes the default.
-		ScaleDownStabilization: pick(fl, "scale-down-stabilization", p.stabilization, w.ScaleDownStabilization),
-	}
+	w.Min = pick(fl, "min-workers", p.min, w.Min)
+	w.Max = pick(fl, "max-workers", p.max, w.Max)
+	w.TargetQueueLength = pick(fl, "target-queue-length", p.target, w.TargetQueueLength)
+	w.ActivationQueueLength = pick(fl, "activation-queue-length", p.activation, w.ActivationQueueLength)
+	w.PollingInterval = pick(fl, "polling-interval", p.polling, w.PollingInterval)
+	w.Cooldown = pick(fl, "cooldown", p.cooldown, w.Cooldown)
+	w.ScaleUpPeriod = pick(fl, "scale-up-period", p.scaleUpPeriod, w.ScaleUpPeriod)
+	// A negative value turns the window off; a zero one takes the default.
+	w.ScaleDownStabilization = pick(fl, "scale-down-stabilization", p.stabilization, w.ScaleDownStabilization)
+	return poolPolicy(w)
 }
 
 func printDevBanner(cmd *cobra.Command, base, data string, pol scaler.Policy, exec string) {

@@ -64,7 +64,7 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 // addManagementCmds adds the verbs that manage instances on a running server.
 func addManagementCmds(root *cobra.Command) {
-	root.AddGroup(&cobra.Group{ID: "manage", Title: "Instance management (against a running server):"})
+	root.AddGroup(&cobra.Group{ID: "manage", Title: "Instances and pools (against a running server):"})
 	for _, c := range []*cobra.Command{newStartCmd(), newStatusCmd(), newWaitCmd(), newListCmd(), newHistoryCmd(),
 		newRaiseCmd(), newControlCmd(opTerminate), newControlCmd(opSuspend), newControlCmd(opResume),
 		newControlCmd(opRewind), newRestartCmd(), newPurgeCmd(), newPoolsCmd()} {

@@ -70,6 +70,9 @@ type Workers struct {
 	PollingInterval       time.Duration `yaml:"pollingInterval"`
 	Cooldown              time.Duration `yaml:"cooldown"`
 	ScaleUpPeriod         time.Duration `yaml:"scaleUpPeriod"`
+	// ScaleUpPods and ScaleUpPercent: growth per scaleUpPeriod is at most max(+pods, +percent%).
+	ScaleUpPods    int `yaml:"scaleUpPods"`
+	ScaleUpPercent int `yaml:"scaleUpPercent"`
 	// ScaleDownStabilization: a negative value turns the window off.
 	ScaleDownStabilization time.Duration `yaml:"scaleDownStabilization"`
 }
@@ -268,7 +271,8 @@ func (f *File) Validate() error {
 // validate checks a pool's settings; field names the section in errors.
 func (w Workers) validate(field string) error {
 	if w.Min < 0 || w.Max < 0 || w.Concurrency < 0 || w.ComputeDelay < 0 || w.TargetQueueLength < 0 ||
-		w.ActivationQueueLength < 0 || w.PollingInterval < 0 || w.Cooldown < 0 || w.ScaleUpPeriod < 0 {
+		w.ActivationQueueLength < 0 || w.PollingInterval < 0 || w.Cooldown < 0 || w.ScaleUpPeriod < 0 ||
+		w.ScaleUpPods < 0 || w.ScaleUpPercent < 0 {
 		return &Error{field, "sizes, lengths and durations must not be negative (scaleDownStabilization may be: off)"}
 	}
 	if w.Max > 0 && w.Min > w.Max {
