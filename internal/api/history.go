@@ -61,6 +61,12 @@ func dtfFailure(f *history.FailureDetails) any {
 		{"InnerFailure", inner}, {"IsNonRetriable", f.NonRetriable}}
 }
 
+// dtfFailureFields are a failed task's or sub-orchestration's Reason, Details and
+// FailureDetails, in DTFx's order.
+func dtfFailureFields(f *history.FailureDetails) obj {
+	return obj{{"Reason", failureMessage(f)}, {"Details", nil}, {"FailureDetails", dtfFailure(f)}}
+}
+
 func nilIfEmpty(s string) any {
 	if s == "" {
 		return nil
@@ -177,15 +183,13 @@ func dfEvent(ev *history.Event, scheduled map[int32]*history.Event, completed ma
 		result(ev.TaskCompleted.Result)
 	case history.TaskFailed:
 		merge(ev.TaskFailed.TaskScheduledID)
-		o = append(o, kv{"Reason", failureMessage(ev.TaskFailed.Failure)}, kv{"Details", nil},
-			kv{"FailureDetails", dtfFailure(ev.TaskFailed.Failure)})
+		o = append(o, dtfFailureFields(ev.TaskFailed.Failure)...)
 	case history.SubOrchestrationInstanceCompleted:
 		merge(ev.SubOrchestrationInstanceCompleted.TaskScheduledID)
 		result(ev.SubOrchestrationInstanceCompleted.Result)
 	case history.SubOrchestrationInstanceFailed:
 		merge(ev.SubOrchestrationInstanceFailed.TaskScheduledID)
-		o = append(o, kv{"Reason", failureMessage(ev.SubOrchestrationInstanceFailed.Failure)}, kv{"Details", nil},
-			kv{"FailureDetails", dtfFailure(ev.SubOrchestrationInstanceFailed.Failure)})
+		o = append(o, dtfFailureFields(ev.SubOrchestrationInstanceFailed.Failure)...)
 	case history.TimerCreated:
 		o = append(o, kv{"FireAt", dtfTime(ev.TimerCreated.FireAt)})
 	case history.TimerFired:
