@@ -29,7 +29,7 @@ func encodeEffects(e *store.Effects) (*effects, error) {
 
 // queueEffects queues the writes of effects: inbox messages (to existing instances) and outbox
 // deliveries, with their wake-ups.
-func queueEffects(bt *pgx.Batch, e *effects, now time.Time) {
+func queueEffects(bt *batch, e *effects, now time.Time) {
 	queueMessages(bt, e.messages, now, "")
 	if len(e.deliveries) == 0 {
 		return
@@ -47,7 +47,7 @@ func queueEffects(bt *pgx.Batch, e *effects, now time.Time) {
 	bt.Queue(`INSERT INTO event_outbox (subscription, event_id, event, next_attempt, expires_at, created_at)
 		SELECT u.s, u.i, u.e, u.n, u.x, $6 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[])
 		WITH ORDINALITY AS u(s, i, e, n, x, o) ORDER BY u.o`, subs, ids, events, next, expires, created)
-	bt.Queue(notifySQL, wakeDeliveries)
+	bt.wake(wakeDeliveries)
 }
 
 const blobColumns = sc.BlobColumns
@@ -71,7 +71,7 @@ func (b *Backend) BlobPut(ctx context.Context, p *store.BlobPutParams) (*store.B
 		filePath = &in.FilePath
 	}
 	var replaced *store.BlobInfo
-	err = b.batch(ctx, func(bt *pgx.Batch) {
+	err = b.batch(ctx, func(bt *batch) {
 		// Puts of one name take turns (a lock on the name, which may not have a row yet), so
 		// each sees and replaces the one before it.
 		bt.Queue(`SELECT pg_advisory_xact_lock(`+strconv.Itoa(lockClassBlobName)+`, hashtext($1 || '/' || $2))`, in.Container, in.Name)
@@ -142,7 +142,7 @@ func blobReadError(container, name string, err error) error {
 // BlobDelete deletes a blob and returns what it deleted (see store.ComputeBackend).
 func (b *Backend) BlobDelete(ctx context.Context, container, name string) (*store.BlobInfo, error) {
 	var deleted *store.BlobInfo
-	err := b.batch(ctx, func(bt *pgx.Batch) {
+	err := b.batch(ctx, func(bt *batch) {
 		bt.Queue(`DELETE FROM blobs WHERE container = $1 AND name = $2 RETURNING `+blobColumns, container, name)
 	}, func(br pgx.BatchResults) error {
 		var err error

@@ -19,7 +19,7 @@ func (b *Backend) EventPublish(ctx context.Context, p *store.EventPublishParams)
 		return false, err
 	}
 	// A duplicate fails the batch (codeDuplicate), so its effects are not written.
-	err = b.exec(ctx, func(bt *pgx.Batch) {
+	err = b.exec(ctx, func(bt *batch) {
 		bt.Queue(`DELETE FROM event_seen WHERE until < $1`, sc.Nanos(p.Now))
 		bt.Queue(`WITH s AS (INSERT INTO event_seen (event_id, until) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING RETURNING 1)
 			SELECT orca_fail('`+codeDuplicate+`', 'event already published') WHERE NOT EXISTS (SELECT 1 FROM s)`,
@@ -44,7 +44,7 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 		return nil, fmt.Errorf("lease deliveries: limit must be positive: %w", store.ErrInvalid)
 	}
 	var out []*store.Delivery
-	err := b.batch(ctx, func(bt *pgx.Batch) {
+	err := b.batch(ctx, func(bt *batch) {
 		bt.Queue(`UPDATE event_outbox SET lock_owner = $1, lock_expiry = $2 WHERE id IN (
 			SELECT id FROM event_outbox WHERE next_attempt <= $3 AND (lock_owner IS NULL OR lock_expiry <= $3)
 			ORDER BY next_attempt, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING `+deliveryColumns,
@@ -76,7 +76,7 @@ const leaseLostUnless = ` SELECT orca_fail('` + codeLeaseLost + `', 'delivery no
 
 // DeliveryDone deletes a delivered entry (see store.ComputeBackend).
 func (b *Backend) DeliveryDone(ctx context.Context, id int64, owner string) error {
-	err := b.exec(ctx, func(bt *pgx.Batch) {
+	err := b.exec(ctx, func(bt *batch) {
 		bt.Queue(`WITH d AS (DELETE FROM event_outbox WHERE id = $1 AND lock_owner = $2 RETURNING 1)`+leaseLostUnless, id, owner)
 	})
 	if err != nil {
@@ -87,11 +87,11 @@ func (b *Backend) DeliveryDone(ctx context.Context, id int64, owner string) erro
 
 // DeliveryRetry gives a delivery back for a later attempt (see store.ComputeBackend).
 func (b *Backend) DeliveryRetry(ctx context.Context, p *store.DeliveryRetryParams) error {
-	err := b.exec(ctx, func(bt *pgx.Batch) {
+	err := b.exec(ctx, func(bt *batch) {
 		bt.Queue(`WITH d AS (UPDATE event_outbox SET attempts = attempts + 1, next_attempt = $1, last_error = $2,
 			lock_owner = NULL, lock_expiry = 0 WHERE id = $3 AND lock_owner = $4 RETURNING 1)`+leaseLostUnless,
 			sc.Nanos(p.NextAttempt), p.LastError, p.ID, p.Owner)
-		bt.Queue(notifySQL, wakeDeliveries)
+		bt.wake(wakeDeliveries)
 	})
 	if err != nil {
 		return fmt.Errorf("delivery %d: %w", p.ID, err)
@@ -101,7 +101,7 @@ func (b *Backend) DeliveryRetry(ctx context.Context, p *store.DeliveryRetryParam
 
 // DeliveryDeadLetter moves a delivery to the dead-letter list (see store.ComputeBackend).
 func (b *Backend) DeliveryDeadLetter(ctx context.Context, p *store.DeliveryDeadLetterParams) error {
-	err := b.exec(ctx, func(bt *pgx.Batch) {
+	err := b.exec(ctx, func(bt *batch) {
 		bt.Queue(`WITH d AS (DELETE FROM event_outbox WHERE id = $3 AND lock_owner = $4
 				RETURNING subscription, event_id, event, attempts),
 			i AS (INSERT INTO event_dead_letters (subscription, event_id, event, attempts, reason, at)
@@ -172,7 +172,7 @@ func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit
 
 // SubscriptionPut creates or replaces a subscription (see store.ComputeBackend).
 func (b *Backend) SubscriptionPut(ctx context.Context, s *store.SubscriptionRecord) error {
-	return b.exec(ctx, func(bt *pgx.Batch) {
+	return b.exec(ctx, func(bt *batch) {
 		bt.Queue(`INSERT INTO subscriptions (name, spec, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
 			s.Name, s.Spec, sc.Nanos(s.UpdatedAt))
@@ -207,7 +207,7 @@ func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRe
 
 // SubscriptionDelete deletes a subscription and its pending deliveries (see store.ComputeBackend).
 func (b *Backend) SubscriptionDelete(ctx context.Context, name string) error {
-	err := b.exec(ctx, func(bt *pgx.Batch) {
+	err := b.exec(ctx, func(bt *batch) {
 		bt.Queue(`WITH d AS (DELETE FROM subscriptions WHERE name = $1 RETURNING 1)
 			SELECT orca_fail('`+codeNotFound+`', 'no such subscription') WHERE NOT EXISTS (SELECT 1 FROM d)`, name)
 		bt.Queue(`DELETE FROM event_outbox WHERE subscription = $1`, name)

@@ -35,8 +35,9 @@ func collectInstances(rows pgx.Rows, withPayloads bool) ([]*store.Instance, erro
 // createSQL calls orca_create_instance; queueCreate supplies its arguments.
 const createSQL = `SELECT orca_create_instance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
-func queueCreate(bt *pgx.Batch, enc *sc.EncodedInstance, soft bool) {
+func queueCreate(bt *batch, enc *sc.EncodedInstance, soft bool) {
 	p := enc.P
+	bt.wake(wakeInboxPrefix + p.ID)
 	es := p.Started.ExecutionStarted
 	var owner *string
 	if p.Owner != "" {
@@ -52,7 +53,7 @@ func (b *Backend) InstanceCreate(ctx context.Context, p *store.InstanceCreatePar
 	if err != nil {
 		return err
 	}
-	err = b.exec(ctx, func(bt *pgx.Batch) { queueCreate(bt, enc, false) })
+	err = b.exec(ctx, func(bt *batch) { queueCreate(bt, enc, false) })
 	if err != nil {
 		return statusError(p.ID, fmt.Errorf("create instance %s: %w", p.ID, err))
 	}
@@ -175,7 +176,7 @@ func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, err
 
 // InstancePurge deletes a finished instance (see store.Backend).
 func (b *Backend) InstancePurge(ctx context.Context, id string) error {
-	err := b.exec(ctx, func(bt *pgx.Batch) {
+	err := b.exec(ctx, func(bt *batch) {
 		bt.Queue(`SELECT orca_status($1, $2)`, id, []string{string(store.StatusCompleted), string(store.StatusFailed), string(store.StatusTerminated)})
 		bt.Queue(`SELECT orca_delete_instances($1)`, []string{id})
 	})
@@ -197,7 +198,7 @@ func (b *Backend) InstancePurgeBatch(ctx context.Context, p *store.InstancePurge
 		strings.Join(where, " AND ") + ` ORDER BY created_at LIMIT ` + a.add(p.Limit) + ` FOR UPDATE SKIP LOCKED) s)
 		SELECT COALESCE(cardinality(a), 0), orca_delete_instances(COALESCE(a, '{}')) FROM ids`
 	var deleted int
-	err = b.batch(ctx, func(bt *pgx.Batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
+	err = b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
 		return br.QueryRow().Scan(&deleted, nil)
 	})
 	if err != nil {

@@ -7,13 +7,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orcahq/orca/internal/store"
 )
 
-// Wake-ups. Every write that makes work available sends pg_notify(wakeChannel, payload) in its
-// own transaction, so the notification is delivered at commit and never for a rolled-back
-// write (PostgreSQL also folds identical notifications of one transaction into one). Payloads:
+// Wake-ups. Every write that makes work available announces it with pg_notify(wakeChannel,
+// payload) once it committed: not inside its own transaction, because PostgreSQL serialises the
+// commits of notifying transactions on one lock held through the WAL flush, which halved the
+// throughput of concurrent task completions (1.6k vs 3.2k/s in BenchmarkStore). The notifier
+// sends what accumulated while its previous statement ran, duplicates folded, in one statement;
+// a wake-up lost in a crash between a commit and its notify costs a poll interval. Payloads:
 // "o:<instance id>" (inbox), "t" (tasks), "q:<queue>" (queue), "d" (deliveries). One connection
 // per Backend LISTENs and fans the notifications out to the subscribers; while it is down,
 // subscribers get WakeAll every PollFallback so nothing waits longer than a poll.
@@ -27,11 +31,65 @@ const (
 	wakeDeliveries  = "d"
 )
 
-// notifySQL wakes one key: $1 is the payload.
-const notifySQL = `SELECT pg_notify('` + wakeChannel + `', $1)`
+// notifySQL sends the payloads in the array $1.
+const notifySQL = `SELECT pg_notify('` + wakeChannel + `', p) FROM unnest($1::text[]) AS p`
 
-// notifyInboxesSQL wakes the instances in the array $1 (duplicates folded).
-const notifyInboxesSQL = `SELECT pg_notify('` + wakeChannel + `', '` + wakeInboxPrefix + `' || i) FROM (SELECT DISTINCT unnest($1::text[]) AS i) t`
+// notifier sends wake-ups after their writes committed, batching what accumulates.
+type notifier struct {
+	pool    *pgxpool.Pool
+	mu      sync.Mutex
+	pending map[string]struct{}
+	kick    chan struct{}
+}
+
+func newNotifier(pool *pgxpool.Pool) *notifier {
+	return &notifier{pool: pool, pending: map[string]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+func (n *notifier) add(payloads []string) {
+	if len(payloads) == 0 {
+		return
+	}
+	n.mu.Lock()
+	for _, p := range payloads {
+		n.pending[p] = struct{}{}
+	}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run sends pending wake-ups until ctx ends, then the last ones.
+func (n *notifier) run(ctx context.Context) {
+	for {
+		select {
+		case <-n.kick:
+			n.flush(ctx)
+		case <-ctx.Done():
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			n.flush(flushCtx)
+			cancel()
+			return
+		}
+	}
+}
+
+func (n *notifier) flush(ctx context.Context) {
+	n.mu.Lock()
+	payloads := make([]string, 0, len(n.pending))
+	for p := range n.pending {
+		payloads = append(payloads, p)
+	}
+	clear(n.pending)
+	n.mu.Unlock()
+	if len(payloads) == 0 {
+		return
+	}
+	// A failure loses these wake-ups only: subscribers poll as well.
+	_, _ = n.pool.Exec(ctx, notifySQL, payloads)
+}
 
 func parseWakeup(payload string) store.Wakeup {
 	switch {

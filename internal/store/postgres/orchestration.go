@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,7 @@ import (
 // queueMessages queues the statements that put msgs in their inboxes, dropping those addressed
 // to instances that do not exist, lower the targets' ready_at (not self's: its step sets it)
 // and wake them.
-func queueMessages(bt *pgx.Batch, msgs []sc.EncodedMessage, now time.Time, self string) {
+func queueMessages(bt *batch, msgs []sc.EncodedMessage, now time.Time, self string) {
 	if len(msgs) == 0 {
 		return
 	}
@@ -43,7 +44,9 @@ func queueMessages(bt *pgx.Batch, msgs []sc.EncodedMessage, now time.Time, self 
 	bt.Queue(`UPDATE instances AS t SET ready_at = m.v
 		FROM (SELECT i, MIN(v) AS v FROM unnest($1::text[], $2::bigint[]) AS u(i, v) GROUP BY i) AS m
 		WHERE t.instance_id = m.i AND t.instance_id <> $3 AND (t.ready_at IS NULL OR t.ready_at > m.v)`, ids, visible, self)
-	bt.Queue(notifyInboxesSQL, ids)
+	for _, id := range ids {
+		bt.wake(wakeInboxPrefix + id)
+	}
 }
 
 // MessageSend puts messages in an instance's inbox (see store.Backend).
@@ -61,7 +64,7 @@ func (b *Backend) MessageSend(ctx context.Context, p *store.MessageSendParams) e
 	for i, s := range p.RequireStatus {
 		require[i] = string(s)
 	}
-	err = b.exec(ctx, func(bt *pgx.Batch) {
+	err = b.exec(ctx, func(bt *batch) {
 		bt.Queue(`SELECT orca_status($1, $2)`, p.InstanceID, require)
 		queueMessages(bt, enc, p.Now, "")
 	})
@@ -88,7 +91,7 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 	q += ` ORDER BY ready_at LIMIT ` + a.add(p.Limit) + ` FOR NO KEY UPDATE SKIP LOCKED) RETURNING ready_at, ` + instanceColumns
 	var ins []*store.Instance
 	var ready []int64
-	err := b.batch(ctx, func(bt *pgx.Batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
+	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
 		ins, ready = ins[:0], ready[:0]
 		rows, err := br.Query()
 		if err != nil {
@@ -201,19 +204,20 @@ func (b *Backend) OrchestrationCommitAsync(ctx context.Context, p *store.Orchest
 // taken sends its parent a failure message instead, and then sends the rest.
 func (b *Backend) commit(ctx context.Context, p *store.OrchestrationCommitParams, enc *sc.CommitEncoded) error {
 	if len(enc.Subs) == 0 {
-		return b.exec(ctx, func(bt *pgx.Batch) {
+		return b.exec(ctx, func(bt *batch) {
 			queueFence(bt, p)
 			queueStep(bt, p, enc, enc.Messages)
 		})
 	}
-	return b.tx(ctx, func(tx pgx.Tx) error {
-		bt := &pgx.Batch{}
+	var wakes []string
+	err := b.tx(ctx, func(tx pgx.Tx) error {
+		bt := &batch{}
 		queueFence(bt, p)
 		for _, s := range enc.Subs {
 			queueCreate(bt, s, true)
 		}
 		msgs := enc.Messages
-		br := tx.SendBatch(ctx, bt)
+		br := tx.SendBatch(ctx, &bt.Batch)
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return err
@@ -237,18 +241,23 @@ func (b *Backend) commit(ctx context.Context, p *store.OrchestrationCommitParams
 		if err := br.Close(); err != nil {
 			return err
 		}
-		bt = &pgx.Batch{}
-		queueStep(bt, p, enc, msgs)
-		return tx.SendBatch(ctx, bt).Close()
+		rest := &batch{}
+		queueStep(rest, p, enc, msgs)
+		wakes = slices.Concat(bt.wakes, rest.wakes)
+		return tx.SendBatch(ctx, &rest.Batch).Close()
 	})
+	if err == nil {
+		b.notifier.add(wakes)
+	}
+	return err
 }
 
-func queueFence(bt *pgx.Batch, p *store.OrchestrationCommitParams) {
+func queueFence(bt *batch, p *store.OrchestrationCommitParams) {
 	bt.Queue(`SELECT orca_fence($1, $2, $3)`, p.InstanceID, p.Owner, p.ExpectHistoryLen)
 }
 
 // queueStep queues a step's writes, after its fence.
-func queueStep(bt *pgx.Batch, p *store.OrchestrationCommitParams, enc *sc.CommitEncoded, msgs []sc.EncodedMessage) {
+func queueStep(bt *batch, p *store.OrchestrationCommitParams, enc *sc.CommitEncoded, msgs []sc.EncodedMessage) {
 	id := p.InstanceID
 	now := p.Update.UpdatedAt
 	base := p.ExpectHistoryLen
@@ -300,7 +309,7 @@ func queueStep(bt *pgx.Batch, p *store.OrchestrationCommitParams, enc *sc.Commit
 
 // queueTasks queues the insertion of new activity tasks, and wakes the dispatchers when any of
 // them is free to lease.
-func queueTasks(bt *pgx.Batch, tasks []*store.TaskCreate, now time.Time) {
+func queueTasks(bt *batch, tasks []*store.TaskCreate, now time.Time) {
 	if len(tasks) == 0 {
 		return
 	}
@@ -326,7 +335,7 @@ func queueTasks(bt *pgx.Batch, tasks []*store.TaskCreate, now time.Time) {
 			WITH ORDINALITY AS u(i, e, n, name, input, attempt, owner, expiry, o)
 		ORDER BY u.o`, ins, execs, tids, names, inputs, attempts, owners, expiries, sc.Nanos(now))
 	if free {
-		bt.Queue(notifySQL, wakeTasks)
+		bt.wake(wakeTasks)
 	}
 }
 
@@ -341,21 +350,44 @@ func taskKeyArrays(keys []store.TaskKey) (ins, execs []string, tids []int32) {
 // OrchestrationRelease releases locks (see store.Backend).
 func (b *Backend) OrchestrationRelease(ctx context.Context, owner string, ids []string) error {
 	// Released instances with messages are announced: another process may take them now.
-	q := `WITH r AS (UPDATE instances SET lock_owner = NULL, lock_expiry = 0 WHERE lock_owner = $1 %s
-		RETURNING instance_id, ready_at) SELECT pg_notify('` + wakeChannel + `', '` + wakeInboxPrefix + `' || instance_id) FROM r
-		WHERE ready_at IS NOT NULL`
-	return b.exec(ctx, func(bt *pgx.Batch) {
+	q := `UPDATE instances SET lock_owner = NULL, lock_expiry = 0 WHERE lock_owner = $1 %s
+		RETURNING instance_id, ready_at IS NOT NULL`
+	var wakes []string
+	err := b.batch(ctx, func(bt *batch) {
 		if ids == nil {
 			bt.Queue(fmt.Sprintf(q, ""), owner)
 		} else {
 			bt.Queue(fmt.Sprintf(q, "AND instance_id = ANY($2)"), owner, ids)
 		}
+	}, func(br pgx.BatchResults) error {
+		wakes = wakes[:0]
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var ready bool
+			if err := rows.Scan(&id, &ready); err != nil {
+				return err
+			}
+			if ready {
+				wakes = append(wakes, wakeInboxPrefix+id)
+			}
+		}
+		return rows.Err()
 	})
+	if err != nil {
+		return fmt.Errorf("release orchestrations: %w", err)
+	}
+	b.notifier.add(wakes)
+	return nil
 }
 
 // OrchestrationRenew extends an owner's locks (see store.Backend).
 func (b *Backend) OrchestrationRenew(ctx context.Context, owner string, expiry time.Time) error {
-	return b.exec(ctx, func(bt *pgx.Batch) {
+	return b.exec(ctx, func(bt *batch) {
 		bt.Queue(`UPDATE instances SET lock_expiry = $1 WHERE lock_owner = $2`, sc.Nanos(expiry), owner)
 	})
 }

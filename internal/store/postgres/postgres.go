@@ -44,10 +44,11 @@ type Backend struct {
 	mu     sync.RWMutex
 	closed bool
 
-	chain  commitChain
-	wakes  *listener
-	stopBg context.CancelFunc
-	bg     sync.WaitGroup
+	chain    commitChain
+	wakes    *listener
+	notifier *notifier
+	stopBg   context.CancelFunc
+	bg       sync.WaitGroup
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -80,7 +81,9 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	b.stopBg = cancel
 	b.wakes = newListener(pcfg.ConnConfig, cfg.PollFallback)
+	b.notifier = newNotifier(pool)
 	b.bg.Go(func() { b.wakes.run(bgCtx) })
+	b.bg.Go(func() { b.notifier.run(bgCtx) })
 	return b, nil
 }
 
@@ -90,7 +93,8 @@ func (b *Backend) Supports(f store.Feature) bool {
 	return f == store.FeatureMultiProcess || f == store.FeatureWakeups
 }
 
-// Close waits for the calls in flight, then closes the pool and the listener.
+// Close waits for the calls in flight, sends their last wake-ups, then closes the pool and the
+// listener.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -129,19 +133,22 @@ const maxAttempts = 5
 // batch sends the statements fill queues as one implicit transaction (one round trip once the
 // statements are prepared) and reads the results with read, which reads the first results in order
 // and may leave the rest to Close, which reads them and reports the first error. A deadlock with another writer retries the whole batch.
-func (b *Backend) batch(ctx context.Context, fill func(*pgx.Batch), read func(pgx.BatchResults) error) error {
+func (b *Backend) batch(ctx context.Context, fill func(*batch), read func(pgx.BatchResults) error) error {
 	if err := b.enter(); err != nil {
 		return err
 	}
 	defer b.leave()
 	var err error
 	for range maxAttempts {
-		bt := &pgx.Batch{}
+		bt := &batch{}
 		fill(bt)
-		br := b.pool.SendBatch(ctx, bt)
+		br := b.pool.SendBatch(ctx, &bt.Batch)
 		err = read(br)
 		if cerr := br.Close(); err == nil {
 			err = cerr
+		}
+		if err == nil {
+			b.notifier.add(bt.wakes)
 		}
 		if !retryable(err) {
 			return mapError(err)
@@ -150,8 +157,17 @@ func (b *Backend) batch(ctx context.Context, fill func(*pgx.Batch), read func(pg
 	return mapError(err)
 }
 
+// batch is a pgx.Batch and the wake-ups to send once it committed.
+type batch struct {
+	pgx.Batch
+	wakes []string
+}
+
+// wake announces payload (see notify.go) when the batch commits.
+func (bt *batch) wake(payload string) { bt.wakes = append(bt.wakes, payload) }
+
 // exec sends a batch whose results are only checked for errors.
-func (b *Backend) exec(ctx context.Context, fill func(*pgx.Batch)) error {
+func (b *Backend) exec(ctx context.Context, fill func(*batch)) error {
 	return b.batch(ctx, fill, func(pgx.BatchResults) error { return nil })
 }
 

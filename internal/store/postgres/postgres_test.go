@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
@@ -122,4 +124,59 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Backend {
 		return open(t, db.schemaURL(t))
 	})
+}
+
+// BenchmarkStore: go test -run '^$' -bench . ./internal/store/sqlite ./internal/store/postgres
+func BenchmarkStore(b *testing.B) {
+	db := newTestDB(b)
+	storetest.Benchmark(b, func(b *testing.B) store.Backend { return open(b, db.schemaURL(b)) })
+}
+
+// Two servers starting at once on a new database apply the migrations once, and a write of
+// one wakes the subscribers of the other.
+func TestTwoProcessesMigrateAndWake(t *testing.T) {
+	u := newTestDB(t).schemaURL(t)
+	var stores [2]*postgres.Backend
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() {
+			b, err := postgres.Open(context.Background(), postgres.Config{URL: u, MaxConns: 4})
+			if err != nil {
+				t.Errorf("open %d: %v", i, err)
+				return
+			}
+			stores[i] = b
+		})
+	}
+	wg.Wait()
+	for _, b := range stores {
+		if b == nil {
+			t.FailNow()
+		}
+		t.Cleanup(func() { _ = b.Close() })
+	}
+	if !stores[1].Supports(store.FeatureWakeups) || !stores[1].Supports(store.FeatureMultiProcess) {
+		t.Fatal("postgres store lacks FeatureWakeups or FeatureMultiProcess")
+	}
+	wakes, cancel := stores[1].Subscribe()
+	defer cancel()
+	now := time.Now()
+	deadline := time.After(10 * time.Second)
+	// The listener may not be listening yet: enqueue until the wake-up arrives.
+	for i := 0; ; i++ {
+		err := stores[0].QueueEnqueue(t.Context(), &store.QueueEnqueueParams{Queue: "work",
+			Messages: []*store.QueueMessage{{ID: fmt.Sprint(i), Body: []byte("x"), InsertedAt: now, VisibleAt: now}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case w := <-wakes:
+			if w.Kind == store.WakeQueue && w.Key == "work" {
+				return
+			}
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no wake-up for queue work within 10s")
+		}
+	}
 }

@@ -48,11 +48,11 @@ func (b *Backend) QueueEnqueue(ctx context.Context, p *store.QueueEnqueueParams)
 			bodies[i] = []byte{}
 		}
 	}
-	err := b.exec(ctx, func(bt *pgx.Batch) {
+	err := b.exec(ctx, func(bt *batch) {
 		bt.Queue(`INSERT INTO queue_messages (queue, id, body, inserted_at, expires_at, visible_at)
 			SELECT $1, u.i, u.b, u.t, u.x, u.v FROM unnest($2::text[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[])
 			WITH ORDINALITY AS u(i, b, t, x, v, o) ORDER BY u.o`, p.Queue, ids, bodies, inserted, expires, visible)
-		bt.Queue(notifySQL, wakeQueuePrefix+p.Queue)
+		bt.wake(wakeQueuePrefix + p.Queue)
 	})
 	if err != nil {
 		return fmt.Errorf("enqueue to %s: %w", p.Queue, err)
@@ -67,13 +67,9 @@ func (b *Backend) QueueDequeue(ctx context.Context, p *store.QueueDequeueParams)
 	}
 	var msgs, poisoned []*store.QueueMessage
 	var seqs []int64
-	err := b.batch(ctx, func(bt *pgx.Batch) {
+	err := b.batch(ctx, func(bt *batch) {
 		bt.Queue(`SELECT * FROM orca_dequeue($1, $2, $3, $4, $5, $6)`, p.Queue, sc.Nanos(p.Now), sc.Nanos(p.VisibleUntil),
 			p.Limit, p.MaxDequeueCount, p.PoisonQueue)
-		if p.MaxDequeueCount > 0 {
-			bt.Queue(`SELECT pg_notify('`+wakeChannel+`', $1) FROM queue_messages WHERE queue = $2 AND poison_unreported LIMIT 1`,
-				wakeQueuePrefix+p.PoisonQueue, p.PoisonQueue)
-		}
 	}, func(br pgx.BatchResults) error {
 		msgs, poisoned, seqs = msgs[:0], poisoned[:0], seqs[:0]
 		rows, err := br.Query()
@@ -99,6 +95,9 @@ func (b *Backend) QueueDequeue(ctx context.Context, p *store.QueueDequeueParams)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dequeue from %s: %w", p.Queue, err)
 	}
+	if len(poisoned) > 0 {
+		b.notifier.add([]string{wakeQueuePrefix + p.PoisonQueue})
+	}
 	return sc.SortBySeq(msgs, seqs), poisoned, nil
 }
 
@@ -109,7 +108,7 @@ const missingOrLostSQL = `SELECT orca_fail(CASE WHEN EXISTS (SELECT 1 FROM queue
 
 // QueueDelete deletes a message (see store.ComputeBackend).
 func (b *Backend) QueueDelete(ctx context.Context, queue, id, popReceipt string) error {
-	err := b.exec(ctx, func(bt *pgx.Batch) {
+	err := b.exec(ctx, func(bt *batch) {
 		bt.Queue(`WITH d AS (DELETE FROM queue_messages WHERE queue = $1 AND id = $2 AND pop_receipt = $3 RETURNING 1)
 			`+missingOrLostSQL+` WHERE NOT EXISTS (SELECT 1 FROM d)`, queue, id, popReceipt)
 	})
@@ -132,9 +131,9 @@ func (b *Backend) QueueUpdate(ctx context.Context, p *store.QueueUpdateParams) (
 	q = `WITH d AS (` + q + ` WHERE queue = $1 AND id = $2 AND pop_receipt = $3 RETURNING pop_receipt)
 		SELECT (SELECT pop_receipt FROM d), (` + missingOrLostSQL + ` WHERE NOT EXISTS (SELECT 1 FROM d))`
 	var receipt string
-	err := b.batch(ctx, func(bt *pgx.Batch) {
+	err := b.batch(ctx, func(bt *batch) {
 		bt.Queue(q, a...)
-		bt.Queue(notifySQL, wakeQueuePrefix+p.Queue)
+		bt.wake(wakeQueuePrefix + p.Queue)
 	}, func(br pgx.BatchResults) error {
 		return br.QueryRow().Scan(&receipt, nil)
 	})
@@ -243,7 +242,7 @@ func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNot
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}
-	err = b.exec(ctx, func(bt *pgx.Batch) {
+	err = b.exec(ctx, func(bt *batch) {
 		bt.Queue(`UPDATE queue_messages SET poison_unreported = false WHERE queue = $1 AND id = ANY($2)`, p.Queue, p.IDs)
 		queueEffects(bt, eff, p.Now)
 	})

@@ -28,7 +28,7 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 		RETURNING seq, instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
 	var out []*store.Task
 	var seqs []int64
-	err := b.batch(ctx, func(bt *pgx.Batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
+	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
 		out, seqs = out[:0], seqs[:0]
 		rows, err := br.Query()
 		if err != nil {
@@ -77,7 +77,7 @@ func (b *Backend) TaskRenew(ctx context.Context, owner string, leases []store.Ta
 	}
 	ins, execs, tids, attempts := leaseArrays(leases)
 	held := map[store.TaskKey]bool{}
-	err := b.batch(ctx, func(bt *pgx.Batch) {
+	err := b.batch(ctx, func(bt *batch) {
 		bt.Queue(`UPDATE tasks AS t SET lock_expiry = $6 FROM `+leaseMatch+` RETURNING t.instance_id, t.execution_id, t.task_id`,
 			owner, ins, execs, tids, attempts, sc.Nanos(expiry))
 	}, func(br pgx.BatchResults) error {
@@ -117,7 +117,7 @@ func (b *Backend) TaskComplete(ctx context.Context, p *store.TaskCompleteParams)
 	if err != nil {
 		return err
 	}
-	err = b.exec(ctx, func(bt *pgx.Batch) {
+	err = b.exec(ctx, func(bt *batch) {
 		bt.Queue(`SELECT 1 FROM instances WHERE instance_id = $1 FOR KEY SHARE`, p.Key.InstanceID)
 		bt.Queue(`WITH d AS (DELETE FROM tasks WHERE instance_id = $1 AND execution_id = $2 AND task_id = $3
 			AND lock_owner = $4 AND attempt = $5 RETURNING 1)
@@ -133,13 +133,13 @@ func (b *Backend) TaskComplete(ctx context.Context, p *store.TaskCompleteParams)
 
 // TaskAbandon releases leases (see store.Backend).
 func (b *Backend) TaskAbandon(ctx context.Context, owner string, leases []store.TaskLease) error {
-	return b.exec(ctx, func(bt *pgx.Batch) {
+	return b.exec(ctx, func(bt *batch) {
 		if leases == nil {
 			bt.Queue(`UPDATE tasks SET lock_owner = NULL, lock_expiry = 0 WHERE lock_owner = $1`, owner)
 		} else {
 			ins, execs, tids, attempts := leaseArrays(leases)
 			bt.Queue(`UPDATE tasks AS t SET lock_owner = NULL, lock_expiry = 0 FROM `+leaseMatch, owner, ins, execs, tids, attempts)
 		}
-		bt.Queue(notifySQL, wakeTasks)
+		bt.wake(wakeTasks)
 	})
 }

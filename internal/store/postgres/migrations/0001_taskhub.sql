@@ -139,7 +139,6 @@ BEGIN
 		ON CONFLICT (instance_id) DO NOTHING;
 		IF FOUND THEN
 			INSERT INTO inbox (instance_id, execution_id, visible_at, data) VALUES (p_id, p_execution_id, p_created, p_started);
-			PERFORM pg_notify('orca_wake', 'o:' || p_id);
 			RETURN NULL;
 		END IF;
 		-- Created by a concurrent transaction that committed meanwhile: look again.
