@@ -74,7 +74,7 @@ type Config struct {
 // App is a running node.
 type App struct {
 	cfg        Config
-	Store      *sqlite.Backend
+	Store      store.Backend
 	Engine     *engine.Engine
 	Blobs      blob.Store
 	Queues     queue.Service
@@ -366,5 +366,3 @@ func (a *App) Source() InProcSource { return InProcSource{Queues: a.Queues, Blob
 
 // WorkQueue returns the compute flow's queue.
 func (a *App) WorkQueue() string { return a.cfg.WorkQueue }
-
-var _ store.ComputeBackend = (*sqlite.Backend)(nil)

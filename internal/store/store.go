@@ -6,7 +6,7 @@
 // tasks (activity work items with leases) and nothing else. Every orchestration step is one call
 // to OrchestrationCommit, which a backend must apply atomically (DESIGN.md §3.1).
 //
-// Backends: internal/store/sqlite (embedded). Each backend runs the conformance suite in
+// Backends: internal/store/sqlite (embedded), internal/store/postgres (scale-out). Each backend runs the conformance suite in
 // internal/store/storetest.
 package store
 
@@ -326,7 +326,43 @@ const (
 	// FeatureMultiProcess: several processes may share the store (PostgreSQL). Without it, the
 	// store belongs to one process and Open releases every lease left by a previous one.
 	FeatureMultiProcess Feature = "multi-process"
+	// FeatureWakeups: the backend implements Waker, so writes by any process wake the
+	// dispatchers and long-polling consumers of every process (PostgreSQL LISTEN/NOTIFY).
+	FeatureWakeups Feature = "wakeups"
 )
+
+// WakeKind says what kind of work a Wakeup announces.
+type WakeKind string
+
+// Wake-up kinds.
+const (
+	// WakeInbox: an instance (Wakeup.Key) has new inbox messages.
+	WakeInbox WakeKind = "inbox"
+	// WakeTasks: activity tasks were created or released.
+	WakeTasks WakeKind = "tasks"
+	// WakeQueue: a queue (Wakeup.Key) has messages that may be visible now.
+	WakeQueue WakeKind = "queue"
+	// WakeDeliveries: event outbox entries were created or released.
+	WakeDeliveries WakeKind = "deliveries"
+	// WakeAll: wake-ups may have been missed (the backend lost its connection): look at
+	// everything.
+	WakeAll WakeKind = "all"
+)
+
+// Wakeup announces that work may be waiting. It is a hint: a subscriber reads the store to find
+// out, and still polls now and then, as wake-ups can be dropped (a full channel, a reconnect).
+type Wakeup struct {
+	Kind WakeKind
+	Key  string
+}
+
+// Waker is implemented by backends with FeatureWakeups.
+type Waker interface {
+	// Subscribe returns a channel of wake-ups caused by committed writes of any process sharing
+	// the store (this one included), and a function that ends the subscription. Wake-ups that
+	// do not fit in the channel's buffer are dropped; after a gap the backend sends WakeAll.
+	Subscribe() (<-chan Wakeup, func())
+}
 
 // Backend is a task hub's durable state. All methods are safe for concurrent use.
 type Backend interface {

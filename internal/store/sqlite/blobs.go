@@ -7,50 +7,28 @@ import (
 	"fmt"
 
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
-// blobColumns are the columns of a blob's description (scanBlob reads them in this order).
-const blobColumns = `container, name, size, content_type, etag, created_at, COALESCE(file_path, '')`
+const blobColumns = sc.BlobColumns
 
-func scanBlob(scan func(...any) error, extra ...any) (*store.BlobInfo, error) {
-	var bi store.BlobInfo
-	var created int64
-	if err := scan(append([]any{&bi.Container, &bi.Name, &bi.Size, &bi.ContentType, &bi.ETag, &created, &bi.FilePath}, extra...)...); err != nil {
-		return nil, err
-	}
-	bi.CreatedAt = fromNanos(created)
-	return &bi, nil
-}
+var scanBlob = sc.ScanBlob
 
 // BlobPut writes a blob and its effects in one transaction and returns the blob it replaced
 // (see store.ComputeBackend).
 func (b *Backend) BlobPut(ctx context.Context, p *store.BlobPutParams) (*store.BlobInfo, error) {
-	in := &p.Info
-	switch {
-	case in.Container == "" || in.Name == "":
-		return nil, fmt.Errorf("put blob %q/%q: container and name are required: %w", in.Container, in.Name, store.ErrInvalid)
-	case in.FilePath != "" && p.Data != nil:
-		return nil, fmt.Errorf("put blob %s/%s: content given both inline and in file %s: %w", in.Container, in.Name, in.FilePath, store.ErrInvalid)
-	case in.FilePath == "" && int64(len(p.Data)) != in.Size:
-		return nil, fmt.Errorf("put blob %s/%s: size %d but %d bytes of inline content: %w", in.Container, in.Name, in.Size, len(p.Data), store.ErrInvalid)
-	case in.Size < 0:
-		return nil, fmt.Errorf("put blob %s/%s: negative size %d: %w", in.Container, in.Name, in.Size, store.ErrInvalid)
+	if err := sc.CheckBlobPut(p); err != nil {
+		return nil, err
 	}
+	in := &p.Info
 	eff, err := encodeEffects(&p.Effects)
 	if err != nil {
 		return nil, fmt.Errorf("put blob %s/%s: %w", in.Container, in.Name, err)
 	}
-	// An inline blob always has a non-NULL data column, also when it is empty: NULL data means
-	// "in a file".
-	var data any
+	var data any = sc.InlineData(p)
 	var filePath any
-	if in.FilePath == "" {
-		data = p.Data
-		if p.Data == nil {
-			data = []byte{}
-		}
-	} else {
-		filePath = in.FilePath
+	if in.FilePath != "" {
+		data, filePath = nil, in.FilePath
 	}
 	var replaced *store.BlobInfo
 	err = b.write(ctx, func(tx *wtx) error {
@@ -89,13 +67,7 @@ func (b *Backend) BlobGet(ctx context.Context, container, name string) (*store.B
 	if err != nil {
 		return nil, nil, blobReadError(container, name, err)
 	}
-	if bi.FilePath != "" {
-		return bi, nil, nil
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	return bi, data, nil
+	return bi, sc.InlineContent(bi, data), nil
 }
 
 // BlobHead returns a blob's description (see store.ComputeBackend).
@@ -150,7 +122,7 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 	// The prefix is a range of the (container, name) index: [prefix, successor of prefix).
 	q := `SELECT ` + blobColumns + ` FROM blobs WHERE container = ? AND name > ? AND name >= ?`
 	args := []any{p.Container, p.Marker, p.Prefix}
-	if end, ok := prefixEnd(p.Prefix); ok {
+	if end, ok := sc.PrefixEnd(p.Prefix); ok {
 		q += ` AND name < ?`
 		args = append(args, end)
 	}
@@ -159,33 +131,16 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}
 	defer rows.Close()
-	page := &store.BlobPage{}
+	var blobs []*store.BlobInfo
 	for rows.Next() {
 		bi, err := scanBlob(rows.Scan)
 		if err != nil {
 			return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 		}
-		page.Blobs = append(page.Blobs, bi)
+		blobs = append(blobs, bi)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}
-	if len(page.Blobs) > p.Limit {
-		page.Blobs = page.Blobs[:p.Limit]
-		page.Next = page.Blobs[p.Limit-1].Name
-	}
-	return page, nil
-}
-
-// prefixEnd returns the smallest string greater than every string that starts with prefix, in
-// byte order; false when there is none (an empty prefix, or one of only 0xFF bytes).
-func prefixEnd(prefix string) (string, bool) {
-	end := []byte(prefix)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xFF {
-			end[i]++
-			return string(end[:i+1]), true
-		}
-	}
-	return "", false
+	return sc.BlobPage(blobs, p.Limit), nil
 }

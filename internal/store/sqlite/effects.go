@@ -4,16 +4,17 @@ import (
 	"time"
 
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
 // encodedEffects are store.Effects with their events encoded outside the writer.
 type encodedEffects struct {
-	messages   []encodedMessage
+	messages   []sc.EncodedMessage
 	deliveries []*store.DeliveryCreate
 }
 
 func encodeEffects(e *store.Effects) (*encodedEffects, error) {
-	msgs, err := encodeMessages(e.Messages)
+	msgs, err := sc.EncodeMessages(e.Messages)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
 // EventPublish writes an ingested event's effects once per event id (see store.ComputeBackend).
@@ -36,19 +37,7 @@ func (b *Backend) EventPublish(ctx context.Context, p *store.EventPublishParams)
 	return duplicate, nil
 }
 
-const deliveryColumns = `id, subscription, event_id, event, attempts, next_attempt, expires_at, COALESCE(last_error, ''),
-	created_at, COALESCE(lock_owner, ''), lock_expiry`
-
-func scanDelivery(scan func(...any) error) (*store.Delivery, error) {
-	var d store.Delivery
-	var next, expires, created, lockExpiry int64
-	if err := scan(&d.ID, &d.Subscription, &d.EventID, &d.Event, &d.Attempts, &next, &expires, &d.LastError,
-		&created, &d.LockOwner, &lockExpiry); err != nil {
-		return nil, err
-	}
-	d.NextAttempt, d.ExpiresAt, d.CreatedAt, d.LockExpiry = fromNanos(next), fromNanos(expires), fromNanos(created), fromNanos(lockExpiry)
-	return &d, nil
-}
+const deliveryColumns = sc.DeliveryColumns
 
 // DeliveryLease leases due outbox entries (see store.ComputeBackend).
 func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParams) ([]*store.Delivery, error) {
@@ -68,7 +57,7 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 		}
 		defer rows.Close()
 		for rows.Next() {
-			d, err := scanDelivery(rows.Scan)
+			d, err := sc.ScanDelivery(rows.Scan)
 			if err != nil {
 				return err
 			}
@@ -182,13 +171,11 @@ func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit
 	defer rows.Close()
 	var out []*store.DeadLetter
 	for rows.Next() {
-		var d store.DeadLetter
-		var at int64
-		if err := rows.Scan(&d.ID, &d.Subscription, &d.EventID, &d.Event, &d.Attempts, &d.Reason, &at); err != nil {
+		d, err := sc.ScanDeadLetter(rows.Scan)
+		if err != nil {
 			return nil, fmt.Errorf("list dead letters: %w", err)
 		}
-		d.At = fromNanos(at)
-		out = append(out, &d)
+		out = append(out, d)
 	}
 	return out, rows.Err()
 }

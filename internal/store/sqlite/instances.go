@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,109 +10,25 @@ import (
 
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
-const instanceColumns = `instance_id, name, execution_id, status, custom_status, failure, parent,
-	created_at, updated_at, history_len, lock_owner, lock_expiry`
-
-const instancePayloadColumns = `, input, output`
-
-func scanInstance(scan func(...any) error, withPayloads bool) (*store.Instance, error) {
-	var (
-		in                       store.Instance
-		status                   string
-		custom, failure, parent  []byte
-		created, updated, expiry int64
-		owner                    sql.NullString
-		input, output            []byte
-	)
-	dest := []any{&in.ID, &in.Name, &in.ExecutionID, &status, &custom, &failure, &parent,
-		&created, &updated, &in.HistoryLen, &owner, &expiry}
-	if withPayloads {
-		dest = append(dest, &input, &output)
-	}
-	if err := scan(dest...); err != nil {
-		return nil, err
-	}
-	in.Status = store.Status(status)
-	in.CustomStatus = rawOrNil(custom)
-	in.Input = rawOrNil(input)
-	in.Output = rawOrNil(output)
-	in.CreatedAt = fromNanos(created)
-	in.UpdatedAt = fromNanos(updated)
-	in.LockOwner = owner.String
-	in.LockExpiry = fromNanos(expiry)
-	if len(failure) > 0 {
-		in.Failure = &history.FailureDetails{}
-		if err := json.Unmarshal(failure, in.Failure); err != nil {
-			return nil, fmt.Errorf("decode failure of %s: %w", in.ID, err)
-		}
-	}
-	if len(parent) > 0 {
-		in.Parent = &history.ParentInstance{}
-		if err := json.Unmarshal(parent, in.Parent); err != nil {
-			return nil, fmt.Errorf("decode parent of %s: %w", in.ID, err)
-		}
-	}
-	return &in, nil
-}
-
-func rawOrNil(b []byte) json.RawMessage {
-	if len(b) == 0 {
-		return nil
-	}
-	return json.RawMessage(b)
-}
-
-// jsonOrNil encodes v, or returns nil for a nil pointer so the column stays NULL.
-func jsonOrNil[T any](v *T) ([]byte, error) {
-	if v == nil {
-		return nil, nil
-	}
-	return json.Marshal(v)
-}
-
-// blob returns a stored form of a JSON payload: NULL when empty.
-func blob(b json.RawMessage) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return []byte(b)
-}
-
-// encodedInstance is an InstanceCreateParams with its JSON encoded outside the writer.
-type encodedInstance struct {
-	p       *store.InstanceCreateParams
-	started []byte
-	parent  []byte
-}
-
-func encodeInstance(p *store.InstanceCreateParams) (*encodedInstance, error) {
-	if p.Started == nil || p.Started.ExecutionStarted == nil {
-		return nil, errors.New("create instance: Started must be an ExecutionStarted event")
-	}
-	started, err := history.Marshal(p.Started)
-	if err != nil {
-		return nil, fmt.Errorf("create instance %s: %w", p.ID, err)
-	}
-	parent, err := jsonOrNil(p.Started.ExecutionStarted.Parent)
-	if err != nil {
-		return nil, fmt.Errorf("create instance %s: %w", p.ID, err)
-	}
-	return &encodedInstance{p: p, started: started, parent: parent}, nil
-}
+const (
+	instanceColumns        = sc.InstanceColumns
+	instancePayloadColumns = sc.InstancePayloadColumns
+)
 
 // InstanceCreate creates an instance (see store.Backend).
 func (b *Backend) InstanceCreate(ctx context.Context, p *store.InstanceCreateParams) error {
-	enc, err := encodeInstance(p)
+	enc, err := sc.EncodeInstance(p)
 	if err != nil {
 		return err
 	}
 	return b.write(ctx, func(tx *wtx) error { return createInstance(tx, enc) })
 }
 
-func createInstance(tx *wtx, enc *encodedInstance) error {
-	p := enc.p
+func createInstance(tx *wtx, enc *sc.EncodedInstance) error {
+	p := enc.P
 	var status string
 	err := tx.queryRow(`SELECT status FROM instances WHERE instance_id = ?`, p.ID).Scan(&status)
 	switch {
@@ -137,12 +51,12 @@ func createInstance(tx *wtx, enc *encodedInstance) error {
 	if _, err := tx.exec(`INSERT INTO instances (instance_id, name, execution_id, status, input, parent,
 		created_at, updated_at, history_len, ready_at, lock_owner, lock_expiry)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
-		p.ID, p.Name, es.ExecutionID, string(store.StatusPending), blob(es.Input), enc.parent,
+		p.ID, p.Name, es.ExecutionID, string(store.StatusPending), sc.Payload(es.Input), enc.Parent,
 		created, created, created, owner, nanos(p.LockExpiry)); err != nil {
 		return fmt.Errorf("create instance %s: %w", p.ID, err)
 	}
 	if _, err := tx.exec(`INSERT INTO inbox (instance_id, execution_id, visible_at, data) VALUES (?, ?, ?, ?)`,
-		p.ID, es.ExecutionID, created, enc.started); err != nil {
+		p.ID, es.ExecutionID, created, enc.Started); err != nil {
 		return fmt.Errorf("create instance %s: %w", p.ID, err)
 	}
 	return nil
@@ -174,7 +88,7 @@ func (b *Backend) InstanceGet(ctx context.Context, id string, withPayloads bool)
 	}
 	defer b.releaseRead()
 	row := b.reads.QueryRowContext(ctx, `SELECT `+cols+` FROM instances WHERE instance_id = ?`, id)
-	in, err := scanInstance(row.Scan, withPayloads)
+	in, err := sc.ScanInstance(row.Scan, withPayloads)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("get instance %s: %w", id, store.ErrNotFound)
 	}
@@ -182,14 +96,6 @@ func (b *Backend) InstanceGet(ctx context.Context, id string, withPayloads bool)
 		return nil, fmt.Errorf("get instance %s: %w", id, err)
 	}
 	return in, nil
-}
-
-// listToken is the position after the last instance of a page.
-type listToken struct {
-	Created int64  `json:"c"`
-	ID      string `json:"i"`
-	// Desc marks a token of a newest-first listing.
-	Desc bool `json:"d,omitempty"`
 }
 
 // InstanceList lists instances (see store.Backend).
@@ -207,7 +113,7 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 		args = append(args, len([]rune(p.IDPrefix)), p.IDPrefix)
 	}
 	if p.Token != "" {
-		tok, err := decodeToken(p.Token)
+		tok, err := sc.DecodeToken(p.Token)
 		if err != nil {
 			return nil, err
 		}
@@ -240,23 +146,18 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
 	defer rows.Close()
-	page := &store.InstancePage{}
+	var ins []*store.Instance
 	for rows.Next() {
-		in, err := scanInstance(rows.Scan, p.WithPayloads)
+		in, err := sc.ScanInstance(rows.Scan, p.WithPayloads)
 		if err != nil {
 			return nil, fmt.Errorf("list instances: %w", err)
 		}
-		page.Instances = append(page.Instances, in)
+		ins = append(ins, in)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
-	if len(page.Instances) > p.Limit {
-		page.Instances = page.Instances[:p.Limit]
-		last := page.Instances[p.Limit-1]
-		page.Token = encodeToken(listToken{Created: nanos(last.CreatedAt), ID: last.ID, Desc: p.NewestFirst})
-	}
-	return page, nil
+	return sc.InstancePage(ins, p.Limit, p.NewestFirst), nil
 }
 
 func instanceFilter(statuses []store.Status, from, to time.Time) ([]string, []any) {
@@ -277,23 +178,6 @@ func instanceFilter(statuses []store.Status, from, to time.Time) ([]string, []an
 		args = append(args, nanos(to))
 	}
 	return where, args
-}
-
-func encodeToken(t listToken) string {
-	b, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeToken(s string) (listToken, error) {
-	var t listToken
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &t)
-	}
-	if err != nil || t.ID == "" {
-		return t, fmt.Errorf("list instances: malformed continuation token: %w", store.ErrInvalid)
-	}
-	return t, nil
 }
 
 // InstanceCounts counts instances by status (see store.Backend).
@@ -339,21 +223,13 @@ func (b *Backend) InstancePurge(ctx context.Context, id string) error {
 
 // InstancePurgeBatch deletes a batch of finished instances (see store.Backend).
 func (b *Backend) InstancePurgeBatch(ctx context.Context, p *store.InstancePurgeParams) (int, error) {
-	statuses := p.Statuses
-	if len(statuses) == 0 {
-		statuses = []store.Status{store.StatusCompleted, store.StatusFailed, store.StatusTerminated}
-	}
-	for _, s := range statuses {
-		if !s.Finished() {
-			return 0, fmt.Errorf("purge instances: status %s is not a finished status: %w", s, store.ErrInvalid)
-		}
-	}
-	if p.Limit <= 0 {
-		return 0, fmt.Errorf("purge instances: limit must be positive: %w", store.ErrInvalid)
+	statuses, err := sc.PurgeStatuses(p)
+	if err != nil {
+		return 0, err
 	}
 	where, args := instanceFilter(statuses, p.CreatedFrom, p.CreatedTo)
 	var deleted int
-	err := b.write(ctx, func(tx *wtx) error {
+	err = b.write(ctx, func(tx *wtx) error {
 		ids, err := queryStrings(tx, `SELECT instance_id FROM instances WHERE `+strings.Join(where, " AND ")+
 			` ORDER BY created_at LIMIT (?+0)`, append(args, p.Limit)...)
 		if err != nil {

@@ -5,39 +5,21 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
-
-// encodedMessage is a message with its event encoded outside the writer.
-type encodedMessage struct {
-	m    *store.Message
-	data []byte
-}
-
-func encodeMessages(ms []*store.Message) ([]encodedMessage, error) {
-	out := make([]encodedMessage, len(ms))
-	for i, m := range ms {
-		data, err := history.Marshal(m.Event)
-		if err != nil {
-			return nil, fmt.Errorf("encode message to %s: %w", m.InstanceID, err)
-		}
-		out[i] = encodedMessage{m: m, data: data}
-	}
-	return out, nil
-}
 
 // insertMessages puts messages in inboxes, dropping those addressed to instances that do not
 // exist, and lowers each target's ready_at. self's ready_at is left to the caller.
-func insertMessages(tx *wtx, ms []encodedMessage, now time.Time, self string) error {
+func insertMessages(tx *wtx, ms []sc.EncodedMessage, now time.Time, self string) error {
 	ready := map[string]int64{}
 	exists := map[string]bool{self: self != ""}
 	for _, em := range ms {
-		id := em.m.InstanceID
+		id := em.M.InstanceID
 		ok, seen := exists[id]
 		if !seen {
 			var one int
@@ -51,13 +33,9 @@ func insertMessages(tx *wtx, ms []encodedMessage, now time.Time, self string) er
 		if !ok {
 			continue
 		}
-		visible := em.m.VisibleAt
-		if visible.IsZero() {
-			visible = now
-		}
-		v := nanos(visible)
+		v := em.VisibleAt(now)
 		if _, err := tx.exec(`INSERT INTO inbox (instance_id, execution_id, visible_at, data) VALUES (?, ?, ?, ?)`,
-			id, em.m.ExecutionID, v, em.data); err != nil {
+			id, em.M.ExecutionID, v, em.Data); err != nil {
 			return err
 		}
 		if cur, ok := ready[id]; !ok || v < cur {
@@ -82,7 +60,7 @@ func (b *Backend) MessageSend(ctx context.Context, p *store.MessageSendParams) e
 			return fmt.Errorf("send messages to %s: message addressed to %s: %w", p.InstanceID, m.InstanceID, store.ErrInvalid)
 		}
 	}
-	enc, err := encodeMessages(p.Messages)
+	enc, err := sc.EncodeMessages(p.Messages)
 	if err != nil {
 		return err
 	}
@@ -95,20 +73,11 @@ func (b *Backend) MessageSend(ctx context.Context, p *store.MessageSendParams) e
 		if err != nil {
 			return fmt.Errorf("send to instance %s: %w", p.InstanceID, err)
 		}
-		if len(p.RequireStatus) > 0 && !hasStatus(p.RequireStatus, store.Status(status)) {
+		if len(p.RequireStatus) > 0 && !sc.HasStatus(p.RequireStatus, store.Status(status)) {
 			return &store.StatusError{InstanceID: p.InstanceID, Status: store.Status(status), Err: store.ErrWrongStatus}
 		}
 		return insertMessages(tx, enc, p.Now, "")
 	})
-}
-
-func hasStatus(set []store.Status, s store.Status) bool {
-	for _, x := range set {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // OrchestrationLease leases instances with visible messages (see store.Backend).
@@ -129,25 +98,22 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 	}
 	q += ` ORDER BY ready_at LIMIT (?+0)) RETURNING ready_at, ` + instanceColumns
 	args = append(args, p.Limit)
-	type leased struct {
-		ready int64
-		in    *store.Instance
-	}
-	var out []leased
+	var ins []*store.Instance
+	var ready []int64
 	err := b.write(ctx, func(tx *wtx) error {
-		out = out[:0]
+		ins, ready = ins[:0], ready[:0]
 		rows, err := tx.query(q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var l leased
-			l.in, err = scanInstance(func(dest ...any) error { return rows.Scan(append([]any{&l.ready}, dest...)...) }, false)
+			var r int64
+			in, err := sc.ScanInstance(rows.Scan, false, &r)
 			if err != nil {
 				return err
 			}
-			out = append(out, l)
+			ins, ready = append(ins, in), append(ready, r)
 		}
 		return rows.Err()
 	})
@@ -155,17 +121,7 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 		return nil, fmt.Errorf("lease orchestrations: %w", err)
 	}
 	// RETURNING yields rows in update order, not the subquery's: restore oldest-first.
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].ready != out[j].ready {
-			return out[i].ready < out[j].ready
-		}
-		return out[i].in.ID < out[j].in.ID
-	})
-	instances := make([]*store.Instance, len(out))
-	for i, l := range out {
-		instances[i] = l.in
-	}
-	return instances, nil
+	return sc.SortByReady(ins, ready), nil
 }
 
 // OrchestrationOwned returns instances locked by owner with visible messages (see store.Backend).
@@ -182,7 +138,7 @@ func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time
 	defer rows.Close()
 	var out []*store.Instance
 	for rows.Next() {
-		in, err := scanInstance(rows.Scan, false)
+		in, err := sc.ScanInstance(rows.Scan, false)
 		if err != nil {
 			return nil, fmt.Errorf("owned orchestrations: %w", err)
 		}
@@ -232,40 +188,21 @@ func (b *Backend) OrchestrationCommitAsync(ctx context.Context, p *store.Orchest
 		ch <- fmt.Errorf("commit %s: %w", p.InstanceID, err)
 		return ch
 	}
-	events := make([][]byte, len(p.Append))
-	types := make([]string, len(p.Append))
-	for i, ev := range p.Append {
-		data, err := history.Marshal(ev)
-		if err != nil {
-			return failed(err)
-		}
-		events[i], types[i] = data, string(ev.Type)
-	}
-	msgs, err := encodeMessages(p.Messages)
-	if err != nil {
-		return failed(err)
-	}
-	subs := make([]*encodedInstance, len(p.SubOrchestrations))
-	for i, s := range p.SubOrchestrations {
-		if subs[i], err = encodeInstance(s); err != nil {
-			return failed(err)
-		}
-	}
-	failure, err := jsonOrNil(p.Update.Failure)
+	enc, err := sc.EncodeCommit(p)
 	if err != nil {
 		return failed(err)
 	}
 	return b.enqueue(ctx, func(tx *wtx) error {
-		if err := commit(tx, p, events, types, msgs, subs, failure); err != nil {
+		if err := commit(tx, p, enc); err != nil {
 			return fmt.Errorf("commit %s: %w", p.InstanceID, err)
 		}
 		return nil
 	})
 }
 
-func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types []string,
-	msgs []encodedMessage, subs []*encodedInstance, failure []byte) error {
+func commit(tx *wtx, p *store.OrchestrationCommitParams, enc *sc.CommitEncoded) error {
 	id := p.InstanceID
+	events, types, msgs := enc.Events, enc.Types, enc.Messages
 	var owner sql.NullString
 	var historyLen int
 	var executionID string
@@ -326,11 +263,11 @@ func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types 
 			if t.Owner != "" {
 				owner, attempt = t.Owner, 1
 			}
-			return append(args, t.InstanceID, t.ExecutionID, t.TaskID, t.Name, blob(t.Input), attempt, owner, nanos(t.LockExpiry), created)
+			return append(args, t.InstanceID, t.ExecutionID, t.TaskID, t.Name, sc.Payload(t.Input), attempt, owner, nanos(t.LockExpiry), created)
 		}); err != nil {
 		return err
 	}
-	for _, s := range subs {
+	for _, s := range enc.Subs {
 		if err := createSubOrchestration(tx, s, &msgs); err != nil {
 			return err
 		}
@@ -349,11 +286,11 @@ func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types 
 	args := []any{created, base + len(events), lockOwner, lockExpiry, id}
 	if !p.KeepState {
 		q += `, status = ?, custom_status = ?, output = ?, failure = ?`
-		args = append(args, string(u.Status), blob(u.CustomStatus), blob(u.Output), failure)
+		args = append(args, string(u.Status), sc.Payload(u.CustomStatus), sc.Payload(u.Output), enc.Failure)
 	}
 	if u.ExecutionID != "" {
 		q += `, execution_id = ?, input = ?`
-		args = append(args, u.ExecutionID, blob(u.Input))
+		args = append(args, u.ExecutionID, sc.Payload(u.Input))
 	}
 	_, err = tx.exec(q+` WHERE instance_id = ?`, append(args, id)...)
 	return err
@@ -361,20 +298,17 @@ func commit(tx *wtx, p *store.OrchestrationCommitParams, events [][]byte, types 
 
 // createSubOrchestration creates a child instance; when the id is taken by an unfinished instance
 // it queues a SubOrchestrationInstanceFailed message for the parent instead.
-func createSubOrchestration(tx *wtx, s *encodedInstance, msgs *[]encodedMessage) error {
+func createSubOrchestration(tx *wtx, s *sc.EncodedInstance, msgs *[]sc.EncodedMessage) error {
 	err := createInstance(tx, s)
 	var se *store.StatusError
 	if !errors.As(err, &se) || !errors.Is(err, store.ErrInstanceExists) {
 		return err
 	}
-	parent := s.p.Started.ExecutionStarted.Parent
-	ev := history.NewSubOrchestrationFailed(s.p.CreatedAt, parent.TaskScheduledID, &history.FailureDetails{
-		ErrorType: "InstanceExists", ErrorMessage: se.Error()})
-	data, err := history.Marshal(ev)
+	refusal, err := sc.SubOrchestrationRefused(s, se)
 	if err != nil {
 		return err
 	}
-	*msgs = append(*msgs, encodedMessage{m: &store.Message{InstanceID: parent.InstanceID, ExecutionID: parent.ExecutionID, Event: ev}, data: data})
+	*msgs = append(*msgs, refusal)
 	return nil
 }
 

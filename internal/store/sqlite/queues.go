@@ -1,16 +1,15 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
 // Queue messages live in queue_messages, one row per message, ordered for dequeuing by
@@ -21,26 +20,12 @@ import (
 // Pop receipts are drawn by SQLite (randomblob) for every row a dequeue or an update touches, so
 // a receipt is fresh per message and per lease.
 
-// queueColumns are the columns scanQueueMessage reads, in its order.
-const queueColumns = `seq, queue, id, COALESCE(pop_receipt, ''), body, inserted_at, expires_at, visible_at,
-	dequeue_count, COALESCE(last_error, '')`
+const queueColumns = sc.QueueColumns
+
+var scanQueueMessage = sc.ScanQueueMessage
 
 // newReceipt is the SQL expression of a fresh pop receipt.
 const newReceipt = `lower(hex(randomblob(12)))`
-
-func scanQueueMessage(scan func(...any) error) (*store.QueueMessage, int64, error) {
-	var m store.QueueMessage
-	var seq, inserted, expires, visible int64
-	if err := scan(&seq, &m.Queue, &m.ID, &m.PopReceipt, &m.Body, &inserted, &expires, &visible,
-		&m.DequeueCount, &m.LastError); err != nil {
-		return nil, 0, err
-	}
-	if m.Body == nil {
-		m.Body = []byte{}
-	}
-	m.InsertedAt, m.ExpiresAt, m.VisibleAt = fromNanos(inserted), fromNanos(expires), fromNanos(visible)
-	return &m, seq, nil
-}
 
 // bodyArg keeps an empty body from being stored as NULL.
 func bodyArg(b []byte) []byte {
@@ -78,11 +63,8 @@ func (b *Backend) QueueEnqueue(ctx context.Context, p *store.QueueEnqueueParams)
 // then runs again for what is missing, so garbage at the head of a queue never makes a dequeue
 // come back short while visible messages remain.
 func (b *Backend) QueueDequeue(ctx context.Context, p *store.QueueDequeueParams) ([]*store.QueueMessage, []*store.QueueMessage, error) {
-	if p.Limit <= 0 {
-		return nil, nil, fmt.Errorf("dequeue from %s: limit must be positive: %w", p.Queue, store.ErrInvalid)
-	}
-	if p.MaxDequeueCount > 0 && (p.PoisonQueue == "" || p.PoisonQueue == p.Queue) {
-		return nil, nil, fmt.Errorf("dequeue from %s: poison queue %q: %w", p.Queue, p.PoisonQueue, store.ErrInvalid)
+	if err := sc.CheckDequeue(p); err != nil {
+		return nil, nil, err
 	}
 	var msgs, poisoned []*store.QueueMessage
 	err := b.write(ctx, func(tx *wtx) error {
@@ -123,7 +105,7 @@ func (b *Backend) QueueDequeue(ctx context.Context, p *store.QueueDequeueParams)
 			need -= len(claimed) - len(expired) - len(poison)
 		}
 		// RETURNING yields rows in update order; a batch comes oldest first.
-		sortBySeq(msgs, seqs)
+		msgs = sc.SortBySeq(msgs, seqs)
 		return nil
 	})
 	if err != nil {
@@ -381,20 +363,4 @@ func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNot
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}
 	return nil
-}
-
-// sortBySeq sorts msgs by their seqs.
-func sortBySeq(msgs []*store.QueueMessage, seqs []int64) {
-	type row struct {
-		m   *store.QueueMessage
-		seq int64
-	}
-	rows := make([]row, len(msgs))
-	for i, m := range msgs {
-		rows[i] = row{m, seqs[i]}
-	}
-	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
-	for i, r := range rows {
-		msgs[i] = r.m
-	}
 }

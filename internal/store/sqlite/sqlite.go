@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
 // Config configures a Backend.
@@ -377,32 +377,11 @@ func (t *wtx) closeStmts() {
 	}
 }
 
-// Unix nanoseconds cover 1678 to 2262; times beyond are clamped to the ends, so that a filter
-// like "created after 2999" stays after everything instead of wrapping around.
+// nanos and fromNanos are how times are stored (see sqlcommon.Nanos).
 var (
-	minNanos = time.Unix(0, math.MinInt64+1)
-	maxNanos = time.Unix(0, math.MaxInt64)
+	nanos     = sc.Nanos
+	fromNanos = sc.FromNanos
 )
-
-// nanos stores times as Unix nanoseconds; the zero time is 0.
-func nanos(t time.Time) int64 {
-	switch {
-	case t.IsZero():
-		return 0
-	case t.Before(minNanos):
-		return math.MinInt64 + 1
-	case t.After(maxNanos):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
 
 // placeholders returns "?,?,...,?" with n marks.
 func placeholders(n int) string {

@@ -164,3 +164,15 @@ func TestObserveCommit(t *testing.T) {
 		t.Fatalf("observed %d writes in %d commits, want %d writes in 1 to %d commits", writes, commits, n, n)
 	}
 }
+
+// BenchmarkStore: go test -run '^$' -bench . ./internal/store/sqlite ./internal/store/postgres
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) store.Backend {
+		st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "orca.db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = st.Close() })
+		return st
+	})
+}

@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
 // TaskLease leases tasks that are free or whose lease expired (see store.Backend).
@@ -43,7 +43,7 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 				return err
 			}
 			seqs = append(seqs, seq)
-			t.Input = rawOrNil(input)
+			t.Input = sc.RawOrNil(input)
 			t.LockExpiry = fromNanos(expiry)
 			t.CreatedAt = fromNanos(created)
 			out = append(out, t)
@@ -54,8 +54,7 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 		return nil, fmt.Errorf("lease tasks: %w", err)
 	}
 	// RETURNING yields rows in update order: restore oldest-first.
-	sort.Sort(bySeq{out, seqs})
-	return out, nil
+	return sc.SortBySeq(out, seqs), nil
 }
 
 // TaskRenew extends leases (see store.Backend).
@@ -83,7 +82,7 @@ func (b *Backend) TaskRenew(ctx context.Context, owner string, leases []store.Ta
 
 // TaskComplete completes a leased task (see store.Backend).
 func (b *Backend) TaskComplete(ctx context.Context, p *store.TaskCompleteParams) error {
-	msgs, err := encodeMessages([]*store.Message{p.Result})
+	msgs, err := sc.EncodeMessages([]*store.Message{p.Result})
 	if err != nil {
 		return err
 	}
@@ -119,16 +118,4 @@ func (b *Backend) TaskAbandon(ctx context.Context, owner string, leases []store.
 		}
 		return nil
 	})
-}
-
-type bySeq struct {
-	tasks []*store.Task
-	seqs  []int64
-}
-
-func (s bySeq) Len() int           { return len(s.tasks) }
-func (s bySeq) Less(i, j int) bool { return s.seqs[i] < s.seqs[j] }
-func (s bySeq) Swap(i, j int) {
-	s.tasks[i], s.tasks[j] = s.tasks[j], s.tasks[i]
-	s.seqs[i], s.seqs[j] = s.seqs[j], s.seqs[i]
 }

@@ -95,7 +95,7 @@ func createParams(id string, created time.Time) *store.InstanceCreateParams {
 }
 
 // create creates instance id at created with createParams.
-func create(t *testing.T, b store.Backend, id string, created time.Time) *store.InstanceCreateParams {
+func create(t testing.TB, b store.Backend, id string, created time.Time) *store.InstanceCreateParams {
 	t.Helper()
 	p := createParams(id, created)
 	if err := b.InstanceCreate(t.Context(), p); err != nil {
@@ -124,7 +124,7 @@ func wantGone(t *testing.T, b store.Backend, id string) {
 }
 
 // lease calls OrchestrationLease with a lock until now+lockFor.
-func lease(t *testing.T, b store.Backend, owner string, now time.Time, limit int, ids ...string) []*store.Instance {
+func lease(t testing.TB, b store.Backend, owner string, now time.Time, limit int, ids ...string) []*store.Instance {
 	t.Helper()
 	got, err := b.OrchestrationLease(t.Context(), &store.OrchestrationLeaseParams{
 		Owner: owner, Now: now, LockExpiry: now.Add(lockFor), Limit: limit, IDs: ids})
@@ -135,7 +135,7 @@ func lease(t *testing.T, b store.Backend, owner string, now time.Time, limit int
 }
 
 // leaseOne leases instance id for owner at now and fails unless exactly it was leased.
-func leaseOne(t *testing.T, b store.Backend, owner, id string, now time.Time) *store.Instance {
+func leaseOne(t testing.TB, b store.Backend, owner, id string, now time.Time) *store.Instance {
 	t.Helper()
 	got := lease(t, b, owner, now, 10, id)
 	if ids := instanceIDs(got); !slices.Equal(ids, []string{id}) {
@@ -157,7 +157,7 @@ func step(id, owner string, historyLen int, now time.Time) *store.OrchestrationC
 }
 
 // commit applies p and fails the test on an error.
-func commit(t *testing.T, b store.Backend, p *store.OrchestrationCommitParams) {
+func commit(t testing.TB, b store.Backend, p *store.OrchestrationCommitParams) {
 	t.Helper()
 	if err := b.OrchestrationCommit(t.Context(), p); err != nil {
 		t.Fatalf("OrchestrationCommit(%s): %v", p.InstanceID, err)

@@ -1,0 +1,182 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/store/postgres"
+	"github.com/orcahq/orca/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serverURL returns the URL of the test server (scripts/test-services.sh start; the Makefile
+// exports it). Without one the test skips, loudly; with REQUIRE_INTEGRATION=1 (CI) it fails.
+func serverURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("ORCA_TEST_POSTGRES_URL")
+	if u == "" {
+		const msg = "ORCA_TEST_POSTGRES_URL is not set: PostgreSQL tests NOT RUN " +
+			"(run `scripts/test-services.sh start` and export the URL it prints, or use `make test`)"
+		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
+			t.Fatal(msg + "; REQUIRE_INTEGRATION=1 makes this a failure")
+		}
+		t.Skip(msg)
+	}
+	return u
+}
+
+// freshDatabase creates an empty database with a random name on the test server, drops it when
+// t ends, and returns its URL.
+func freshDatabase(t testing.TB) string {
+	t.Helper()
+	base := serverURL(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to the test server %s: %v", base, err)
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	name := "orca_test_" + hex.EncodeToString(rnd[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		_ = admin.Close(ctx)
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+		_ = admin.Close(ctx)
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// open opens a store on url and closes it when t ends.
+func open(t testing.TB, url string) *postgres.Backend {
+	t.Helper()
+	b, err := postgres.Open(context.Background(), postgres.Config{URL: url, MaxConns: 8})
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close postgres store: %v", err)
+		}
+	})
+	return b
+}
+
+// testDB is a database of its own for this test run, in which each backend gets a schema.
+type testDB struct {
+	url   string
+	admin *pgx.Conn
+	n     int
+}
+
+func newTestDB(t testing.TB) *testDB {
+	t.Helper()
+	u := freshDatabase(t)
+	admin, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", u, err)
+	}
+	t.Cleanup(func() { _ = admin.Close(context.Background()) })
+	return &testDB{url: u, admin: admin}
+}
+
+// schemaURL creates an empty schema and returns a URL whose connections use it.
+func (d *testDB) schemaURL(t testing.TB) string {
+	t.Helper()
+	d.n++
+	name := fmt.Sprintf("s%d", d.n)
+	if _, err := d.admin.Exec(context.Background(), "CREATE SCHEMA "+name); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	u, err := url.Parse(d.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func TestConformance(t *testing.T) {
+	db := newTestDB(t)
+	storetest.Run(t, func(t *testing.T) store.Backend {
+		return open(t, db.schemaURL(t))
+	})
+}
+
+// BenchmarkStore: go test -run '^$' -bench . ./internal/store/sqlite ./internal/store/postgres
+func BenchmarkStore(b *testing.B) {
+	db := newTestDB(b)
+	storetest.Benchmark(b, func(b *testing.B) store.Backend { return open(b, db.schemaURL(b)) })
+}
+
+// Two servers starting at once on a new database apply the migrations once, and a write of
+// one wakes the subscribers of the other.
+func TestTwoProcessesMigrateAndWake(t *testing.T) {
+	u := newTestDB(t).schemaURL(t)
+	var stores [2]*postgres.Backend
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() {
+			b, err := postgres.Open(context.Background(), postgres.Config{URL: u, MaxConns: 4})
+			if err != nil {
+				t.Errorf("open %d: %v", i, err)
+				return
+			}
+			stores[i] = b
+		})
+	}
+	wg.Wait()
+	for _, b := range stores {
+		if b == nil {
+			t.FailNow()
+		}
+		t.Cleanup(func() { _ = b.Close() })
+	}
+	if !stores[1].Supports(store.FeatureWakeups) || !stores[1].Supports(store.FeatureMultiProcess) {
+		t.Fatal("postgres store lacks FeatureWakeups or FeatureMultiProcess")
+	}
+	wakes, cancel := stores[1].Subscribe()
+	defer cancel()
+	now := time.Now()
+	deadline := time.After(10 * time.Second)
+	// The listener may not be listening yet: enqueue until the wake-up arrives.
+	for i := 0; ; i++ {
+		err := stores[0].QueueEnqueue(t.Context(), &store.QueueEnqueueParams{Queue: "work",
+			Messages: []*store.QueueMessage{{ID: fmt.Sprint(i), Body: []byte("x"), InsertedAt: now, VisibleAt: now}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case w := <-wakes:
+			if w.Kind == store.WakeQueue && w.Key == "work" {
+				return
+			}
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no wake-up for queue work within 10s")
+		}
+	}
+}
