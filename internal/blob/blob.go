@@ -74,6 +74,12 @@ type Events interface {
 	BlobCreated(ctx context.Context, info *Info, content []byte) (effects store.Effects, after func(), err error)
 }
 
+// DefaultContentType is the content type of a blob put without one.
+const DefaultContentType = "application/octet-stream"
+
+// DefaultListLimit is the page size of List when ListOptions.Limit is 0.
+const DefaultListLimit = 1000
+
 // MaxNameLength is the longest blob name (Azure's limit).
 const MaxNameLength = 1024
 
