@@ -148,3 +148,17 @@ func ReadAll(ctx context.Context, s Store, container, name string) ([]byte, *Inf
 	}
 	return b, info, nil
 }
+
+// PrepareList checks a List call's container and options and fills in the default limit.
+func PrepareList(container string, opts ListOptions) (ListOptions, error) {
+	if err := ValidateContainer(container); err != nil {
+		return opts, fmt.Errorf("list blobs: %w", err)
+	}
+	if opts.Limit < 0 {
+		return opts, fmt.Errorf("list blobs %s: negative limit %d", container, opts.Limit)
+	}
+	if opts.Limit == 0 {
+		opts.Limit = DefaultListLimit
+	}
+	return opts, nil
+}

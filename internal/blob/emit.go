@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/orcahq/orca/internal/store"
@@ -90,32 +88,6 @@ func (e *Emitter) Created(ctx context.Context, info *Info, content []byte) error
 		after()
 	}
 	return nil
-}
-
-// ContextReader returns a reader that fails with ctx's error once ctx is done, so that a put
-// whose context is cancelled stops reading its content.
-func ContextReader(ctx context.Context, r io.Reader) io.Reader { return &ctxReader{ctx: ctx, r: r} }
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// ReadChunk reads from r until buf is full or r ends. It returns the bytes read and whether r
-// ended; a read error other than io.EOF is returned as is.
-func ReadChunk(r io.Reader, buf []byte) (n int, eof bool, err error) {
-	n, err = io.ReadFull(r, buf)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return n, true, nil
-	}
-	return n, false, err
 }
 
 // NewETag returns a new quoted random ETag, for backends whose store does not make one that

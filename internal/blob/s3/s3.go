@@ -151,42 +151,23 @@ func (s *Store) Put(ctx context.Context, container, name string, content io.Read
 	if contentType == "" {
 		contentType = blob.DefaultContentType
 	}
-	if content == nil {
-		content = bytes.NewReader(nil)
-	}
-	r := blob.ContextReader(ctx, content)
-	buf := make([]byte, min(s.partSize, s.maxSize+1))
-	n, eof, err := blob.ReadChunk(r, buf)
+	chunks := blob.NewChunks(ctx, content, s.partSize, s.maxSize)
+	first, last, err := chunks.Next()
 	if err != nil {
-		return nil, fmt.Errorf("put blob %s/%s: read content: %w", container, name, err)
+		return nil, fmt.Errorf("put blob %s/%s: %w", container, name, err)
 	}
-	info := &blob.Info{Container: container, Name: name, Size: int64(n), ContentType: contentType,
-		ETag: blob.NewETag(), CreatedAt: s.clock().Round(0).UTC()}
-	if int64(n) > s.maxSize {
-		return nil, tooLarge(container, name, s.maxSize)
+	info := &blob.Info{Container: container, Name: name, ContentType: contentType, ETag: blob.NewETag(),
+		CreatedAt: s.clock().Round(0).UTC()}
+	var small []byte
+	if last {
+		err, small = s.putObject(ctx, info, first), first
+	} else {
+		err = s.putMultipart(ctx, info, first, chunks)
 	}
-	var next []byte
-	if !eof {
-		// A content of exactly one part still goes in one request.
-		next = make([]byte, s.partSize)
-		var m int
-		m, eof, err = blob.ReadChunk(r, next)
-		if err != nil {
-			return nil, fmt.Errorf("put blob %s/%s: read content: %w", container, name, err)
-		}
-		next = next[:m]
-	}
-	if len(next) == 0 {
-		if err := s.putObject(ctx, info, buf[:n]); err != nil {
-			return nil, err
-		}
-	} else if err := s.putMultipart(ctx, info, buf[:n], next, eof, r); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	var small []byte
-	if len(next) == 0 {
-		small = buf[:n]
-	}
+	info.Size = chunks.Size()
 	if err := s.emit.Created(ctx, info, small); err != nil {
 		return nil, err
 	}
@@ -207,9 +188,9 @@ func (s *Store) putObject(ctx context.Context, info *blob.Info, data []byte) err
 	return nil
 }
 
-// putMultipart uploads first, second and the rest of r as the parts of a multipart upload and
+// putMultipart uploads first and the rest of chunks as the parts of a multipart upload and
 // completes it; on any failure it aborts the upload, so nothing becomes visible.
-func (s *Store) putMultipart(ctx context.Context, info *blob.Info, first, second []byte, eof bool, r io.Reader) (err error) {
+func (s *Store) putMultipart(ctx context.Context, info *blob.Info, first []byte, chunks *blob.Chunks) (err error) {
 	key := s.key(info.Container, info.Name)
 	up, err := s.c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key,
 		ContentType: &info.ContentType, Metadata: s.metadata(info)})
@@ -226,7 +207,7 @@ func (s *Store) putMultipart(ctx context.Context, info *blob.Info, first, second
 		}
 	}()
 	var parts []types.CompletedPart
-	upload := func(data []byte) error {
+	for data, last := first, false; ; {
 		num := int32(len(parts) + 1)
 		out, err := s.c.UploadPart(ctx, &awss3.UploadPartInput{Bucket: &s.bucket, Key: &key, UploadId: up.UploadId,
 			PartNumber: &num, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
@@ -234,31 +215,12 @@ func (s *Store) putMultipart(ctx context.Context, info *blob.Info, first, second
 			return s.mapError(err, "put", info.Container, info.Name)
 		}
 		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: &num})
-		info.Size += int64(len(data))
-		if info.Size > s.maxSize {
-			return tooLarge(info.Container, info.Name, s.maxSize)
-		}
-		return nil
-	}
-	info.Size = 0
-	if err := upload(first); err != nil {
-		return err
-	}
-	buf := second
-	for len(buf) > 0 {
-		if err := upload(buf); err != nil {
-			return err
-		}
-		if eof {
+		if last {
 			break
 		}
-		var n int
-		buf = buf[:cap(buf)]
-		n, eof, err = blob.ReadChunk(r, buf)
-		if err != nil {
-			return fmt.Errorf("put blob %s/%s: read content: %w", info.Container, info.Name, err)
+		if data, last, err = chunks.Next(); err != nil {
+			return fmt.Errorf("put blob %s/%s: %w", info.Container, info.Name, err)
 		}
-		buf = buf[:n]
 	}
 	_, err = s.c.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &s.bucket, Key: &key,
 		UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
@@ -336,14 +298,9 @@ func (s *Store) Delete(ctx context.Context, container, name string) error {
 // List pages through a container's blobs in name order (see blob.Store). S3 lists keys in
 // UTF-8 byte order, which is orca's name order.
 func (s *Store) List(ctx context.Context, container string, opts blob.ListOptions) (*blob.Page, error) {
-	if err := blob.ValidateContainer(container); err != nil {
-		return nil, fmt.Errorf("list blobs: %w", err)
-	}
-	if opts.Limit < 0 {
-		return nil, fmt.Errorf("list blobs %s: negative limit %d", container, opts.Limit)
-	}
-	if opts.Limit == 0 {
-		opts.Limit = blob.DefaultListLimit
+	opts, err := blob.PrepareList(container, opts)
+	if err != nil {
+		return nil, err
 	}
 	for {
 		names, next, err := s.listNames(ctx, container, opts)
@@ -442,8 +399,4 @@ func (s *Store) mapError(err error, op, container, name string) error {
 		return fmt.Errorf("%s blob %s: %w", op, what, blob.ErrNotFound)
 	}
 	return fmt.Errorf("%s blob %s: %w", op, what, err)
-}
-
-func tooLarge(container, name string, maxSize int64) error {
-	return fmt.Errorf("put blob %s/%s: larger than %d bytes: %w", container, name, maxSize, blob.ErrTooLarge)
 }
