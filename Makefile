@@ -28,24 +28,22 @@ demo: ## Run the engine demo: one orchestration with a visible fan-out, no HTTP
 TEST_SERVICES := scripts/test-services.sh
 
 .PHONY: test
-test: ## Run every test (vet, race detector, crash tests; PostgreSQL started and stopped around them)
+test: ## Run every test (vet, race detector, crash tests; PostgreSQL, S3 and Azurite started and stopped around them)
 	$(GO) vet ./...
-	@$(TEST_SERVICES) start || echo "WARNING: test services did not start: the PostgreSQL tests will SKIP (fail with REQUIRE_INTEGRATION=1)" >&2
-	@status=0; ORCA_TEST_POSTGRES_URL="$$($(TEST_SERVICES) url 2>/dev/null)" \
-		$(GO) test -race -count=1 -timeout 45m ./... || status=$$?; \
+	@status=0; eval "$$($(TEST_SERVICES) start)"; \
+		$(GO) test -race -count=1 -timeout 60m ./... || status=$$?; \
 		$(TEST_SERVICES) stop; exit $$status
 
 .PHONY: services
-services: ## Start the test servers (PostgreSQL) and print the variables to export
+services: ## Start the test servers (PostgreSQL, S3, Azurite) and print the variables to export
 	@$(TEST_SERVICES) start
-	@echo "export ORCA_TEST_POSTGRES_URL='$$($(TEST_SERVICES) url)'"
 
 .PHONY: services-stop
 services-stop: ## Stop the test servers
 	@$(TEST_SERVICES) stop
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium)
+test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium, curl, Node.js)
 	scripts/install-test-deps.sh
 
 .PHONY: bench

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go on a Debian machine, and only what is missing: a C
 # compiler (the race detector needs cgo), Python (the end-to-end tests run a Python algorithm)
-# and Chromium (the dashboard's browser tests, internal/dashboard). .ci/run calls it; run it
+# Chromium (the dashboard's browser tests, internal/dashboard), curl (the test servers' readiness
+# checks) and Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh).
+# PostgreSQL is installed by scripts/services/postgres.sh on first use. .ci/run calls this; run it
 # once on a development machine too (as root, or with sudo available).
 set -euo pipefail
 
@@ -9,6 +11,8 @@ missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v python3 >/dev/null || missing+=(python3)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v curl >/dev/null || missing+=(curl)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

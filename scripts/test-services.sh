@@ -1,111 +1,33 @@
 #!/usr/bin/env bash
-# test-services.sh start|stop|status|url — the servers the integration tests run against.
+# test-services.sh start|stop|env — every server the integration tests run against: PostgreSQL
+# (scripts/services/postgres.sh), the S3 server versitygw (s3.sh) and Azurite (azurite.sh). Each
+# is installed on first use and started unless it runs.
 #
-# start: installs PostgreSQL 15 with apt-get if it is missing, creates a throw-away cluster in a
-# temporary directory owned by the postgres user (trust auth, listening on 127.0.0.1 only, on an
-# uncommon port), waits until it accepts connections and writes its URL to $STATE/postgres.url,
-# where the Makefile reads it into ORCA_TEST_POSTGRES_URL. A cluster already running is reused.
-# stop: stops the cluster and removes its directory. Both are idempotent.
+#   eval "$(scripts/test-services.sh start)"   # prints the export lines of the servers that started
+#   scripts/test-services.sh stop
 #
-# Environment: ORCA_TEST_PG_PORT (default 55432), ORCA_TEST_SERVICES_DIR (default
-# ${TMPDIR:-/tmp}/orca-test-services).
-set -euo pipefail
-
-PORT="${ORCA_TEST_PG_PORT:-55432}"
-STATE="${ORCA_TEST_SERVICES_DIR:-${TMPDIR:-/tmp}/orca-test-services}"
-URL_FILE="$STATE/postgres.url"
-ROOT_FILE="$STATE/postgres.root"
-
-log() { echo "test-services: $*" >&2; }
-
-pg_bindir() {
-  local d
-  for d in /usr/lib/postgresql/*/bin; do
-    if [ -x "$d/initdb" ]; then echo "$d"; fi
-  done | sort -V | tail -n 1
-}
-
-# as_postgres runs a command as the postgres user when we are root (initdb refuses root).
-as_postgres() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
-
-install_postgres() {
-  if [ -n "$(pg_bindir)" ]; then return; fi
-  if [ "$(id -u)" -ne 0 ]; then
-    log "PostgreSQL is not installed and installing it needs root (apt-get install postgresql)"
-    exit 1
-  fi
-  log "installing PostgreSQL with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq postgresql >/dev/null
-}
-
-running() {
-  [ -f "$ROOT_FILE" ] || return 1
-  local root bin
-  root="$(cat "$ROOT_FILE")"
-  bin="$(pg_bindir)"
-  [ -n "$bin" ] && [ -d "$root/data" ] && as_postgres "$bin/pg_ctl" -D "$root/data" status >/dev/null 2>&1
-}
-
-start() {
-  mkdir -p "$STATE"
-  if running; then
-    log "PostgreSQL already running: $(cat "$URL_FILE")"
-    return
-  fi
-  install_postgres
-  local bin root
-  bin="$(pg_bindir)"
-  if [ -f "$ROOT_FILE" ]; then rm -rf "$(cat "$ROOT_FILE")"; fi
-  root="$(mktemp -d "${TMPDIR:-/tmp}/orca-pg.XXXXXX")"
-  chmod 755 "$root"
-  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$root"; fi
-  echo "$root" >"$ROOT_FILE"
-  as_postgres "$bin/initdb" -D "$root/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$root/initdb.log" 2>&1 || {
-    cat "$root/initdb.log" >&2
-    exit 1
-  }
-  # Throw-away data: durability matters less than speed, but keep fsync on so the benchmarks
-  # measure what production would see. max_connections covers parallel test packages.
-  if ! as_postgres "$bin/pg_ctl" -D "$root/data" -l "$root/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $root -c max_connections=200" start >/dev/null; then
-    cat "$root/server.log" >&2
-    exit 1
-  fi
-  echo "postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable" >"$URL_FILE"
-  log "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT ($root)"
-}
-
-stop() {
-  if [ ! -f "$ROOT_FILE" ]; then
-    rm -f "$URL_FILE"
-    return
-  fi
-  local root bin
-  root="$(cat "$ROOT_FILE")"
-  bin="$(pg_bindir)"
-  if [ -n "$bin" ] && [ -d "$root/data" ]; then
-    as_postgres "$bin/pg_ctl" -D "$root/data" -m fast -w stop >/dev/null 2>&1 || true
-  fi
-  rm -rf "$root"
-  rm -f "$ROOT_FILE" "$URL_FILE"
-  log "PostgreSQL stopped"
-}
+# A server that fails to start is reported on stderr and left out: its tests then skip loudly, or
+# fail under REQUIRE_INTEGRATION=1. The exit status is 1 when any failed.
+set -uo pipefail
+dir="$(cd "$(dirname "$0")" && pwd)/services"
+services=(postgres s3 azurite)
 
 case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  status) if running; then cat "$URL_FILE"; else echo "not running"; exit 1; fi ;;
-  url) cat "$URL_FILE" ;;
+  start | env)
+    status=0
+    for s in "${services[@]}"; do
+      if ! "$dir/$s.sh" "$1"; then
+        echo "test-services: $s did not $1; its tests will skip (fail with REQUIRE_INTEGRATION=1)" >&2
+        status=1
+      fi
+    done
+    exit $status
+    ;;
+  stop)
+    for s in "${services[@]}"; do "$dir/$s.sh" stop >/dev/null || true; done
+    ;;
   *)
-    echo "usage: $0 start|stop|status|url" >&2
+    echo "usage: $0 start|stop|env" >&2
     exit 2
     ;;
 esac

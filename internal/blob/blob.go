@@ -74,8 +74,30 @@ type Events interface {
 	BlobCreated(ctx context.Context, info *Info, content []byte) (effects store.Effects, after func(), err error)
 }
 
+// DefaultContentType is the content type of a blob put without one.
+const DefaultContentType = "application/octet-stream"
+
+// DefaultListLimit is the page size of List when ListOptions.Limit is 0.
+const DefaultListLimit = 1000
+
 // MaxNameLength is the longest blob name (Azure's limit).
 const MaxNameLength = 1024
+
+// NameLimiter is implemented by a store that cannot hold names of MaxNameLength bytes in every
+// container: S3's key limit covers the store's prefix and the container too. Longer names are
+// refused with ErrInvalidName.
+type NameLimiter interface {
+	// MaxNameLength returns the longest name, in bytes, container can hold.
+	MaxNameLength(container string) int
+}
+
+// MaxNameLengthOf returns the longest name s can hold in container.
+func MaxNameLengthOf(s Store, container string) int {
+	if l, ok := s.(NameLimiter); ok {
+		return min(l.MaxNameLength(container), MaxNameLength)
+	}
+	return MaxNameLength
+}
 
 // ValidateContainer checks a container name against Azure's rules: 3 to 63 characters,
 // lowercase letters, digits and hyphens, starting and ending with a letter or digit, no two
@@ -141,4 +163,18 @@ func ReadAll(ctx context.Context, s Store, container, name string) ([]byte, *Inf
 		return nil, nil, fmt.Errorf("read blob %s/%s: %w", container, name, err)
 	}
 	return b, info, nil
+}
+
+// PrepareList checks a List call's container and options and fills in the default limit.
+func PrepareList(container string, opts ListOptions) (ListOptions, error) {
+	if err := ValidateContainer(container); err != nil {
+		return opts, fmt.Errorf("list blobs: %w", err)
+	}
+	if opts.Limit < 0 {
+		return opts, fmt.Errorf("list blobs %s: negative limit %d", container, opts.Limit)
+	}
+	if opts.Limit == 0 {
+		opts.Limit = DefaultListLimit
+	}
+	return opts, nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,11 @@ type testCase struct {
 
 // Run runs the conformance suite against the stores newStore returns. newStore is called once
 // per subtest and must return an empty store that it cleans up with t.Cleanup.
-func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) blob.Store, opts ...Option) {
+	skips := map[string]string{}
+	for _, o := range opts {
+		o(skips)
+	}
 	groups := []struct {
 		name  string
 		cases []testCase
@@ -58,10 +63,26 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.cases {
-				t.Run(c.name, func(t *testing.T) { c.run(t, newStore) })
+				t.Run(c.name, func(t *testing.T) {
+					if why, ok := skips[g.name+"/"+c.name]; ok {
+						fmt.Fprintf(os.Stderr, "\n*** SKIP: %s: %s ***\n", t.Name(), why)
+						t.Skip(why)
+					}
+					c.run(t, newStore)
+				})
 			}
 		})
 	}
+}
+
+// Option adjusts a run of the suite.
+type Option func(skips map[string]string)
+
+// Unsupported skips the case named "Group/Case" (loudly, with why) for a limit of the test
+// server, not of the backend: a case that fails for the backend's own reasons must not be
+// skipped.
+func Unsupported(testCase, why string) Option {
+	return func(skips map[string]string) { skips[testCase] = why }
 }
 
 // container is the container the suite uses unless a case needs more.

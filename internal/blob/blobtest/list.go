@@ -112,16 +112,26 @@ func putNames(t *testing.T, s blob.Store, container string, names ...string) {
 var listCases = []testCase{
 	{"PrefixAndOrder", func(t *testing.T, newStore storeFunc) {
 		s := newStore(t)
-		putNames(t, s, container, "b/a", "a/bc", "a", "a/b/c", "ab", "a/b", "b", "a0", "c/d/e")
+		// No name is a directory of another here (see NameIsAlsoADirectory); "!" sorts before "/".
+		putNames(t, s, container, "b/a", "a/bc", "a!", "a/b/c", "ab", "a/b0", "b0", "a0", "c/d/e")
 		putNames(t, s, "other", "a/b/x")
-		wantNames(t, s, container, blob.ListOptions{}, "a", "a/b", "a/b/c", "a/bc", "a0", "ab", "b", "b/a", "c/d/e")
-		wantNames(t, s, container, blob.ListOptions{Prefix: "a/b"}, "a/b", "a/b/c", "a/bc")
+		wantNames(t, s, container, blob.ListOptions{}, "a!", "a/b/c", "a/b0", "a/bc", "a0", "ab", "b/a", "b0", "c/d/e")
+		wantNames(t, s, container, blob.ListOptions{Prefix: "a/b"}, "a/b/c", "a/b0", "a/bc")
 		wantNames(t, s, container, blob.ListOptions{Prefix: "a/b/"}, "a/b/c")
-		wantNames(t, s, container, blob.ListOptions{Prefix: "b"}, "b", "b/a")
+		wantNames(t, s, container, blob.ListOptions{Prefix: "b"}, "b/a", "b0")
 		wantNames(t, s, container, blob.ListOptions{Prefix: "c/d/e"}, "c/d/e")
 		wantNames(t, s, container, blob.ListOptions{Prefix: "c/d/e/"})
 		wantNames(t, s, container, blob.ListOptions{Prefix: "zzz"})
 		wantNames(t, s, "other", blob.ListOptions{Prefix: "a/"}, "a/b/x")
+	}},
+	{"NameIsAlsoADirectory", func(t *testing.T, newStore storeFunc) {
+		// "a/b" and "a/b/c" are both blobs: a store on a file system must not take "a/b" for a
+		// directory only.
+		s := newStore(t)
+		putNames(t, s, container, "a/b/c", "a/b", "b", "b/a")
+		wantNames(t, s, container, blob.ListOptions{}, "a/b", "a/b/c", "b", "b/a")
+		wantNames(t, s, container, blob.ListOptions{Prefix: "a/b"}, "a/b", "a/b/c")
+		wantNames(t, s, container, blob.ListOptions{Prefix: "a/b/"}, "a/b/c")
 	}},
 	{"PrefixIsLiteral", func(t *testing.T, newStore storeFunc) {
 		// Characters that are wildcards somewhere (SQL LIKE, globs, regular expressions) and

@@ -1,15 +1,11 @@
 package embedded_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/orcahq/orca/internal/blob/blobtest"
 	"github.com/orcahq/orca/internal/blob/embedded"
 )
 
@@ -36,35 +32,7 @@ func BenchmarkPut(b *testing.B) {
 func benchPut(b *testing.B, size, writers int, inline int64) {
 	dir := b.TempDir()
 	s := newBlobs(b, openStore(b, dir), filepath.Join(dir, "blobs"), embedded.Config{InlineLimit: inline})
-	data := bytes.Repeat([]byte("x"), size)
-	ctx := context.Background()
-	var next atomic.Int64
-	var failed atomic.Pointer[error]
-	b.SetBytes(int64(size))
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) || failed.Load() != nil {
-					return
-				}
-				if _, err := s.Put(ctx, "bench", fmt.Sprintf("blob/%08d", i), bytes.NewReader(data), ""); err != nil {
-					failed.Store(&err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err := failed.Load(); err != nil {
-		b.Fatal(*err)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "puts/s")
+	blobtest.BenchPut(b, s, size, writers)
 }
 
 func sizeName(n int) string {

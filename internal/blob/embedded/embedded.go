@@ -43,9 +43,9 @@ const (
 	// DefaultMaxSize is the largest blob by default (5 GiB, Azure's single-put limit).
 	DefaultMaxSize = 5 << 30
 	// DefaultContentType is the content type of a blob put without one.
-	DefaultContentType = "application/octet-stream"
+	DefaultContentType = blob.DefaultContentType
 	// DefaultListLimit is the page size of List when ListOptions.Limit is 0.
-	DefaultListLimit = 1000
+	DefaultListLimit = blob.DefaultListLimit
 )
 
 // Config configures a Store.
@@ -142,7 +142,7 @@ func (s *Store) Put(ctx context.Context, container, name string, content io.Read
 	if content == nil {
 		content = bytes.NewReader(nil)
 	}
-	r := &ctxReader{ctx: ctx, r: content}
+	r := blob.ContextReader(ctx, content)
 	head, err := io.ReadAll(io.LimitReader(r, s.inline+1))
 	if err != nil {
 		return nil, fmt.Errorf("put blob %s/%s: read content: %w", container, name, err)
@@ -369,19 +369,6 @@ func toStoreInfo(i *blob.Info, path string) store.BlobInfo {
 func fromStoreInfo(bi *store.BlobInfo) *blob.Info {
 	return &blob.Info{Container: bi.Container, Name: bi.Name, Size: bi.Size, ContentType: bi.ContentType, ETag: bi.ETag,
 		CreatedAt: bi.CreatedAt}
-}
-
-// ctxReader stops reading once ctx is done, so a cancelled put stops streaming.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // randomHex returns 128 random bits in hex.
