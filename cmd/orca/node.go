@@ -11,12 +11,15 @@ import (
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/config"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
 // nodeFlags are the flags of the commands that run a node (dev, server).
 type nodeFlags struct {
 	configPath string
 	data       string
+	store      string
+	blob       string
 	listen     string
 	sync       string
 	insecure   bool
@@ -24,7 +27,9 @@ type nodeFlags struct {
 
 func (n *nodeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&n.configPath, "config", "", "configuration file (YAML; default $ORCA_CONFIG)")
-	cmd.Flags().StringVar(&n.data, "data", ".orca", "data directory (store and blobs)")
+	cmd.Flags().StringVar(&n.data, "data", ".orca", "data directory (SQLite store and blob files, unless --store/--blob say otherwise)")
+	cmd.Flags().StringVar(&n.store, "store", "", "store URL: postgres://USER@HOST:PORT/DB for servers sharing a task hub (default: SQLite in --data)")
+	cmd.Flags().StringVar(&n.blob, "blob", "", "blob store URL: s3://BUCKET?endpoint=…, azblob://ACCOUNT, file:///DIR (default: files in --data)")
 	cmd.Flags().StringVar(&n.listen, "listen", "127.0.0.1:7071", "HTTP address (the Functions host's local port)")
 	cmd.Flags().StringVar(&n.sync, "sync", "", "SQLite synchronous setting: FULL (default) or NORMAL")
 	cmd.Flags().BoolVar(&n.insecure, "insecure", false, "allow listening on a non-loopback address without API keys")
@@ -38,11 +43,25 @@ func (n *nodeFlags) load(cmd *cobra.Command, logs *logFlags) (*config.File, erro
 	}
 	fl := cmd.Flags()
 	n.data = pick(fl, "data", n.data, file.Data)
+	n.store = pick(fl, "store", n.store, file.Store)
+	n.blob = pick(fl, "blob", n.blob, file.Blob)
 	n.listen = pick(fl, "listen", n.listen, file.Listen)
 	n.sync = pick(fl, "sync", n.sync, file.Sync)
 	logs.level = pick(fl, "log-level", logs.level, file.Log.Level)
 	logs.format = pick(fl, "log-format", logs.format, file.Log.Format)
 	return file, nil
+}
+
+// describe says where the node keeps its state, for banners.
+func (n *nodeFlags) describe() string {
+	if n.store == "" && n.blob == "" {
+		return "data in " + n.data
+	}
+	blobs := "blob files in " + n.data
+	if n.blob != "" {
+		blobs = "blobs at " + n.blob // blob URLs never carry credentials (blobopen refuses them)
+	}
+	return "store: " + storeopen.Describe(n.store, n.data) + ", " + blobs
 }
 
 // isLoopback reports whether a listen address only accepts local connections.
@@ -74,7 +93,8 @@ func (n *nodeFlags) openNode(cmd *cobra.Command, logs *logFlags, file *config.Fi
 	if err != nil {
 		return nil, err
 	}
-	cfg.DataDir, cfg.Listen, cfg.Synchronous, cfg.Logger, cfg.Keys = n.data, n.listen, n.sync, log, keys
+	cfg.DataDir, cfg.StoreURL, cfg.BlobURL = n.data, n.store, n.blob
+	cfg.Listen, cfg.Synchronous, cfg.Logger, cfg.Keys = n.listen, n.sync, log, keys
 	cfg.PublicBaseURL, cfg.MaxDequeueCount, cfg.Subscriptions = file.PublicBaseURL, file.Work.MaxDequeueCount, file.Subscriptions
 	cfg.Engine = engineConfig(file)
 	if cfg.WorkQueue == "" {

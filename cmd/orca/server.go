@@ -27,7 +27,7 @@ An API without keys is only served on a loopback address unless --insecure is gi
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "orca server listening on %s (data in %s)\n", a.BaseURL, n.data)
+			fmt.Fprintf(cmd.OutOrStdout(), "orca server listening on %s (%s)\n", a.BaseURL, n.describe())
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "orca server: shutting down (again to exit at once)")
 			stopCtx, cancel := context.WithTimeout(context.Background(), 45*time.Second)

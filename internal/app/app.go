@@ -19,6 +19,7 @@ import (
 	"github.com/orcahq/orca/internal/api"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/blob"
+	"github.com/orcahq/orca/internal/blob/blobopen"
 	blobembedded "github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/clock"
 	"github.com/orcahq/orca/internal/dashboard"
@@ -29,13 +30,19 @@ import (
 	queueembedded "github.com/orcahq/orca/internal/queue/embedded"
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/store"
-	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
 // Config configures a node. Zero values take the documented defaults.
 type Config struct {
 	// DataDir holds the SQLite store and the large blobs (default ./.orca).
 	DataDir string
+	// StoreURL names the store (see storeopen): empty for SQLite in DataDir, postgres://… for
+	// a PostgreSQL task hub that several servers share.
+	StoreURL string
+	// BlobURL names the blob store (see blobopen): empty for files under DataDir/blobs, which
+	// a PostgreSQL store refuses (its servers need a blob store they all reach).
+	BlobURL string
 	// Listen is the HTTP address (default 127.0.0.1:7071; port 0 picks one; "" with NoHTTP
 	// serves nothing).
 	Listen string
@@ -122,20 +129,25 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, Metrics: metrics.New()}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "orca.db"), Synchronous: cfg.Synchronous,
+	st, kind, err := storeopen.Open(ctx, cfg.StoreURL, storeopen.Options{DataDir: cfg.DataDir, Synchronous: cfg.Synchronous,
 		ObserveCommit: a.Metrics.ObserveCommit})
 	if err != nil {
 		return nil, err
 	}
+	if kind == storeopen.Postgres && cfg.BlobURL == "" {
+		_ = st.Close()
+		return nil, errors.New("a PostgreSQL store needs a blob store every server reaches: give a blob URL " +
+			"(s3://BUCKET, azblob://ACCOUNT, or file:///DIR on a directory all servers share)")
+	}
 	a.Store = st
-	if err := a.assemble(); err != nil {
+	if err := a.assemble(ctx); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) assemble() error {
+func (a *App) assemble(ctx context.Context) error {
 	cfg := a.cfg
 	clk := cfg.Engine.Clock
 	if clk == nil {
@@ -149,7 +161,14 @@ func (a *App) assemble() error {
 				eng.Notify(id)
 			}
 		}, Observe: a.Metrics.ObserveDelivery})
-	blobs, err := blobembedded.New(blobembedded.Config{Store: a.Store, Dir: filepath.Join(cfg.DataDir, "blobs"), Events: a.Router})
+	var blobs blob.Store
+	var err error
+	if cfg.BlobURL == "" {
+		blobs, err = blobembedded.New(blobembedded.Config{Store: a.Store, Dir: filepath.Join(cfg.DataDir, "blobs"), Events: a.Router})
+	} else {
+		blobs, err = blobopen.Open(ctx, cfg.BlobURL, blobopen.Deps{Store: a.Store, Events: a.Router,
+			Shared: a.Store.Supports(store.FeatureMultiProcess)})
+	}
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,9 @@ import (
 
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/blob/blobopen"
 	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
 // File is orca's configuration file (YAML). Every field is optional; ${VAR} is replaced by the
@@ -26,6 +28,12 @@ type File struct {
 	Listen string `yaml:"listen"`
 	// Data is the data directory of the embedded store and blobs (default ./.orca).
 	Data string `yaml:"data"`
+	// Store is the store's URL: empty for SQLite in Data, postgres://… for a task hub that
+	// several servers share (see docs/deployment.md).
+	Store string `yaml:"store"`
+	// Blob is the blob store's URL: empty for files under Data, file:///DIR, s3://BUCKET…,
+	// azblob://ACCOUNT….
+	Blob string `yaml:"blob"`
 	// PublicBaseURL is the origin of the URLs the API hands out, for servers behind a proxy.
 	PublicBaseURL string `yaml:"publicBaseURL"`
 	// Sync is SQLite's synchronous setting: FULL (default) or NORMAL.
@@ -181,6 +189,8 @@ func (f *File) applyEnv(lookup func(string) (string, bool)) error {
 	}
 	str("ORCA_LISTEN", &f.Listen)
 	str("ORCA_DATA", &f.Data)
+	str("ORCA_STORE", &f.Store)
+	str("ORCA_BLOB", &f.Blob)
 	str("ORCA_PUBLIC_BASE_URL", &f.PublicBaseURL)
 	str("ORCA_SYNC", &f.Sync)
 	str("ORCA_LOG_LEVEL", &f.Log.Level)
@@ -206,6 +216,20 @@ func (f *File) applyEnv(lookup func(string) (string, bool)) error {
 func (f *File) Validate() error {
 	if f.Sync != "" && f.Sync != "FULL" && f.Sync != "NORMAL" {
 		return &Error{"sync", fmt.Sprintf("%q: use FULL or NORMAL", f.Sync)}
+	}
+	kind, _, err := storeopen.Parse(f.Store, f.Data)
+	if err != nil {
+		return &Error{"store", err.Error()}
+	}
+	if kind == storeopen.Postgres && f.Sync != "" {
+		return &Error{"sync", "is SQLite's setting; a PostgreSQL store's durability is PostgreSQL's configuration"}
+	}
+	if f.Blob != "" {
+		if err := blobopen.Check(f.Blob); err != nil {
+			return &Error{"blob", err.Error()}
+		}
+	} else if kind == storeopen.Postgres {
+		return &Error{"blob", "a PostgreSQL store needs a blob store every server reaches (s3://, azblob://, or file:/// on a shared directory)"}
 	}
 	if f.PublicBaseURL != "" && !strings.HasPrefix(f.PublicBaseURL, "http://") && !strings.HasPrefix(f.PublicBaseURL, "https://") {
 		return &Error{"publicBaseURL", fmt.Sprintf("%q: must start with http:// or https://", f.PublicBaseURL)}

@@ -44,16 +44,61 @@ type Deps struct {
 	Events blob.Events
 	// Getenv reads the environment (default os.Getenv).
 	Getenv func(string) string
+	// Shared says other processes share Store (PostgreSQL): a file:// directory is then shared
+	// too, and its orphan sweep spares young files (see embedded.Config.Shared).
+	Shared bool
 }
 
 // opener opens the store of one scheme.
 type opener func(ctx context.Context, u *url.URL, d Deps) (blob.Store, error)
+
+// The query parameters each scheme takes.
+var (
+	s3Params    = []string{"endpoint", "region", "path_style", "prefix"}
+	azureParams = []string{"endpoint"}
+)
 
 // schemes is the table of backends.
 var schemes = map[string]opener{
 	"file":   openFile,
 	"s3":     openS3,
 	"azblob": openAzure,
+}
+
+// Check validates rawURL's form without opening anything: the scheme, no credentials, and the
+// parameters the scheme takes. Open may still fail (a missing bucket, missing credentials).
+func Check(rawURL string) error {
+	u, err := parse(rawURL)
+	if err != nil {
+		return err
+	}
+	allowed := map[string][]string{"file": nil, "s3": s3Params, "azblob": azureParams}[u.Scheme]
+	if _, err := query(u, allowed...); err != nil {
+		return fmt.Errorf("blob store %q: %w", redact(u), err)
+	}
+	return nil
+}
+
+// parse parses rawURL and checks its scheme and that it carries no credentials.
+func parse(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url's error quotes the URL; it holds no secrets (user info is refused below anyway).
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	if _, ok := schemes[u.Scheme]; !ok {
+		names := make([]string, 0, len(schemes))
+		for n := range schemes {
+			names = append(names, n+"://")
+		}
+		slices.Sort(names)
+		return nil, fmt.Errorf("blob store %q: unknown scheme %q; want one of %s", redact(u), u.Scheme, strings.Join(names, ", "))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("blob store %q: credentials in the URL are not accepted; use the environment (see the docs of the %s backend)",
+			redact(u), u.Scheme)
+	}
+	return u, nil
 }
 
 // Open returns the blob store rawURL names (see the package comment for the forms).
@@ -64,24 +109,11 @@ func Open(ctx context.Context, rawURL string, d Deps) (blob.Store, error) {
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
-	u, err := url.Parse(rawURL)
+	u, err := parse(rawURL)
 	if err != nil {
-		// url's error quotes the URL; it holds no secrets (user info is refused below anyway).
-		return nil, fmt.Errorf("open blob store: %w", err)
+		return nil, fmt.Errorf("open %w", err)
 	}
-	open, ok := schemes[u.Scheme]
-	if !ok {
-		names := make([]string, 0, len(schemes))
-		for n := range schemes {
-			names = append(names, n+"://")
-		}
-		slices.Sort(names)
-		return nil, fmt.Errorf("open blob store %q: unknown scheme %q; want one of %s", redact(u), u.Scheme, strings.Join(names, ", "))
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("open blob store %q: credentials in the URL are not accepted; use the environment (see the docs of the %s backend)",
-			redact(u), u.Scheme)
-	}
+	open := schemes[u.Scheme]
 	s, err := open(ctx, u, d)
 	if err != nil {
 		return nil, fmt.Errorf("open blob store %q: %w", redact(u), err)
@@ -127,11 +159,11 @@ func openFile(_ context.Context, u *url.URL, d Deps) (blob.Store, error) {
 	if dir == "" {
 		return nil, errors.New("a directory is required: file:///absolute/dir or file:relative/dir")
 	}
-	return embedded.New(embedded.Config{Store: d.Store, Dir: filepath.FromSlash(dir), Events: d.Events})
+	return embedded.New(embedded.Config{Store: d.Store, Dir: filepath.FromSlash(dir), Events: d.Events, Shared: d.Shared})
 }
 
 func openS3(ctx context.Context, u *url.URL, d Deps) (blob.Store, error) {
-	q, err := query(u, "endpoint", "region", "path_style", "prefix")
+	q, err := query(u, s3Params...)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +196,7 @@ func openS3(ctx context.Context, u *url.URL, d Deps) (blob.Store, error) {
 }
 
 func openAzure(_ context.Context, u *url.URL, d Deps) (blob.Store, error) {
-	q, err := query(u, "endpoint")
+	q, err := query(u, azureParams...)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,15 @@ type Config struct {
 	MaxSize int64
 	// Clock gives blobs their creation time (default time.Now).
 	Clock func() time.Time
+	// Shared says other processes put into Dir too (several servers on one PostgreSQL store and
+	// one directory). Another process's put may be between its file and its row, so the orphan
+	// sweep then leaves alone every file younger than SharedOrphanAge.
+	Shared bool
 }
+
+// SharedOrphanAge is how old a file must be before the sweep of a shared directory removes it as
+// an orphan: far longer than any put takes from its file to its row.
+const SharedOrphanAge = time.Hour
 
 // Store is the embedded blob store. It is safe for concurrent use.
 type Store struct {
@@ -75,6 +83,7 @@ type Store struct {
 	inline    int64 // effective: at most maxSize; -1 when nothing is inline
 	maxSize   int64
 	clock     func() time.Time
+	shared    bool
 	dataDir   string
 	tmpDir    string
 	syncers   sync.Map // container -> *dirSyncer
@@ -109,7 +118,7 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded blob store: %w", err)
 	}
-	s := &Store{st: cfg.Store, dir: dir, events: cfg.Events, inline: min(cfg.InlineLimit, cfg.MaxSize), maxSize: cfg.MaxSize,
+	s := &Store{st: cfg.Store, dir: dir, events: cfg.Events, shared: cfg.Shared, inline: min(cfg.InlineLimit, cfg.MaxSize), maxSize: cfg.MaxSize,
 		clock: cfg.Clock, dataDir: filepath.Join(dir, "data"), tmpDir: filepath.Join(dir, "tmp"), inflight: map[string]struct{}{}}
 	if s.inline < 0 {
 		s.inline = -1

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 	"sync"
 
 	"github.com/orcahq/orca/internal/blob"
@@ -126,7 +127,7 @@ func (s *Store) sweepTemp() (int, error) {
 		s.mu.Lock()
 		_, busy := s.inflight[e.Name()]
 		s.mu.Unlock()
-		if busy {
+		if busy || s.tooYoung(e) {
 			continue
 		}
 		switch err := os.Remove(filepath.Join(s.tmpDir, e.Name())); {
@@ -149,7 +150,7 @@ func (s *Store) sweepContainer(ctx context.Context, container string) (int, erro
 	}
 	var candidates []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && isID(e.Name()) {
+		if e.Type().IsRegular() && isID(e.Name()) && !s.tooYoung(e) {
 			candidates = append(candidates, filepath.Join(dir, e.Name()))
 		}
 	}
@@ -187,6 +188,16 @@ func (s *Store) sweepContainer(ctx context.Context, container string) (int, erro
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// tooYoung reports whether a file in a shared directory is too young to be taken for an orphan:
+// another process's put may still be between the file and its row.
+func (s *Store) tooYoung(e fs.DirEntry) bool {
+	if !s.shared {
+		return false
+	}
+	info, err := e.Info()
+	return err != nil || time.Since(info.ModTime()) < SharedOrphanAge
 }
 
 // isID reports whether name is an id the store gives files: 32 lowercase hex digits.
