@@ -14,8 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/orcahq/orca/internal/auth"
-	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/blob/blobopen"
+	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/store/storeopen"
 )

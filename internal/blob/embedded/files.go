@@ -8,8 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 	"sync"
+	"time"
 
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/store"
