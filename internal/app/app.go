@@ -25,6 +25,7 @@ import (
 	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/leader"
 	"github.com/orcahq/orca/internal/metrics"
 	"github.com/orcahq/orca/internal/queue"
 	queueembedded "github.com/orcahq/orca/internal/queue/embedded"
@@ -72,6 +73,9 @@ type Config struct {
 	// Pools replaces what the dashboard and /api/pools show (tests); by default they show the
 	// pools of StartPools' scaler.
 	Pools dashboard.Pools
+	// LeaderTTL is the singletons' lease (default leader.DefaultTTL): how long they can go
+	// unrun after their node died.
+	LeaderTTL time.Duration
 	// SampleInterval is how often the dashboard samples the queue, the pools and the item
 	// counters (default 1s); SampleWindow how much of that it keeps (default 30m).
 	SampleInterval time.Duration
@@ -100,6 +104,10 @@ type App struct {
 
 	queues  *queueembedded.Service
 	scaler  atomic.Pointer[scaler.Scaler]
+	// leading is the fence of this node's tenure as the task hub's leader, 0 when it is not.
+	leading     atomic.Int64
+	stopLeading context.CancelFunc
+	leaderDone  chan struct{}
 	clock   clock.Clock
 	log     *slog.Logger
 	stopped bool
@@ -244,8 +252,42 @@ func (a *App) blobURL(container, name string) string {
 	return base + "/api/blobs/" + url.PathEscape(container) + "/" + name
 }
 
-// Start declares the subscriptions, starts the engine, the dispatcher, the queue's poison
-// sweeper and the HTTP API.
+// roleSingletons is the lease of the singletons: the work one node of a task hub does at a time.
+const roleSingletons = "singletons"
+
+// startLeader competes for the task hub's singletons with the other servers of the store and
+// runs them while this node leads: the queue's poison sweeper, its reports fenced.
+func (a *App) startLeader(ctx context.Context) {
+	ctx, a.stopLeading = context.WithCancel(ctx)
+	a.leaderDone = make(chan struct{})
+	go func() {
+		defer close(a.leaderDone)
+		leader.Run(ctx, leader.Config{Store: a.Store, Role: roleSingletons, Holder: a.Engine.NodeID(), TTL: a.cfg.LeaderTTL,
+			Logger: a.log.With("component", "leader"), OnChange: func(leading bool, fence int64) {
+				if !leading {
+					fence = 0
+				}
+				a.leading.Store(fence)
+			}},
+			func(ctx context.Context, fence store.LeaderFence) { a.queues.Sweep(ctx, &fence) })
+	}()
+}
+
+func (a *App) stopLeader() {
+	if a.stopLeading != nil {
+		a.stopLeading()
+		<-a.leaderDone
+	}
+}
+
+// Leading reports whether this node runs the task hub's singletons now, and under which fence.
+func (a *App) Leading() (fence int64, leading bool) {
+	f := a.leading.Load()
+	return f, f != 0
+}
+
+// Start declares the subscriptions, starts the engine, the dispatcher, the competition for the
+// singletons (the queue's poison sweeper) and the HTTP API.
 func (a *App) Start(ctx context.Context) error {
 	if !a.cfg.NoHTTP {
 		addr, err := a.API.Start(a.cfg.Listen)
@@ -268,9 +310,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Dispatcher.Start(ctx); err != nil {
 		return err
 	}
-	if err := a.queues.Start(ctx); err != nil {
-		return err
-	}
+	a.startLeader(ctx)
 	if a.Sampler != nil {
 		if err := a.Sampler.Start(ctx); err != nil {
 			return err
@@ -367,7 +407,7 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	a.Engine.Stop(ctx)
 	a.Dispatcher.Stop()
-	a.queues.Stop()
+	a.stopLeader()
 	if a.Sampler != nil {
 		a.Sampler.Stop()
 	}

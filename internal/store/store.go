@@ -370,6 +370,14 @@ type Backend interface {
 
 	// Supports reports whether the backend has an optional capability.
 	Supports(Feature) bool
+
+	// LeaderAcquire takes or renews a role's lease (see LeaderAcquireParams). It returns the
+	// lease as it stands and whether p.Holder holds it now; when not, nothing changed and the
+	// lease is another holder's (possibly as of a moment ago).
+	LeaderAcquire(ctx context.Context, p *LeaderAcquireParams) (lease LeaderLease, held bool, err error)
+	// LeaderRelease ends holder's lease of role at once when it still carries fence, so another
+	// process can take it without waiting for it to expire; otherwise it does nothing.
+	LeaderRelease(ctx context.Context, role, holder string, fence int64) error
 	// Close releases the backend's resources.
 	Close() error
 
@@ -542,6 +550,35 @@ type QueuePoisonNotifyParams struct {
 	Effects Effects
 	// Now is the caller's current time (see Message.VisibleAt).
 	Now time.Time
+	// Fence, when set, makes the report a leader's: it commits only while the role's lease
+	// still carries that fence, else it fails with ErrLeaseLost (see LeaderAcquire).
+	Fence *LeaderFence
+}
+
+// LeaderLease is the lease of a role that one process of a task hub plays at a time (the
+// singletons: the poison sweeper, and whatever must not run twice). Fence grows by one each time
+// the lease changes hands, so a write fenced with an older value is refused.
+type LeaderLease struct {
+	Role   string
+	Holder string
+	Fence  int64
+	Expiry time.Time
+}
+
+// LeaderAcquireParams takes or renews a role's lease: it is granted to Holder until Expiry when
+// no one holds it, when its lease expired at Now, or when Holder holds it already (a renewal,
+// which keeps the fence).
+type LeaderAcquireParams struct {
+	Role   string
+	Holder string
+	Now    time.Time
+	Expiry time.Time
+}
+
+// LeaderFence names the lease a fenced write relies on.
+type LeaderFence struct {
+	Role  string
+	Fence int64
 }
 
 // DeliveryCreate is a new entry of the event outbox: one event for one subscription.

@@ -139,7 +139,7 @@ func TestSweeperReportsWhatACrashLeftUnreported(t *testing.T) {
 	leaveUnreported(t, st, "alpha", "a1", t0)
 	leaveUnreported(t, st, "alpha", "a2", t0)
 	leaveUnreported(t, st, "beta", "b1", t0)
-	if err := s.runOnce(t.Context()); err != nil {
+	if err := s.runOnce(t.Context(), nil); err != nil {
 		t.Fatalf("runOnce: %v", err)
 	}
 	if got := strings.Join(rec.reports["alpha"], ","); got != "a1,a2" {
@@ -155,7 +155,7 @@ func TestSweeperReportsWhatACrashLeftUnreported(t *testing.T) {
 	if err != nil || len(left) != 0 {
 		t.Fatalf("unreported after the sweep = %d, %v; want none", len(left), err)
 	}
-	if err := s.runOnce(t.Context()); err != nil {
+	if err := s.runOnce(t.Context(), nil); err != nil {
 		t.Fatalf("second runOnce: %v", err)
 	}
 	if n, _ := rec.count(); n != 3 {
@@ -188,13 +188,13 @@ func TestFailedReportIsLeftToTheSweeper(t *testing.T) {
 	if err != nil || len(msgs) != 1 || string(msgs[0].Body) != "good" {
 		t.Fatalf("dequeue while the report fails = %d messages, %v; want good", len(msgs), err)
 	}
-	if err := s.runOnce(ctx); err == nil {
+	if err := s.runOnce(ctx, nil); err == nil {
 		t.Fatal("runOnce while the report fails: no error")
 	}
 	rec.mu.Lock()
 	rec.fail = nil
 	rec.mu.Unlock()
-	if err := s.runOnce(ctx); err != nil {
+	if err := s.runOnce(ctx, nil); err != nil {
 		t.Fatalf("runOnce: %v", err)
 	}
 	if got := strings.Join(rec.reports["work"], ","); got != "bad" {

@@ -27,6 +27,11 @@ const (
 
 // report reports messages that a dequeue of queue source moved to its poison queue.
 func (s *Service) report(ctx context.Context, source string, poisoned []*store.QueueMessage) error {
+	return s.reportFenced(ctx, source, poisoned, nil)
+}
+
+// reportFenced is report, as the holder of fence when it is set (the sweeper on its leader).
+func (s *Service) reportFenced(ctx context.Context, source string, poisoned []*store.QueueMessage, fence *store.LeaderFence) error {
 	var eff store.Effects
 	after := func() {}
 	if s.cfg.Poison != nil {
@@ -44,7 +49,7 @@ func (s *Service) report(ctx context.Context, source string, poisoned []*store.Q
 		ids[i] = m.ID
 	}
 	err := s.st.QueuePoisonNotify(ctx, &store.QueuePoisonNotifyParams{Queue: queue.PoisonName(source), IDs: ids, Effects: eff,
-		Now: s.clk.Now()})
+		Now: s.clk.Now(), Fence: fence})
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", source, storeErr(err))
 	}
@@ -74,7 +79,8 @@ func stamp(e store.Effects, now time.Time) store.Effects {
 }
 
 // Start runs the poison sweeper until Stop or until ctx ends: once at once (a previous process may have crashed
-// between a move and its report), then every SweepInterval.
+// between a move and its report), then every SweepInterval. A store shared by several processes
+// wants one sweeper: run Sweep on the leader instead.
 func (s *Service) Start(ctx context.Context) error {
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
@@ -83,7 +89,10 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.cancel, s.done = cancel, make(chan struct{})
-	go s.sweep(ctx, s.done)
+	go func() {
+		defer close(s.done)
+		s.Sweep(ctx, nil)
+	}()
 	return nil
 }
 
@@ -100,10 +109,12 @@ func (s *Service) Stop() {
 	s.cancel, s.done = nil, nil
 }
 
-func (s *Service) sweep(ctx context.Context, done chan struct{}) {
-	defer close(done)
+// Sweep runs the poison sweeper until ctx ends, as Start does. With fence set, its reports are
+// fenced by that leader lease: once another process took the lease over, they fail (and the
+// leader's context is about to end).
+func (s *Service) Sweep(ctx context.Context, fence *store.LeaderFence) {
 	for {
-		if err := s.runOnce(ctx); err != nil && ctx.Err() == nil {
+		if err := s.runOnce(ctx, fence); err != nil && ctx.Err() == nil {
 			s.log.Warn("report poisoned messages", "error", err)
 		}
 		select {
@@ -115,9 +126,9 @@ func (s *Service) sweep(ctx context.Context, done chan struct{}) {
 }
 
 // runOnce reports every poisoned message left unreported.
-func (s *Service) runOnce(ctx context.Context) error {
+func (s *Service) runOnce(ctx context.Context, fence *store.LeaderFence) error {
 	for range sweepRounds {
-		n, err := s.sweepBatch(ctx)
+		n, err := s.sweepBatch(ctx, fence)
 		if err != nil || n < sweepBatch {
 			return err
 		}
@@ -128,7 +139,7 @@ func (s *Service) runOnce(ctx context.Context) error {
 // sweepBatch reports one batch of unreported messages and returns how many it read. It holds
 // poisonMu exclusively: no dequeue is between a move and its report meanwhile, so whatever is
 // unreported now was left so.
-func (s *Service) sweepBatch(ctx context.Context) (int, error) {
+func (s *Service) sweepBatch(ctx context.Context, fence *store.LeaderFence) (int, error) {
 	s.poisonMu.Lock()
 	defer s.poisonMu.Unlock()
 	msgs, err := s.st.QueuePoisonUnreported(ctx, sweepBatch)
@@ -144,7 +155,7 @@ func (s *Service) sweepBatch(ctx context.Context) (int, error) {
 		source, ok := strings.CutSuffix(msgs[from].Queue, poisonSuffix)
 		if !ok {
 			errs = append(errs, fmt.Errorf("poisoned message %s is in %s, not a poison queue", msgs[from].ID, msgs[from].Queue))
-		} else if err := s.report(ctx, source, msgs[from:to]); err != nil {
+		} else if err := s.reportFenced(ctx, source, msgs[from:to], fence); err != nil {
 			errs = append(errs, err)
 		}
 		from = to

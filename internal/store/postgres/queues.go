@@ -246,6 +246,7 @@ func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNot
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}
 	err = b.exec(ctx, func(bt *batch) {
+		queueLeaderFence(bt, p.Fence)
 		bt.Queue(`UPDATE queue_messages SET poison_unreported = false WHERE queue = $1 AND id = ANY($2)`, p.Queue, p.IDs)
 		queueEffects(bt, eff, p.Now)
 	})

@@ -137,6 +137,15 @@ CREATE TABLE subscriptions (
 	updated_at INTEGER NOT NULL
 );
 `,
+	// 3: leader leases of the singleton roles.
+	`
+CREATE TABLE leader_leases (
+	role   TEXT PRIMARY KEY,
+	holder TEXT NOT NULL,
+	fence  INTEGER NOT NULL,
+	expiry INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 func migrate(ctx context.Context, conn *sql.Conn) error {

@@ -353,6 +353,9 @@ func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNot
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}
 	err = b.write(ctx, func(tx *wtx) error {
+		if err := checkFence(tx, p.Fence); err != nil {
+			return err
+		}
 		if err := tx.execIn(`UPDATE queue_messages SET poison_unreported = 0 WHERE queue = ? AND id IN `,
 			[]any{p.Queue}, len(p.IDs), func(i int, args []any) []any { return append(args, p.IDs[i]) }); err != nil {
 			return err

@@ -48,6 +48,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"Blob", blobCases},
 		{"Queue", queueCases},
 		{"Event", eventCases},
+		{"Leader", leaderCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -453,3 +453,11 @@ func EncodeCommit(p *store.OrchestrationCommitParams) (*CommitEncoded, error) {
 	}
 	return c, nil
 }
+
+// ValidateLeader checks the names of a leader lease.
+func ValidateLeader(role, holder string) error {
+	if role == "" || holder == "" {
+		return fmt.Errorf("leader lease: role and holder are required: %w", store.ErrInvalid)
+	}
+	return nil
+}

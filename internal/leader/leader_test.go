@@ -1,0 +1,162 @@
+package leader_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/orcahq/orca/internal/leader"
+	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/store/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const ttl = 600 * time.Millisecond
+
+func openStore(t *testing.T) store.Backend {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "orca.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// partitionable cuts a holder off from the store's leases while cut is set: its calls fail as
+// they would with the database unreachable.
+type partitionable struct {
+	store.Backend
+	cut atomic.Bool
+}
+
+func (p *partitionable) LeaderAcquire(ctx context.Context, a *store.LeaderAcquireParams) (store.LeaderLease, bool, error) {
+	if p.cut.Load() {
+		return store.LeaderLease{}, false, errors.New("connection refused")
+	}
+	return p.Backend.LeaderAcquire(ctx, a)
+}
+
+// tenures records when each server played the role, to check that no two tenures overlap.
+type tenures struct {
+	mu      sync.Mutex
+	playing map[string]bool
+	overlap bool
+	starts  map[string]int
+	fences  []int64
+}
+
+func newTenures() *tenures { return &tenures{playing: map[string]bool{}, starts: map[string]int{}} }
+
+func (tn *tenures) task(holder string) func(ctx context.Context, f store.LeaderFence) {
+	return func(ctx context.Context, f store.LeaderFence) {
+		tn.mu.Lock()
+		for h, p := range tn.playing {
+			if p && h != holder {
+				tn.overlap = true
+			}
+		}
+		tn.playing[holder] = true
+		tn.starts[holder]++
+		tn.fences = append(tn.fences, f.Fence)
+		tn.mu.Unlock()
+		<-ctx.Done()
+		tn.mu.Lock()
+		tn.playing[holder] = false
+		tn.mu.Unlock()
+	}
+}
+
+func (tn *tenures) leader() string {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	for h, p := range tn.playing {
+		if p {
+			return h
+		}
+	}
+	return ""
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// One server plays the role at a time; when it stops, another takes over at once (it released
+// the lease) under a higher fence.
+func TestOneLeaderAndHandOver(t *testing.T) {
+	st := openStore(t)
+	tn := newTenures()
+	ctxA, stopA := context.WithCancel(t.Context())
+	ctxB, stopB := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { leader.Run(ctxA, leader.Config{Store: st, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
+	eventually(t, "a to lead", func() bool { return tn.leader() == "a" })
+	wg.Go(func() { leader.Run(ctxB, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
+	time.Sleep(3 * ttl) // a renews; b keeps trying
+	if tn.leader() != "a" {
+		t.Fatalf("leader after %v = %q, want a still", 3*ttl, tn.leader())
+	}
+	stopA()
+	start := time.Now()
+	eventually(t, "b to take over", func() bool { return tn.leader() == "b" })
+	// b tries every TTL/3; without the release it would wait for the lease to expire first.
+	if d := time.Since(start); d > ttl {
+		t.Errorf("b took over %v after a stopped; a released the lease, so within TTL/3 (+ slack) expected", d)
+	}
+	stopB()
+	wg.Wait()
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if tn.overlap || tn.starts["a"] != 1 || tn.starts["b"] != 1 || len(tn.fences) != 2 || tn.fences[1] <= tn.fences[0] {
+		t.Fatalf("overlap=%v starts=%v fences=%v; want one tenure each, no overlap, growing fences", tn.overlap, tn.starts, tn.fences)
+	}
+}
+
+// A leader cut off from the store stops playing the role before its lease expires, so the
+// server that takes it over never plays it at the same time; its late fenced writes fail.
+func TestPartitionedLeaderStepsDownBeforeTakeOver(t *testing.T) {
+	st := openStore(t)
+	cutA := &partitionable{Backend: st}
+	tn := newTenures()
+	var wg sync.WaitGroup
+	ctx, stop := context.WithCancel(t.Context())
+	wg.Go(func() { leader.Run(ctx, leader.Config{Store: cutA, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
+	eventually(t, "a to lead", func() bool { return tn.leader() == "a" })
+	wg.Go(func() { leader.Run(ctx, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
+	cutA.cut.Store(true)
+	eventually(t, "b to take over", func() bool { return tn.leader() == "b" })
+	tn.mu.Lock()
+	overlap, fences := tn.overlap, append([]int64(nil), tn.fences...)
+	tn.mu.Unlock()
+	if overlap {
+		t.Fatal("b started playing the role while a still did")
+	}
+	err := st.QueuePoisonNotify(t.Context(), &store.QueuePoisonNotifyParams{Queue: "work-poison", IDs: []string{"x"}, Now: time.Now(),
+		Fence: &store.LeaderFence{Role: "r", Fence: fences[0]}})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("a write fenced by a's tenure after b took over = %v, want ErrLeaseLost", err)
+	}
+	// a comes back: it stays a follower.
+	cutA.cut.Store(false)
+	time.Sleep(2 * ttl)
+	if l := tn.leader(); l != "b" {
+		t.Fatalf("leader after a came back = %q, want b", l)
+	}
+	stop()
+	wg.Wait()
+}
