@@ -102,15 +102,15 @@ type App struct {
 	Addr    string
 	BaseURL string
 
-	queues  *queueembedded.Service
-	scaler  atomic.Pointer[scaler.Scaler]
+	queues *queueembedded.Service
+	scaler atomic.Pointer[scaler.Scaler]
 	// leading is the fence of this node's tenure as the task hub's leader, 0 when it is not.
 	leading     atomic.Int64
 	stopLeading context.CancelFunc
 	leaderDone  chan struct{}
-	clock   clock.Clock
-	log     *slog.Logger
-	stopped bool
+	clock       clock.Clock
+	log         *slog.Logger
+	stopped     bool
 }
 
 // New opens the store under DataDir and assembles the node; Start runs it.
