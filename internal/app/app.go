@@ -137,15 +137,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, Metrics: metrics.New()}
-	st, kind, err := storeopen.Open(ctx, cfg.StoreURL, storeopen.Options{DataDir: cfg.DataDir, Synchronous: cfg.Synchronous,
+	if kind, _, err := storeopen.Parse(cfg.StoreURL, cfg.DataDir); err == nil && kind == storeopen.Postgres && cfg.BlobURL == "" {
+		return nil, errors.New("a PostgreSQL store needs a blob store every server reaches: give a blob URL " +
+			"(s3://BUCKET, azblob://ACCOUNT, or file:///DIR on a directory all servers share)")
+	}
+	st, _, err := storeopen.Open(ctx, cfg.StoreURL, storeopen.Options{DataDir: cfg.DataDir, Synchronous: cfg.Synchronous,
 		ObserveCommit: a.Metrics.ObserveCommit})
 	if err != nil {
 		return nil, err
-	}
-	if kind == storeopen.Postgres && cfg.BlobURL == "" {
-		_ = st.Close()
-		return nil, errors.New("a PostgreSQL store needs a blob store every server reaches: give a blob URL " +
-			"(s3://BUCKET, azblob://ACCOUNT, or file:///DIR on a directory all servers share)")
 	}
 	a.Store = st
 	if err := a.assemble(ctx); err != nil {

@@ -77,7 +77,13 @@ func TestParseErrorsNameTheProblem(t *testing.T) {
 
 func TestValidateNamesTheBadField(t *testing.T) {
 	cases := map[string]string{
-		"sync: SOMETIMES":                                            "sync",
+		"sync: SOMETIMES":             "sync",
+		"store: mysql://db/orca":      "store",
+		"store: postgres://u@db/orca": "blob",
+		"{store: postgres://u@db/orca, blob: s3://b, sync: FULL}": "sync",
+		"blob: gs://bucket":                                          "blob",
+		"blob: s3://b?endpoint=http://x&nope=1":                      "blob",
+		"blob: azblob://u:k@acct":                                    "blob",
 		"publicBaseURL: orca.example.com":                            "publicBaseURL",
 		"log: {level: loud}":                                         "log.level",
 		"compute: {queue: Bad_Name}":                                 "compute.queue",
@@ -111,10 +117,11 @@ func TestEnvironmentOverridesTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.applyEnv(env(map[string]string{"ORCA_LISTEN": "b:2", "ORCA_MAX_WORKERS": "7"})); err != nil {
+	if err := f.applyEnv(env(map[string]string{"ORCA_LISTEN": "b:2", "ORCA_MAX_WORKERS": "7",
+		"ORCA_STORE": "postgres://u@db/orca", "ORCA_BLOB": "s3://bucket"})); err != nil {
 		t.Fatal(err)
 	}
-	if f.Listen != "b:2" || f.Workers.Max != 7 {
+	if f.Listen != "b:2" || f.Workers.Max != 7 || f.Store != "postgres://u@db/orca" || f.Blob != "s3://bucket" {
 		t.Fatalf("%+v", f)
 	}
 	if err := f.applyEnv(env(map[string]string{"ORCA_MAX_WORKERS": "many"})); err == nil || !strings.Contains(err.Error(), "ORCA_MAX_WORKERS") {
