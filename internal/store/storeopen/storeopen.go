@@ -12,6 +12,7 @@ package storeopen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -36,6 +37,7 @@ type Options struct {
 // Kind names a backend.
 type Kind string
 
+// The backends.
 const (
 	SQLite   Kind = "sqlite"
 	Postgres Kind = "postgres"
@@ -87,7 +89,8 @@ func Describe(rawURL, dataDir string) string {
 
 // redactErr drops the URL (and any password in it) from url's parse errors.
 func redactErr(err error) error {
-	if ue, ok := err.(*url.Error); ok {
+	var ue *url.Error
+	if errors.As(err, &ue) {
 		return ue.Err
 	}
 	return err
