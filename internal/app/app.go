@@ -108,6 +108,8 @@ type App struct {
 	leading     atomic.Int64
 	stopLeading context.CancelFunc
 	leaderDone  chan struct{}
+	stopWaking  context.CancelFunc
+	wakeDone    chan struct{}
 	clock       clock.Clock
 	log         *slog.Logger
 	stopped     bool
@@ -310,6 +312,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.startLeader(ctx)
+	a.startWakeups(ctx)
 	if a.Sampler != nil {
 		if err := a.Sampler.Start(ctx); err != nil {
 			return err
@@ -405,6 +408,7 @@ func (a *App) Stop(ctx context.Context) error {
 		s.Stop(ctx)
 	}
 	a.Engine.Stop(ctx)
+	a.stopWakeups()
 	a.Dispatcher.Stop()
 	a.stopLeader()
 	if a.Sampler != nil {

@@ -109,6 +109,30 @@ func (s *Service) wakeLocked(wq *waitQueue, n int, why wakeUp) {
 	wq.waiters = slices.Delete(wq.waiters, 0, n)
 }
 
+// WakeQueue tells waiters of queue q that another process made messages visible in it, or will
+// (a store's wake-up): one waiter wakes as if by time — it re-reads the queue and passes the
+// turn on when its batch comes back full — and the queue's timer is no longer trusted, so the
+// next waiter to sleep asks the store for the next visibility time (another process's delayed
+// message arms no timer here).
+func (s *Service) WakeQueue(q string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if wq := s.queues[q]; wq != nil {
+		wq.known = false
+		s.wakeLocked(wq, 1, wakeUp{byTime: true})
+	}
+}
+
+// WakeAll is WakeQueue for every queue with waiters (wake-ups may have been missed).
+func (s *Service) WakeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, wq := range s.queues {
+		wq.known = false
+		s.wakeLocked(wq, 1, wakeUp{byTime: true})
+	}
+}
+
 // madeVisible tells waiters of queue q that a message becomes visible at t.
 func (s *Service) madeVisible(q string, t time.Time) {
 	if t.After(s.clk.Now()) {
