@@ -14,6 +14,8 @@ func newBenchCmd() *cobra.Command {
 		scenario string
 		n        int
 		dir      string
+		storeURL string
+		servers  int
 		sync     string
 		verbose  bool
 		profile  string
@@ -22,10 +24,15 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Run a benchmark scenario on a fresh store and print one BENCH line",
 		Long: "Run a benchmark scenario on a fresh store in a temporary directory and print\n" +
-			"BENCH scenario=<name> n=<N> seconds=<wall> items_per_sec=<rate> peak_rss_mb=<MiB>\n\nScenarios:\n" + scenarioList(),
+			"BENCH scenario=<name> n=<N> servers=<k> seconds=<wall> items_per_sec=<rate> peak_rss_mb=<MiB>\n\n" +
+			"With --store postgres://…, the run creates a database of its own on that server (named\n" +
+			bench.DatabasePrefix + "<random>, through a connection to the URL's database, which is left\n" +
+			"alone), drops it afterwards, and suffixes the scenario's name with -postgres. PostgreSQL runs:\n" +
+			strings.Join(bench.PostgresNames(), ", ") + "; with --servers > 1 (engines in this process, each\n" +
+			"with its own connection pool): " + strings.Join(bench.MultiServerNames(), ", ") + ".\n\nScenarios:\n" + scenarioList(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt := bench.Options{Dir: dir, Synchronous: sync}
+			opt := bench.Options{Dir: dir, StoreURL: storeURL, Servers: servers, Synchronous: sync}
 			if verbose {
 				opt.Log = cmd.ErrOrStderr()
 			}
@@ -46,7 +53,9 @@ func newBenchCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&scenario, "scenario", "fanout", "scenario to run ("+strings.Join(bench.Names(), ", ")+")")
 	cmd.Flags().IntVar(&n, "n", 10_000, "number of items")
-	cmd.Flags().StringVar(&dir, "dir", "", "directory for the store (default: a fresh temporary directory)")
+	cmd.Flags().StringVar(&dir, "dir", "", "directory for the store and blob files (default: a fresh temporary directory)")
+	cmd.Flags().StringVar(&storeURL, "store", "", "PostgreSQL server to run on, in a fresh database (postgres://…; default: SQLite)")
+	cmd.Flags().IntVar(&servers, "servers", 1, "orca servers sharing the store (more than 1 needs --store)")
 	cmd.Flags().StringVar(&sync, "sync", "", "SQLite synchronous setting: FULL (default) or NORMAL")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log the engine to stderr")

@@ -41,7 +41,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestBenchPrintsOneLine(t *testing.T) {
-	line := regexp.MustCompile(`^BENCH scenario=(fanout|sequence|many) n=(\d+) seconds=[0-9.]+ items_per_sec=\d+ peak_rss_mb=[0-9.]+\n$`)
+	line := regexp.MustCompile(`^BENCH scenario=(fanout|sequence|many) n=(\d+) servers=1 seconds=[0-9.]+ items_per_sec=\d+ peak_rss_mb=[0-9.]+\n$`)
 	for _, sc := range []string{"fanout", "sequence", "many"} {
 		out, err := runCLI(t, "bench", "--scenario", sc, "--n", "20", "--dir", t.TempDir())
 		if err != nil {

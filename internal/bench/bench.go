@@ -1,9 +1,12 @@
 // Package bench runs orca's benchmark scenarios on a fresh store and reports one line per run:
 //
-//	BENCH scenario=<name> n=<N> seconds=<wall> items_per_sec=<rate> peak_rss_mb=<MiB>
+//	BENCH scenario=<name>[-postgres] n=<N> servers=<k> seconds=<wall> items_per_sec=<rate> peak_rss_mb=<MiB>
 //
 // Each scenario measures the whole path a user's work takes, with the durability a user gets by
 // default (SQLite, synchronous=FULL), from the first start request to the last completion.
+// Some scenarios also run on PostgreSQL (Options.StoreURL), each run in a database of its own,
+// created for it and dropped afterwards, and the engine scenarios with several servers sharing
+// that database (Options.Servers).
 package bench
 
 import (
@@ -12,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,26 +29,33 @@ import (
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/metrics"
 	"github.com/orcahq/orca/internal/store"
-	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
-// Scenario is a benchmark. Engine scenarios run N items on a started engine over a fresh store
-// and are timed from the first start request to the last completion; node scenarios set up a
-// whole node (blobs, queue, events, workers) and time themselves the same way.
+// Scenario is a benchmark. Engine scenarios run N items on started engines (one per server)
+// over a fresh store and are timed from the first start request to the last completion; node
+// scenarios set up a whole node (blobs, queue, events, workers) and time themselves the same
+// way.
 type Scenario struct {
 	Name        string
 	Description string
-	Engine      func(ctx context.Context, eng *engine.Engine, n int) error
-	Node        func(ctx context.Context, dir string, n int, opt Options) (time.Duration, error)
+	Engine      func(ctx context.Context, engs []*engine.Engine, n int) error
+	Node        func(ctx context.Context, st runStore, n int, opt Options) (time.Duration, error)
+	// Postgres says the scenario runs on PostgreSQL too; MultiServer that it runs with several
+	// servers sharing the store (PostgreSQL only).
+	Postgres    bool
+	MultiServer bool
 }
 
 // Scenarios lists the scenarios by name.
 var Scenarios = map[string]Scenario{
-	"fanout":   {Name: "fanout", Description: "one orchestration, N parallel trivial activities, fan-in", Engine: runFanOut},
+	"fanout": {Name: "fanout", Description: "one orchestration, N parallel trivial activities, fan-in", Engine: runFanOut,
+		Postgres: true, MultiServer: true},
 	"sequence": {Name: "sequence", Description: "one orchestration, N activities one after another", Engine: runSequence},
-	"many":     {Name: "many", Description: "N orchestrations of one activity each, started concurrently", Engine: runMany},
+	"many": {Name: "many", Description: "N orchestrations of one activity each, started concurrently", Engine: runMany,
+		Postgres: true, MultiServer: true},
 	"compute-inproc": {Name: "compute-inproc", Description: "the seeds' flow: ComputeOrchestrator with N items, in-process workers",
-		Node: runComputeInProc},
+		Node: runComputeInProc, Postgres: true},
 	"compute-exec": {Name: "compute-exec", Description: "the seeds' flow with N items through `orca worker --exec` processes running a trivial executable",
 		Node: runComputeExec},
 	"cold-start": {Name: "cold-start", Description: "from zero `orca worker` processes: seconds from the start request to the first item processed",
@@ -61,12 +72,34 @@ func Names() []string {
 	return names
 }
 
+// names returns the sorted names of the scenarios keep accepts.
+func names(keep func(Scenario) bool) []string {
+	var out []string
+	for _, n := range Names() {
+		if keep(Scenarios[n]) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// PostgresNames returns the scenarios that run on PostgreSQL, sorted.
+func PostgresNames() []string { return names(func(s Scenario) bool { return s.Postgres }) }
+
+// MultiServerNames returns the scenarios that run with several servers, sorted.
+func MultiServerNames() []string { return names(func(s Scenario) bool { return s.MultiServer }) }
+
 // Result is one measured run.
 type Result struct {
-	Scenario  string
-	N         int
+	// Scenario is the scenario's name, suffixed -postgres on PostgreSQL.
+	Scenario string
+	N        int
+	// Servers is how many orca servers (engines or nodes) shared the store.
+	Servers   int
 	Seconds   float64
 	PeakRSSMB float64
+	// Database is the PostgreSQL database the run created and dropped ("" on SQLite).
+	Database string
 }
 
 // ItemsPerSec is N divided by the wall time.
@@ -74,67 +107,162 @@ func (r Result) ItemsPerSec() float64 { return float64(r.N) / r.Seconds }
 
 // Line formats the result as the BENCH line.
 func (r Result) Line() string {
-	return fmt.Sprintf("BENCH scenario=%s n=%d seconds=%.3f items_per_sec=%.0f peak_rss_mb=%.1f",
-		r.Scenario, r.N, r.Seconds, r.ItemsPerSec(), r.PeakRSSMB)
+	return fmt.Sprintf("BENCH scenario=%s n=%d servers=%d seconds=%.3f items_per_sec=%.0f peak_rss_mb=%.1f",
+		r.Scenario, r.N, r.Servers, r.Seconds, r.ItemsPerSec(), r.PeakRSSMB)
 }
 
 // Options tune a run.
 type Options struct {
-	// Dir holds the store; empty uses a fresh temporary directory, removed afterwards.
+	// Dir holds the store (SQLite) and the blob files; empty uses a fresh temporary directory,
+	// removed afterwards.
 	Dir string
+	// StoreURL names a PostgreSQL server (postgres://…): the run creates a database of its own
+	// on it, through a connection to the URL's database, and drops it afterwards. Empty runs on
+	// SQLite in Dir.
+	StoreURL string
+	// Servers is how many servers share the store (default 1; more needs PostgreSQL and a
+	// scenario that supports it). They run in this process, each with its own engine and
+	// connection pool.
+	Servers int
 	// Log receives the engine's logs (default: discarded).
 	Log io.Writer
-	// Synchronous overrides the store's durability ("FULL" by default).
+	// Synchronous overrides the store's durability ("FULL" by default; SQLite only).
 	Synchronous string
 }
 
-// Run runs one scenario on a fresh store.
-func Run(ctx context.Context, name string, n int, opt Options) (Result, error) {
+// runStore is where one run keeps its state.
+type runStore struct {
+	// Dir holds the SQLite store (when URL is empty) and the blob files.
+	Dir string
+	// URL is the fresh PostgreSQL database's URL, "" for SQLite in Dir.
+	URL string
+}
+
+// blobURL is the node's blob store: files under Dir (their index in the store) on PostgreSQL,
+// which refuses the default; the default on SQLite.
+func (s runStore) blobURL() string {
+	if s.URL == "" {
+		return ""
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(s.Dir, "blobs"))}).String()
+}
+
+// check validates a run's scenario and options before anything is created.
+func check(name string, n int, opt Options) (Scenario, storeopen.Kind, error) {
 	sc, ok := Scenarios[name]
 	if !ok {
-		return Result{}, fmt.Errorf("unknown scenario %q (scenarios: %s)", name, strings.Join(Names(), ", "))
+		return sc, "", fmt.Errorf("unknown scenario %q (scenarios: %s)", name, strings.Join(Names(), ", "))
 	}
 	if n <= 0 {
-		return Result{}, errors.New("n must be positive")
+		return sc, "", errors.New("n must be positive")
 	}
-	dir := opt.Dir
-	if dir == "" {
+	kind, _, err := storeopen.Parse(opt.StoreURL, "")
+	if err != nil {
+		return sc, "", err
+	}
+	if opt.StoreURL != "" && kind != storeopen.Postgres {
+		return sc, "", errors.New("bench runs on a fresh store: give a postgres:// URL, or none for SQLite in a temporary directory")
+	}
+	if kind == storeopen.Postgres {
+		if !sc.Postgres {
+			return sc, "", fmt.Errorf("scenario %s does not run on PostgreSQL (those that do: %s)", name,
+				strings.Join(PostgresNames(), ", "))
+		}
+		if opt.Synchronous != "" {
+			return sc, "", errors.New("the synchronous setting (--sync) is SQLite's; PostgreSQL's durability is its own configuration")
+		}
+	}
+	if opt.Servers < 0 {
+		return sc, "", errors.New("servers must be positive")
+	}
+	if opt.Servers > 1 {
+		if kind != storeopen.Postgres {
+			return sc, "", errors.New("several servers need a store they can share: give a postgres:// URL")
+		}
+		if !sc.MultiServer {
+			return sc, "", fmt.Errorf("scenario %s runs with one server only (with several: %s)", name,
+				strings.Join(MultiServerNames(), ", "))
+		}
+	}
+	return sc, kind, nil
+}
+
+// Run runs one scenario on a fresh store.
+func Run(ctx context.Context, name string, n int, opt Options) (res Result, err error) {
+	sc, kind, err := check(name, n, opt)
+	if err != nil {
+		return Result{}, err
+	}
+	if opt.Servers == 0 {
+		opt.Servers = 1
+	}
+	res = Result{Scenario: name, N: n, Servers: opt.Servers}
+	st := runStore{Dir: opt.Dir}
+	if st.Dir == "" {
 		tmp, err := os.MkdirTemp("", "orca-bench-")
 		if err != nil {
 			return Result{}, err
 		}
 		defer os.RemoveAll(tmp)
-		dir = tmp
+		st.Dir = tmp
 	}
-	if sc.Node != nil {
-		d, err := sc.Node(ctx, dir, n, opt)
+	if kind == storeopen.Postgres {
+		db, dbURL, drop, err := freshDatabase(ctx, opt.StoreURL)
 		if err != nil {
-			return Result{}, fmt.Errorf("scenario %s: %w", name, err)
+			return Result{}, err
 		}
-		return Result{Scenario: name, N: n, Seconds: d.Seconds(), PeakRSSMB: peakRSSMB()}, nil
+		// Runs after everything the scenario opened on the database has been closed.
+		defer func() {
+			if derr := drop(); derr != nil && err == nil {
+				res, err = Result{}, derr
+			}
+		}()
+		st.URL = dbURL
+		res.Scenario += "-postgres"
+		res.Database = db
 	}
-	// Instrumented as a node is, so that the figures include the metrics' cost.
-	m := metrics.New()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "orca.db"), Synchronous: opt.Synchronous,
-		ObserveCommit: m.ObserveCommit})
+	var took time.Duration
+	if sc.Node != nil {
+		took, err = sc.Node(ctx, st, n, opt)
+	} else {
+		took, err = runEngines(ctx, sc, st, n, opt)
+	}
 	if err != nil {
-		return Result{}, err
-	}
-	defer st.Close()
-	eng, err := engine.New(engine.Config{Store: st, Registry: registry(), Logger: opt.logger(), ObserveActivity: m.ObserveActivity})
-	if err != nil {
-		return Result{}, err
-	}
-	if err := eng.Start(ctx); err != nil {
-		return Result{}, err
-	}
-	defer eng.Stop(context.WithoutCancel(ctx))
-	runtime.GC()
-	start := time.Now()
-	if err := sc.Engine(ctx, eng, n); err != nil {
 		return Result{}, fmt.Errorf("scenario %s: %w", name, err)
 	}
-	return Result{Scenario: name, N: n, Seconds: time.Since(start).Seconds(), PeakRSSMB: peakRSSMB()}, nil
+	res.Seconds, res.PeakRSSMB = took.Seconds(), peakRSSMB()
+	return res, nil
+}
+
+// runEngines runs an engine scenario on opt.Servers engines, each with a store of its own
+// (a connection pool on PostgreSQL), instrumented as a node is so that the figures include the
+// metrics' cost.
+func runEngines(ctx context.Context, sc Scenario, st runStore, n int, opt Options) (time.Duration, error) {
+	engs := make([]*engine.Engine, 0, opt.Servers)
+	for range opt.Servers {
+		m := metrics.New()
+		s, _, err := storeopen.Open(ctx, st.URL, storeopen.Options{DataDir: st.Dir, Synchronous: opt.Synchronous,
+			ObserveCommit: m.ObserveCommit})
+		if err != nil {
+			return 0, err
+		}
+		defer s.Close()
+		eng, err := engine.New(engine.Config{Store: s, Registry: registry(), Logger: opt.logger(), ObserveActivity: m.ObserveActivity})
+		if err != nil {
+			return 0, err
+		}
+		if err := eng.Start(ctx); err != nil {
+			return 0, err
+		}
+		defer eng.Stop(context.WithoutCancel(ctx))
+		engs = append(engs, eng)
+	}
+	runtime.GC()
+	start := time.Now()
+	if err := sc.Engine(ctx, engs, n); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
 }
 
 func (o Options) logger() *slog.Logger {
@@ -211,21 +339,25 @@ func expect(ctx context.Context, eng *engine.Engine, id, output string) error {
 	return nil
 }
 
-func runFanOut(ctx context.Context, eng *engine.Engine, n int) error {
-	if err := start(ctx, eng, "FanOut", "fanout", n); err != nil {
+// runFanOut starts the orchestration on the first server; the activities run on every server
+// that leases them.
+func runFanOut(ctx context.Context, engs []*engine.Engine, n int) error {
+	if err := start(ctx, engs[0], "FanOut", "fanout", n); err != nil {
 		return err
 	}
-	return expect(ctx, eng, "fanout", strconv.Itoa(n*(n-1)/2))
+	return expect(ctx, engs[0], "fanout", strconv.Itoa(n*(n-1)/2))
 }
 
-func runSequence(ctx context.Context, eng *engine.Engine, n int) error {
-	if err := start(ctx, eng, "Sequence", "sequence", n); err != nil {
+func runSequence(ctx context.Context, engs []*engine.Engine, n int) error {
+	if err := start(ctx, engs[0], "Sequence", "sequence", n); err != nil {
 		return err
 	}
-	return expect(ctx, eng, "sequence", strconv.Itoa(n*(n-1)/2))
+	return expect(ctx, engs[0], "sequence", strconv.Itoa(n*(n-1)/2))
 }
 
-func runMany(ctx context.Context, eng *engine.Engine, n int) error {
+// runMany starts the orchestrations round-robin on the servers, as a load balancer in front of
+// them would, and waits for each on the server that started it.
+func runMany(ctx context.Context, engs []*engine.Engine, n int) error {
 	const starters = 64
 	var wg sync.WaitGroup
 	errs := make(chan error, starters)
@@ -234,7 +366,7 @@ func runMany(ctx context.Context, eng *engine.Engine, n int) error {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < n; i += starters {
-				if err := start(ctx, eng, "One", fmt.Sprintf("many-%d", i), 0); err != nil {
+				if err := start(ctx, engs[i%len(engs)], "One", fmt.Sprintf("many-%d", i), 0); err != nil {
 					errs <- err
 					return
 				}
@@ -247,7 +379,7 @@ func runMany(ctx context.Context, eng *engine.Engine, n int) error {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		if err := expect(ctx, eng, fmt.Sprintf("many-%d", i), "1"); err != nil {
+		if err := expect(ctx, engs[i%len(engs)], fmt.Sprintf("many-%d", i), "1"); err != nil {
 			return err
 		}
 	}

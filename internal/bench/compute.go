@@ -19,9 +19,10 @@ import (
 	"github.com/orcahq/orca/worker"
 )
 
-// startNode starts a node over dir.
-func startNode(ctx context.Context, dir string, opt Options, http bool) (*app.App, error) {
-	cfg := app.Config{DataDir: dir, Synchronous: opt.Synchronous, Logger: opt.logger(), NoHTTP: !http}
+// startNode starts a node over st.
+func startNode(ctx context.Context, st runStore, opt Options, http bool) (*app.App, error) {
+	cfg := app.Config{DataDir: st.Dir, StoreURL: st.URL, BlobURL: st.blobURL(), Synchronous: opt.Synchronous,
+		Logger: opt.logger(), NoHTTP: !http}
 	if http {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -64,8 +65,8 @@ func runCompute(ctx context.Context, eng *engine.Engine, n int) (time.Duration, 
 }
 
 // runComputeInProc runs the whole flow with workers as goroutines in the node.
-func runComputeInProc(ctx context.Context, dir string, n int, opt Options) (time.Duration, error) {
-	a, err := startNode(ctx, dir, opt, false)
+func runComputeInProc(ctx context.Context, st runStore, n int, opt Options) (time.Duration, error) {
+	a, err := startNode(ctx, st, opt, false)
 	if err != nil {
 		return 0, err
 	}
@@ -80,8 +81,8 @@ func runComputeInProc(ctx context.Context, dir string, n int, opt Options) (time
 
 // runComputeExec runs the flow through `orca worker` processes that run a trivial executable
 // (cat: the result is the input) for every item.
-func runComputeExec(ctx context.Context, dir string, n int, opt Options) (time.Duration, error) {
-	a, pool, cleanup, err := nodeWithProcessPool(ctx, dir, opt, "--exec", "cat", "--concurrency", "8")
+func runComputeExec(ctx context.Context, st runStore, n int, opt Options) (time.Duration, error) {
+	a, pool, cleanup, err := nodeWithProcessPool(ctx, st, opt, "--exec", "cat", "--concurrency", "8")
 	if err != nil {
 		return 0, err
 	}
@@ -92,16 +93,16 @@ func runComputeExec(ctx context.Context, dir string, n int, opt Options) (time.D
 
 // nodeWithProcessPool starts a node with its HTTP API and an empty pool of `orca worker`
 // processes (this executable) run with workerFlags; cleanup stops both.
-func nodeWithProcessPool(ctx context.Context, dir string, opt Options, workerFlags ...string) (*app.App, *workers.ProcessPool, func(), error) {
+func nodeWithProcessPool(ctx context.Context, st runStore, opt Options, workerFlags ...string) (*app.App, *workers.ProcessPool, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	logs, err := os.Create(filepath.Join(dir, "workers.log"))
+	logs, err := os.Create(filepath.Join(st.Dir, "workers.log"))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	a, err := startNode(ctx, dir, opt, true)
+	a, err := startNode(ctx, st, opt, true)
 	if err != nil {
 		_ = logs.Close()
 		return nil, nil, nil, err
@@ -119,8 +120,8 @@ func nodeWithProcessPool(ctx context.Context, dir string, opt Options, workerFla
 // (a poll interval far longer than the run, so only the BlobCreated wake can start a worker),
 // a ComputeOrchestrator run of n items, timed from the start request to the first item
 // processed (its completion routed back to the run).
-func runColdStart(ctx context.Context, dir string, n int, opt Options) (time.Duration, error) {
-	a, pool, cleanup, err := nodeWithProcessPool(ctx, dir, opt)
+func runColdStart(ctx context.Context, st runStore, n int, opt Options) (time.Duration, error) {
+	a, pool, cleanup, err := nodeWithProcessPool(ctx, st, opt)
 	if err != nil {
 		return 0, err
 	}
