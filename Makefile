@@ -57,6 +57,16 @@ bench: build ## Run the benchmark scenarios and print BENCH lines
 	@$(BIN)/orca bench --scenario compute-exec --n 10000
 	@$(BIN)/orca bench --scenario cold-start --n 1
 
+.PHONY: bench-postgres
+bench-postgres: build ## Run the PostgreSQL benchmark scenarios (test server started, left running) and print BENCH lines
+	@eval "$$(scripts/services/postgres.sh start)"; \
+	echo "machine: $$(uname -srm), $$(nproc) cores, $$($(GO) version | cut -d' ' -f3)"; \
+	echo "postgres: $$(psql "$$ORCA_TEST_POSTGRES_URL" -Atc 'SELECT version()' 2>/dev/null | cut -d' ' -f1-2)," \
+		"fsync=$$(psql "$$ORCA_TEST_POSTGRES_URL" -Atc 'SHOW fsync' 2>/dev/null) (scripts/services/postgres.sh, same machine)"; \
+	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario fanout --n 10000 && \
+	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario many --n 2000 && \
+	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario compute-inproc --n 10000
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s
 	$(GO) test ./internal/history -run '^$$' -fuzz FuzzUnmarshal -fuzztime 30s
