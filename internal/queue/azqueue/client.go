@@ -68,7 +68,9 @@ func NewClient(cc ClientConfig) (*Client, error) {
 // message's content.
 type keepContentKey struct{}
 
-func keepContent(ctx context.Context) context.Context { return context.WithValue(ctx, keepContentKey{}, true) }
+func keepContent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keepContentKey{}, true)
+}
 
 // keepContentPolicy sends an Update Message marked with keepContent without a body. The SDK's
 // UpdateMessage always sends a content, which would replace the message's; Azure's Update
