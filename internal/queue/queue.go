@@ -2,8 +2,11 @@
 // (optionally delayed, with a time-to-live), dequeued in batches of up to 32 with a visibility
 // timeout and a pop receipt, deleted or given back (update visibility) with that receipt; a
 // message dequeued more than MaxDequeueCount times goes to the poison queue "<name>-poison".
-// Backends: embedded/ (in the orchestration store); Azure Storage Queue follows. Every backend
-// runs the conformance suite in queuetest/.
+// Backends: embedded/ (in the orchestration store) and azqueue/ (Azure Storage Queue, where
+// the seeds' containers and KEDA read the same queues; its package doc lists what differs:
+// whole seconds, polling long polls, approximate counts, last errors kept in memory, poison
+// copies as Azure Functions makes them). Every backend runs the conformance suite in
+// queuetest/, declaring its differences there (queuetest.Options).
 package queue
 
 import (

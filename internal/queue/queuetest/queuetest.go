@@ -2,6 +2,13 @@
 // queuetest.Run from its own tests. Each case gets a fresh service on a virtual clock, so
 // nothing sleeps; long-poll cases wait in real time only for a goroutine to react, never for
 // time to pass.
+//
+// A backend whose time is a server's (Azure Storage Queue) runs it with RunOptions and
+// Options.WallClock: the cases wait real seconds instead (at most wallMaxAdvance per step),
+// compare times to within wallTolerance, and the cases that need a virtual clock (times to the
+// millisecond, hours or days passing) are skipped, each with its reason printed loudly. The
+// cases in seconds.go cover the same behaviour in whole seconds on either clock, so every
+// backend runs them; on the virtual clock they are exact.
 package queuetest
 
 import (
@@ -9,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -22,7 +30,7 @@ import (
 // Env is what the suite gives a backend under test.
 type Env struct {
 	// Clock is the suite's virtual clock: the service must read time (and wait) only through
-	// it.
+	// it. It is nil with Options.WallClock.
 	Clock *clock.Fake
 	// MaxDequeueCount is the poison threshold the service must be configured with.
 	MaxDequeueCount int
@@ -46,8 +54,46 @@ const work = "work"
 // harness is one case's service and its environment.
 type harness struct {
 	svc    queue.Service
-	clk    *clock.Fake
+	clk    *clock.Fake // in wall-clock mode, a clock nobody reads
 	poison *poisonRecorder
+	opts   Options
+	// start is when the case started: t0, or the wall time.
+	start time.Time
+	// long is a delay that outlasts the other steps of a case: an hour, or 3 s on the wall
+	// clock.
+	long time.Duration
+}
+
+// now is the current time of the case's clock.
+func (h *harness) now() time.Time {
+	if h.opts.WallClock {
+		return time.Now().UTC()
+	}
+	return h.clk.Now()
+}
+
+// advance lets d pass: on the virtual clock exactly, on the wall clock at least d (plus
+// wallSlack; a case must not need more than wallMaxAdvance).
+func (h *harness) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	if !h.opts.WallClock {
+		h.clk.Advance(d)
+		return
+	}
+	if d > wallMaxAdvance {
+		t.Fatalf("the case waits %v, more than a wall-clock run allows (%v): list it in needsVirtualClock", d, wallMaxAdvance)
+	}
+	time.Sleep(d + wallSlack)
+}
+
+// sameTime reports whether got is want: exactly on the virtual clock, within wallTolerance on
+// the wall clock.
+func (h *harness) sameTime(got, want time.Time) bool {
+	if !h.opts.WallClock {
+		return got.Equal(want)
+	}
+	d := got.Sub(want)
+	return d >= -wallTolerance && d <= wallTolerance
 }
 
 type testCase struct {
@@ -55,10 +101,66 @@ type testCase struct {
 	run  func(t *testing.T, h *harness)
 }
 
+// Options declare how a backend differs from the embedded one; the zero value is the embedded
+// backend's (and Run's) strict contract.
+type Options struct {
+	// WallClock: the backend keeps time itself (a server's clock, whole seconds) and gets no
+	// virtual clock. Cases wait real seconds; those that need a virtual clock are skipped
+	// loudly.
+	WallClock bool
+	// TextBodies: bodies must be UTF-8 text; a binary body fails with queue.ErrInvalid.
+	TextBodies bool
+	// MaxMessageSize is the largest body the backend takes (0: queue.MaxMessageSize).
+	MaxMessageSize int
+	// PoisonCopies: a poisoned message's poison queue entry is a copy, as Azure Functions makes
+	// it: a new message (its own id, inserted at the move, dequeue count 0) with the same body.
+	// The report then carries the copy's id with the original's body, insertion time, last
+	// error and dequeue count. Without it the message itself moves, keeping all of these.
+	PoisonCopies bool
+	// VisibilityOrder: messages are delivered in the order they became visible (Azure's), so a
+	// message given back comes after those that were visible before; without it, in the order
+	// they were enqueued.
+	VisibilityOrder bool
+}
+
+// Wall-clock mode: the longest real wait of one step, the margin added to every wait (the
+// server counts whole seconds), and how far a time may be from the expected one.
+const (
+	wallMaxAdvance = 12 * time.Second
+	wallSlack      = time.Second
+	wallTolerance  = 2 * time.Second
+	// wallParked is how long a long poll is given to start polling, as a poller on a server
+	// cannot be seen waiting.
+	wallParked = 300 * time.Millisecond
+)
+
+// needsVirtualClock names the cases that cannot run on a wall clock, with the reason; each has
+// a counterpart in seconds.go.
+var needsVirtualClock = map[string]string{
+	"Leases/VisibilityTimeoutHidesAndReshows": "checks the visibility boundary to the millisecond (see Leases/VisibilityTimeoutInSeconds)",
+	"Leases/UpdateRenewsTheLease":             "waits 25 s (see Leases/UpdateRenewsTheLeaseInSeconds)",
+	"Time/VisibilityDelay":                    "waits a minute (see Time/VisibilityDelayInSeconds)",
+	"Time/TTL":                                "checks expiry to the millisecond and waits an hour (see Time/TTLInSeconds)",
+	"Time/NegativeTTLNeverExpires":            "waits 70 days (see Time/NeverExpiringHasNoExpiry)",
+	"Time/DefaultTTL":                         "waits 7 days",
+	"Poison/PoisonAfterTimeouts":              "waits 3 minutes (see Poison/PoisonAfterTimeoutsInSeconds)",
+	"LongPoll/ReturnsEmptyAfterWait":          "checks Wait to the millisecond (see LongPoll/ReturnsEmptyAfterAShortWait)",
+	"LongPoll/PicksUpADelayedMessage":         "checks a delay second by second (see LongPoll/PicksUpADelayedMessageInSeconds)",
+	"LongPoll/PollersThatGetNothingTimeOut":   "waits a minute (see LongPoll/PollersThatGetNothingTimeOutInSeconds)",
+}
+
 // Run runs the suite against the services newService returns. newService is called once per
 // subtest and must return a service with no messages, configured from env, that it cleans up
 // with t.Cleanup.
 func Run(t *testing.T, newService func(t *testing.T, env *Env) queue.Service) {
+	RunOptions(t, Options{}, newService)
+}
+
+// RunOptions is Run for a backend that differs as opts declare.
+func RunOptions(t *testing.T, opts Options, newService func(t *testing.T, env *Env) queue.Service) {
+	if opts.MaxMessageSize == 0 {
+		opts.MaxMessageSize = queue.MaxMessageSize
+	}
 	groups := []struct {
 		name  string
 		cases []testCase
@@ -71,12 +173,25 @@ func Run(t *testing.T, newService func(t *testing.T, env *Env) queue.Service) {
 		{"Concurrency", concurrencyCases},
 		{"Validation", validationCases},
 	}
+	for i := range groups {
+		groups[i].cases = append(groups[i].cases, secondsCases[groups[i].name]...)
+	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.cases {
 				t.Run(c.name, func(t *testing.T) {
-					h := &harness{clk: clock.NewFake(t0), poison: &poisonRecorder{}}
-					h.svc = newService(t, &Env{Clock: h.clk, MaxDequeueCount: maxDequeueCount, Poison: h.poison})
+					if why, ok := needsVirtualClock[g.name+"/"+c.name]; ok && opts.WallClock {
+						msg := "needs a virtual clock: " + why
+						fmt.Fprintln(os.Stderr, "*** SKIP: "+t.Name()+": "+msg+" ***")
+						t.Skip(msg)
+					}
+					h := &harness{clk: clock.NewFake(t0), poison: &poisonRecorder{}, opts: opts, start: t0, long: time.Hour}
+					env := &Env{Clock: h.clk, MaxDequeueCount: maxDequeueCount, Poison: h.poison}
+					if opts.WallClock {
+						env.Clock, h.long = nil, 3*time.Second
+						h.start = time.Now().UTC()
+					}
+					h.svc = newService(t, env)
 					c.run(t, h)
 				})
 			}
@@ -139,7 +254,7 @@ func (h *harness) dequeueBodies(t *testing.T, q string, opts queue.DequeueOption
 	t.Helper()
 	msgs := h.dequeue(t, q, opts)
 	if got := bodiesOf(msgs); !slices.Equal(got, bodies) {
-		t.Fatalf("Dequeue(%s, %+v) at %v = %q, want %q", q, opts, h.clk.Now(), got, bodies)
+		t.Fatalf("Dequeue(%s, %+v) at %v = %q, want %q", q, opts, h.now(), got, bodies)
 	}
 	return msgs
 }
@@ -152,7 +267,7 @@ func (h *harness) peekBodies(t *testing.T, q string, bodies ...string) []*queue.
 		t.Fatalf("Peek(%s): %v", q, err)
 	}
 	if got := bodiesOf(msgs); !slices.Equal(got, bodies) {
-		t.Fatalf("Peek(%s) at %v = %q, want %q", q, h.clk.Now(), got, bodies)
+		t.Fatalf("Peek(%s) at %v = %q, want %q", q, h.now(), got, bodies)
 	}
 	return msgs
 }
@@ -165,7 +280,7 @@ func (h *harness) wantStats(t *testing.T, q string, visible, inFlight int) {
 		t.Fatalf("Stats(%s): %v", q, err)
 	}
 	if want := (queue.Stats{Queue: q, Visible: visible, InFlight: inFlight}); st != want {
-		t.Fatalf("Stats(%s) at %v = %+v, want %+v", q, h.clk.Now(), st, want)
+		t.Fatalf("Stats(%s) at %v = %+v, want %+v", q, h.now(), st, want)
 	}
 	if st.Length() != visible+inFlight {
 		t.Fatalf("Stats(%s).Length() = %d, want %d", q, st.Length(), visible+inFlight)
@@ -179,9 +294,9 @@ func (h *harness) giveBack(t *testing.T, q string, m *queue.Message, vis time.Du
 	if err != nil {
 		t.Fatalf("Update(%s, %s): %v", q, m.ID, err)
 	}
-	if u.ID != m.ID || u.PopReceipt == "" || u.PopReceipt == m.PopReceipt || !u.NextVisible.Equal(h.clk.Now().Add(vis)) {
+	if u.ID != m.ID || u.PopReceipt == "" || u.PopReceipt == m.PopReceipt || !h.sameTime(u.NextVisible, h.now().Add(vis)) {
 		t.Fatalf("Update(%s, %s) = {ID:%s PopReceipt:%q NextVisible:%v}, want the same id, a new receipt (was %q), %v",
-			q, m.ID, u.ID, u.PopReceipt, u.NextVisible, m.PopReceipt, h.clk.Now().Add(vis))
+			q, m.ID, u.ID, u.PopReceipt, u.NextVisible, m.PopReceipt, h.now().Add(vis))
 	}
 	return u
 }
@@ -290,8 +405,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // parked waits until n goroutines wait on the virtual clock (long polls have armed their Wait).
+// On the wall clock it gives them wallParked to start.
 func (h *harness) parked(t *testing.T, n int) {
 	t.Helper()
+	if h.opts.WallClock {
+		time.Sleep(wallParked)
+		return
+	}
 	eventually(t, fmt.Sprintf("%d waiters on the clock", n), func() bool { return h.clk.Waiters() >= n })
 }
 
@@ -300,22 +420,28 @@ func bodyOf(i int) string { return fmt.Sprintf("m%04d", i) }
 var basicCases = []testCase{
 	{"RoundTrip", func(t *testing.T, h *harness) {
 		in := h.enqueue(t, work, "hello", queue.EnqueueOptions{})
-		if in.ID == "" || string(in.Body) != "hello" || !in.InsertedAt.Equal(t0) || !in.NextVisible.Equal(t0) ||
-			!in.ExpiresAt.Equal(t0.Add(queue.DefaultTTL)) || in.DequeueCount != 0 {
-			t.Fatalf("Enqueue = %+v, want an id, inserted and visible at %v, expiring after the default TTL", in, t0)
+		if in.ID == "" || string(in.Body) != "hello" || !h.sameTime(in.InsertedAt, h.start) || !h.sameTime(in.NextVisible, h.start) ||
+			!h.sameTime(in.ExpiresAt, h.start.Add(queue.DefaultTTL)) || in.DequeueCount != 0 {
+			t.Fatalf("Enqueue = %+v, want an id, inserted and visible at %v, expiring after the default TTL", in, h.start)
 		}
-		h.clk.Advance(time.Second)
+		h.advance(t, time.Second)
 		got := h.dequeueBodies(t, work, queue.DequeueOptions{}, "hello")[0]
-		if got.ID != in.ID || !got.InsertedAt.Equal(t0) || !got.ExpiresAt.Equal(in.ExpiresAt) || got.DequeueCount != 1 ||
-			got.PopReceipt == "" || !got.NextVisible.Equal(t0.Add(time.Second+queue.DefaultVisibilityTimeout)) || got.LastError != "" {
+		if got.ID != in.ID || !got.InsertedAt.Equal(in.InsertedAt) || !got.ExpiresAt.Equal(in.ExpiresAt) || got.DequeueCount != 1 ||
+			got.PopReceipt == "" || !h.sameTime(got.NextVisible, h.now().Add(queue.DefaultVisibilityTimeout)) || got.LastError != "" {
 			t.Fatalf("Dequeue = %+v, want id %s, inserted at %v, count 1, a pop receipt, next visible after the default timeout",
-				got, in.ID, t0)
+				got, in.ID, in.InsertedAt)
 		}
 		h.mustDelete(t, got)
 		h.wantStats(t, work, 0, 0)
 	}},
 	{"BodiesKeepTheirBytes", func(t *testing.T, h *harness) {
-		bodies := []string{"", "\x00\xff\xfe binary", `{"input_id":"1"}`, string(bytes.Repeat([]byte("x"), queue.MaxMessageSize))}
+		bodies := []string{"", "\x00\xff\xfe binary", `{"input_id":"1"}`, string(bytes.Repeat([]byte("x"), h.opts.MaxMessageSize))}
+		if h.opts.TextBodies {
+			_, err := h.svc.Enqueue(t.Context(), work, []byte(bodies[1]), queue.EnqueueOptions{})
+			wantErr(t, "Enqueue of a binary body", err, queue.ErrInvalid)
+			bodies = slices.Delete(bodies, 1, 2)
+			bodies = append(bodies, "tab\t, newline\n, return\r, ünïcødé ✓ 𝄞, <xml> & \"quotes\"")
+		}
 		for _, b := range bodies {
 			h.enqueue(t, work, b, queue.EnqueueOptions{})
 		}
@@ -396,11 +522,11 @@ var leaseCases = []testCase{
 	{"VisibilityTimeoutHidesAndReshows", func(t *testing.T, h *harness) {
 		h.enqueue(t, work, "job", queue.EnqueueOptions{})
 		first := h.dequeueBodies(t, work, queue.DequeueOptions{VisibilityTimeout: 10 * time.Second}, "job")[0]
-		h.clk.Advance(10*time.Second - time.Millisecond)
+		h.advance(t, 10*time.Second-time.Millisecond)
 		h.dequeueBodies(t, work, queue.DequeueOptions{})
 		h.peekBodies(t, work)
 		h.wantStats(t, work, 0, 1)
-		h.clk.Advance(time.Millisecond)
+		h.advance(t, time.Millisecond)
 		h.wantStats(t, work, 1, 0)
 		second := h.dequeueBodies(t, work, queue.DequeueOptions{}, "job")[0]
 		if second.ID != first.ID || second.DequeueCount != 2 || second.PopReceipt == first.PopReceipt {
@@ -418,15 +544,15 @@ var leaseCases = []testCase{
 		h.mustDelete(t, m)
 		wantErr(t, "Delete again", h.svc.Delete(t.Context(), work, m.ID, m.PopReceipt), queue.ErrNotFound)
 		wantErr(t, "Delete of an unknown id", h.svc.Delete(t.Context(), work, "no-such-id", "receipt"), queue.ErrNotFound)
-		h.clk.Advance(time.Hour)
+		h.advance(t, h.long)
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 32}, "other")
 	}},
 	{"UpdateRenewsTheLease", func(t *testing.T, h *harness) {
 		h.enqueue(t, work, "job", queue.EnqueueOptions{})
 		m := h.dequeueBodies(t, work, queue.DequeueOptions{VisibilityTimeout: 10 * time.Second}, "job")[0]
-		h.clk.Advance(5 * time.Second)
+		h.advance(t, 5*time.Second)
 		u := h.giveBack(t, work, m, 30*time.Second, "")
-		h.clk.Advance(20 * time.Second) // past the first timeout, before the renewed one
+		h.advance(t, 20*time.Second) // past the first timeout, before the renewed one
 		h.dequeueBodies(t, work, queue.DequeueOptions{})
 		wantErr(t, "Delete with the receipt before the update", h.svc.Delete(t.Context(), work, m.ID, m.PopReceipt), queue.ErrPopReceiptMismatch)
 		_, err := h.svc.Update(t.Context(), work, m.ID, m.PopReceipt, queue.UpdateOptions{VisibilityTimeout: time.Minute})
@@ -447,7 +573,7 @@ var leaseCases = []testCase{
 		}
 		// Giving back without an error keeps the last one.
 		h.giveBack(t, work, m, time.Second, "")
-		h.clk.Advance(time.Second)
+		h.advance(t, time.Second)
 		m = h.dequeueBodies(t, work, queue.DequeueOptions{}, "job")[0]
 		if m.DequeueCount != 3 || m.LastError != "exit status 3" {
 			t.Fatalf("after a give-back with no error: count %d, last error %q; want 3, %q", m.DequeueCount, m.LastError, "exit status 3")
@@ -456,7 +582,7 @@ var leaseCases = []testCase{
 	{"ReDeliveryInvalidatesTheOldReceipt", func(t *testing.T, h *harness) {
 		h.enqueue(t, work, "job", queue.EnqueueOptions{})
 		slow := h.dequeueBodies(t, work, queue.DequeueOptions{VisibilityTimeout: time.Second}, "job")[0]
-		h.clk.Advance(time.Second)
+		h.advance(t, time.Second)
 		fast := h.dequeueBodies(t, work, queue.DequeueOptions{}, "job")[0]
 		_, err := h.svc.Update(t.Context(), work, slow.ID, slow.PopReceipt, queue.UpdateOptions{VisibilityTimeout: time.Minute})
 		wantErr(t, "renewal by the consumer that lost the message", err, queue.ErrPopReceiptMismatch)
@@ -474,7 +600,7 @@ var timeCases = []testCase{
 		h.peekBodies(t, work, "now")
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 32, VisibilityTimeout: time.Hour}, "now")
 		h.wantStats(t, work, 0, 2)
-		h.clk.Advance(time.Minute)
+		h.advance(t, time.Minute)
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 32}, "later")
 	}},
 	{"TTL", func(t *testing.T, h *harness) {
@@ -483,14 +609,14 @@ var timeCases = []testCase{
 			t.Fatalf("ExpiresAt = %v, want %v", m.ExpiresAt, t0.Add(10*time.Second))
 		}
 		h.enqueue(t, work, "long", queue.EnqueueOptions{TTL: time.Hour})
-		h.clk.Advance(10*time.Second - time.Millisecond)
+		h.advance(t, 10*time.Second-time.Millisecond)
 		h.peekBodies(t, work, "short", "long")
-		h.clk.Advance(time.Millisecond)
+		h.advance(t, time.Millisecond)
 		h.peekBodies(t, work, "long")
 		h.wantStats(t, work, 1, 0)
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 32}, "long")
 		// An expired message is gone for its holder too.
-		h.clk.Advance(time.Hour)
+		h.advance(t, time.Hour)
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 32})
 		h.wantStats(t, work, 0, 0)
 	}},
@@ -499,7 +625,7 @@ var timeCases = []testCase{
 		if !m.ExpiresAt.IsZero() {
 			t.Fatalf("ExpiresAt = %v, want zero (never)", m.ExpiresAt)
 		}
-		h.clk.Advance(10 * queue.DefaultTTL)
+		h.advance(t, 10*queue.DefaultTTL)
 		got := h.dequeueBodies(t, work, queue.DequeueOptions{}, "forever")
 		if !got[0].ExpiresAt.IsZero() {
 			t.Fatalf("dequeued ExpiresAt = %v, want zero", got[0].ExpiresAt)
@@ -507,9 +633,9 @@ var timeCases = []testCase{
 	}},
 	{"DefaultTTL", func(t *testing.T, h *harness) {
 		h.enqueue(t, work, "default", queue.EnqueueOptions{})
-		h.clk.Advance(queue.DefaultTTL - time.Second)
+		h.advance(t, queue.DefaultTTL-time.Second)
 		h.peekBodies(t, work, "default")
-		h.clk.Advance(time.Second)
+		h.advance(t, time.Second)
 		h.peekBodies(t, work)
 		h.wantStats(t, work, 0, 0)
 	}},
@@ -518,7 +644,7 @@ var timeCases = []testCase{
 var poisonCases = []testCase{
 	{"PoisonAfterMaxDequeueCount", func(t *testing.T, h *harness) {
 		in := h.enqueue(t, work, "bad input", queue.EnqueueOptions{})
-		h.enqueue(t, work, "good input", queue.EnqueueOptions{VisibilityDelay: time.Hour})
+		h.enqueue(t, work, "good input", queue.EnqueueOptions{VisibilityDelay: h.long})
 		for i := 1; i <= maxDequeueCount; i++ {
 			m := h.dequeueBodies(t, work, queue.DequeueOptions{}, "bad input")[0]
 			if m.DequeueCount != i {
@@ -534,7 +660,12 @@ var poisonCases = []testCase{
 		poisonQ := queue.PoisonName(work)
 		h.wantStats(t, poisonQ, 1, 0)
 		p := h.peekBodies(t, poisonQ, "bad input")[0]
-		if p.DequeueCount != maxDequeueCount || p.LastError != fmt.Sprintf("failure %d", maxDequeueCount) || !p.InsertedAt.Equal(in.InsertedAt) {
+		lastFailure := fmt.Sprintf("failure %d", maxDequeueCount)
+		if h.opts.PoisonCopies {
+			if p.DequeueCount != 0 || p.LastError != lastFailure {
+				t.Fatalf("poison copy = %+v, want count 0, the last failure", p)
+			}
+		} else if p.DequeueCount != maxDequeueCount || p.LastError != lastFailure || !p.InsertedAt.Equal(in.InsertedAt) {
 			t.Fatalf("poison message = %+v, want count %d, the last failure, inserted at %v", p, maxDequeueCount, in.InsertedAt)
 		}
 		reports, afters := h.poison.snapshot()
@@ -542,13 +673,19 @@ var poisonCases = []testCase{
 			t.Fatalf("poison reports = %+v (%d after calls), want one report from %s of one message, after called once", reports, afters, work)
 		}
 		r := reports[0].msgs[0]
-		if r.ID != p.ID || string(r.Body) != "bad input" || r.DequeueCount != maxDequeueCount || r.LastError != p.LastError {
-			t.Fatalf("reported message = %+v, want the poison queue's %+v", r, p)
+		if r.ID != p.ID || string(r.Body) != "bad input" || r.DequeueCount != maxDequeueCount || r.LastError != lastFailure ||
+			!r.InsertedAt.Equal(in.InsertedAt) {
+			t.Fatalf("reported message = %+v, want the poison queue's id %s, count %d, the last failure, inserted at %v",
+				r, p.ID, maxDequeueCount, in.InsertedAt)
 		}
 		// The poison queue is a queue like any other, and its messages are never poisoned again.
+		first := maxDequeueCount
+		if h.opts.PoisonCopies {
+			first = 0
+		}
 		for i := 1; i <= maxDequeueCount+2; i++ {
 			m := h.dequeueBodies(t, poisonQ, queue.DequeueOptions{}, "bad input")[0]
-			if m.DequeueCount != maxDequeueCount+i {
+			if m.DequeueCount != first+i {
 				t.Fatalf("poison queue delivery %d has dequeue count %d", i, m.DequeueCount)
 			}
 			h.giveBack(t, poisonQ, m, 0, "")
@@ -556,14 +693,14 @@ var poisonCases = []testCase{
 		if reports, _ := h.poison.snapshot(); len(reports) != 1 {
 			t.Fatalf("poison reports after draining the poison queue: %d, want 1", len(reports))
 		}
-		h.clk.Advance(time.Hour)
+		h.advance(t, h.long)
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 32}, "good input")
 	}},
 	{"PoisonAfterTimeouts", func(t *testing.T, h *harness) {
 		h.enqueue(t, work, "crashes its consumer", queue.EnqueueOptions{})
 		for range maxDequeueCount {
 			h.dequeueBodies(t, work, queue.DequeueOptions{VisibilityTimeout: time.Minute}, "crashes its consumer")
-			h.clk.Advance(time.Minute)
+			h.advance(t, time.Minute)
 		}
 		h.dequeueBodies(t, work, queue.DequeueOptions{})
 		p := h.peekBodies(t, queue.PoisonName(work), "crashes its consumer")[0]
@@ -572,13 +709,21 @@ var poisonCases = []testCase{
 		}
 	}},
 	{"PoisonedMessagesDoNotDelayOthers", func(t *testing.T, h *harness) {
-		for i := range 4 {
+		n := 4
+		if h.opts.VisibilityOrder {
+			// Given back, m0 and m1 would queue up behind m2 and m3: enqueue those after.
+			n = 2
+		}
+		for i := range n {
 			h.enqueue(t, work, bodyOf(i), queue.EnqueueOptions{})
 		}
 		for range maxDequeueCount {
 			for _, m := range h.dequeueBodies(t, work, queue.DequeueOptions{Max: 2}, bodyOf(0), bodyOf(1)) {
 				h.giveBack(t, work, m, 0, "boom")
 			}
+		}
+		for i := n; i < 4; i++ {
+			h.enqueue(t, work, bodyOf(i), queue.EnqueueOptions{})
 		}
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 2}, bodyOf(2), bodyOf(3))
 		h.peekBodies(t, queue.PoisonName(work), bodyOf(0), bodyOf(1))
@@ -602,9 +747,9 @@ var longPollCases = []testCase{
 	{"ReturnsEmptyAfterWait", func(t *testing.T, h *harness) {
 		ch := h.dequeueAsync(t.Context(), queue.DequeueOptions{Wait: 20 * time.Second})
 		h.parked(t, 1)
-		h.clk.Advance(20*time.Second - time.Millisecond)
+		h.advance(t, 20*time.Second-time.Millisecond)
 		notYet(t, "before Wait", ch)
-		h.clk.Advance(time.Millisecond)
+		h.advance(t, time.Millisecond)
 		r := await(t, "after Wait", ch)
 		if r.err != nil || len(r.msgs) != 0 {
 			t.Fatalf("long poll after Wait = %q, %v; want nothing and no error", bodiesOf(r.msgs), r.err)
@@ -619,10 +764,10 @@ var longPollCases = []testCase{
 		ch := h.dequeueAsync(t.Context(), queue.DequeueOptions{Wait: time.Minute})
 		h.parked(t, 1)
 		for range 4 {
-			h.clk.Advance(time.Second)
+			h.advance(t, time.Second)
 			notYet(t, "before the delay", ch)
 		}
-		h.clk.Advance(time.Second)
+		h.advance(t, time.Second)
 		r := await(t, "after the delay", ch)
 		if r.err != nil || !slices.Equal(bodiesOf(r.msgs), []string{"delayed"}) {
 			t.Fatalf("long poll = %q, %v; want the delayed message", bodiesOf(r.msgs), r.err)
@@ -638,7 +783,7 @@ var longPollCases = []testCase{
 			chans[i] = h.dequeueAsync(t.Context(), queue.DequeueOptions{Wait: time.Minute})
 		}
 		h.parked(t, n)
-		h.clk.Advance(5 * time.Second)
+		h.advance(t, 5*time.Second)
 		got, _ := collect(t, chans, n)
 		slices.Sort(got)
 		if want := []string{bodyOf(0), bodyOf(1), bodyOf(2), bodyOf(3)}; !slices.Equal(got, want) {
@@ -653,7 +798,7 @@ var longPollCases = []testCase{
 			h.dequeueAsync(t.Context(), queue.DequeueOptions{Wait: time.Minute}),
 		}
 		h.parked(t, len(chans))
-		h.clk.Advance(10 * time.Second)
+		h.advance(t, 10*time.Second)
 		got, _ := collect(t, chans, 2)
 		slices.Sort(got)
 		if want := []string{"at 5s", "at 7s"}; !slices.Equal(got, want) {
@@ -665,7 +810,7 @@ var longPollCases = []testCase{
 		h.dequeueBodies(t, work, queue.DequeueOptions{VisibilityTimeout: 10 * time.Second}, "abandoned")
 		ch := h.dequeueAsync(t.Context(), queue.DequeueOptions{Wait: time.Minute})
 		h.parked(t, 1)
-		h.clk.Advance(10 * time.Second)
+		h.advance(t, 10*time.Second)
 		r := await(t, "after the timeout", ch)
 		if r.err != nil || !slices.Equal(bodiesOf(r.msgs), []string{"abandoned"}) || r.msgs[0].DequeueCount != 2 {
 			t.Fatalf("long poll = %+v, %v; want the abandoned message, count 2", r.msgs, r.err)
@@ -735,7 +880,7 @@ var longPollCases = []testCase{
 		h.parked(t, len(chans))
 		h.enqueue(t, work, "only one", queue.EnqueueOptions{})
 		got, pending := collect(t, chans, 1)
-		h.clk.Advance(time.Minute)
+		h.advance(t, time.Minute)
 		for _, ch := range pending {
 			r := await(t, "after Wait", ch)
 			if r.err != nil {
@@ -875,7 +1020,7 @@ var validationCases = []testCase{
 		}
 	}},
 	{"OversizedBody", func(t *testing.T, h *harness) {
-		_, err := h.svc.Enqueue(t.Context(), work, make([]byte, queue.MaxMessageSize+1), queue.EnqueueOptions{})
+		_, err := h.svc.Enqueue(t.Context(), work, make([]byte, h.opts.MaxMessageSize+1), queue.EnqueueOptions{})
 		wantErr(t, "Enqueue of MaxMessageSize+1 bytes", err, queue.ErrTooLarge)
 		h.wantStats(t, work, 0, 0)
 	}},
