@@ -1,0 +1,595 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/v2"
+
+	"github.com/orcahq/orca/client"
+	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/queue/queuetest"
+)
+
+// devstoreKey is the public key of Azurite's development account devstoreaccount1.
+const devstoreKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+const devstoreAccount = "devstoreaccount1"
+
+// azureAccount is the seeds' storage account, on the Azurite that scripts/services/azurite.sh
+// starts: orca's blobs and queue live in it, and the seeds' containers reach it with the
+// plain SDKs. Each test has a queue name prefix of its own; blob names are per run already
+// (they start with the instance id).
+type azureAccount struct {
+	blobURL, queueURL string
+	connString        string
+	prefix            string
+	queues            *azqueue.ServiceClient
+	blobs             *azblob.Client
+
+	mu   sync.Mutex
+	runs []string // instance ids whose blobs to delete at the end
+}
+
+// newAzureAccount returns the account, skipping loudly without Azurite (failing with
+// REQUIRE_INTEGRATION=1). When t ends it deletes the prefix's queues and the runs' blobs; it
+// is created before the server, so that this happens after the server has stopped.
+func newAzureAccount(t *testing.T) *azureAccount {
+	t.Helper()
+	env := queuetest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB", "ORCA_TEST_AZURITE_QUEUE")
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	a := &azureAccount{blobURL: strings.TrimSuffix(env[0], "/"), queueURL: strings.TrimSuffix(env[1], "/"),
+		prefix: "seed" + hex.EncodeToString(b[:]) + "-"}
+	a.connString = "DefaultEndpointsProtocol=http;AccountName=" + devstoreAccount + ";AccountKey=" + devstoreKey +
+		";BlobEndpoint=" + a.blobURL + ";QueueEndpoint=" + a.queueURL + ";"
+	var err error
+	if a.queues, err = azqueue.NewServiceClientFromConnectionString(a.connString, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a.blobs, err = azblob.NewClientFromConnectionString(a.connString, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The seeds' deployment (main.bicep) creates the account's input and output containers; the
+	// containers write their outputs into an existing one. orca creates only those it puts into.
+	for _, container := range []string{compute.InputContainer, compute.OutputContainer} {
+		if _, err := a.blobs.CreateContainer(context.Background(), container, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+			t.Fatalf("create container %s: %v", container, err)
+		}
+	}
+	t.Cleanup(func() { a.cleanup(t) })
+	return a
+}
+
+// queue returns a plain SDK client of the orca queue q (its Azure name has the prefix).
+func (a *azureAccount) queue(q string) *azqueue.QueueClient {
+	return a.queues.NewQueueClient(a.prefix + q)
+}
+
+// approximateCount is the queue's approximate message count, as KEDA's azure-queue trigger
+// reads it (Get Queue Metadata).
+func (a *azureAccount) approximateCount(t *testing.T, q string) int {
+	t.Helper()
+	props, err := a.queue(q).GetProperties(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("get properties of %s%s: %v", a.prefix, q, err)
+	}
+	return int(deref(props.ApproximateMessagesCount))
+}
+
+// trackRun has the run's blobs deleted when the test ends.
+func (a *azureAccount) trackRun(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.runs = append(a.runs, id)
+}
+
+// blobNames lists the names in container that start with prefix.
+func (a *azureAccount) blobNames(ctx context.Context, container, prefix string) ([]string, error) {
+	var names []string
+	pager := a.blobs.NewListBlobsFlatPager(container, &azblob.ListBlobsFlatOptions{Prefix: to.Ptr(prefix)})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range page.Segment.BlobItems {
+			names = append(names, deref(item.Name))
+		}
+	}
+	return names, nil
+}
+
+// cleanup deletes the queues with the test's prefix and the blobs of its runs. The containers
+// themselves stay: other runs on this Azurite may use them.
+func (a *azureAccount) cleanup(t *testing.T) {
+	ctx := context.Background()
+	pager := a.queues.NewListQueuesPager(&azqueue.ListQueuesOptions{Prefix: to.Ptr(a.prefix)})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Errorf("list queues %s*: %v", a.prefix, err)
+			break
+		}
+		for _, q := range page.Queues {
+			if _, err := a.queues.DeleteQueue(ctx, deref(q.Name), nil); err != nil {
+				t.Errorf("delete queue %s: %v", deref(q.Name), err)
+			}
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, id := range a.runs {
+		for _, container := range []string{compute.InputContainer, compute.OutputContainer} {
+			names, err := a.blobNames(ctx, container, id+"/")
+			if err != nil && !bloberror.HasCode(err, bloberror.ContainerNotFound) {
+				t.Errorf("list %s/%s/: %v", container, id, err)
+			}
+			for _, name := range names {
+				if _, err := a.blobs.DeleteBlob(ctx, container, name, nil); err != nil && !bloberror.HasCode(err, bloberror.BlobNotFound) {
+					t.Errorf("delete %s/%s: %v", container, name, err)
+				}
+			}
+		}
+	}
+}
+
+// orcaOnAzure is an `orca server` process whose blobs and queue are the account's.
+type orcaOnAzure struct {
+	base string
+	cmd  *exec.Cmd
+	logs string
+}
+
+// startServer runs `orca server` on SQLite in a temporary directory, with --blob azblob:// and
+// --queue azqueue://?prefix=… on the account of AZURE_STORAGE_CONNECTION_STRING, and an
+// optional configuration file.
+func (a *azureAccount) startServer(t *testing.T, config string) *orcaOnAzure {
+	t.Helper()
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "orca.log")
+	logs, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = logs.Close() })
+	addr := freeAddr(t)
+	args := []string{"server", "--listen", addr, "--data", filepath.Join(dir, "data"),
+		"--blob", "azblob://", "--queue", "azqueue://?prefix=" + a.prefix, "--log-level", "info"}
+	if config != "" {
+		path := filepath.Join(dir, "orca.yaml")
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
+	// The child inherits it; credentials never go on the command line.
+	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", a.connString)
+	s := &orcaOnAzure{base: "http://" + addr, logs: logPath}
+	s.cmd = startProcess(t, logs, args...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("orca server log (%s):\n%s", logPath, tail(logPath, 8<<10))
+		}
+	})
+	waitUp(t, s.base)
+	return s
+}
+
+// stop stops the server with SIGTERM, as Kubernetes or ACI would, and checks that it exits
+// cleanly.
+func (s *orcaOnAzure) stop(t *testing.T) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Errorf("SIGTERM orca server: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("orca server exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		err := <-done
+		t.Errorf("orca server did not stop within 30s of SIGTERM (killed: %v)", err)
+	}
+}
+
+// tail returns the end of a file.
+func tail(path string, n int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if int64(len(b)) > n {
+		b = b[int64(len(b))-n:]
+	}
+	return string(b)
+}
+
+// startSeedRun starts a ComputeOrchestrator run through the seeds' starter route, as their
+// HTTP trigger is called, and returns the instance id from the check-status payload.
+func startSeedRun(t *testing.T, base string, input any) string {
+	t.Helper()
+	body, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/api/orchestrators/"+compute.OrchestratorName, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("start %s: %s: %s", compute.OrchestratorName, resp.Status, answer)
+	}
+	var payload struct {
+		ID                string `json:"id"`
+		StatusQueryGetURI string `json:"statusQueryGetUri"`
+	}
+	if err := json.Unmarshal(answer, &payload); err != nil || payload.ID == "" || payload.StatusQueryGetURI == "" {
+		t.Fatalf("start %s: check-status payload %s (%v)", compute.OrchestratorName, answer, err)
+	}
+	return payload.ID
+}
+
+// waitEnqueued waits until the run has enqueued all its n items (before any is done).
+func waitEnqueued(t *testing.T, c *client.Client, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := c.Status(context.Background(), id)
+		var p compute.Progress
+		if err == nil {
+			_ = json.Unmarshal(st.CustomStatus, &p)
+		}
+		if p.Stage == "enqueuing" && p.InFlight == n {
+			return
+		}
+		if err == nil && st.RuntimeStatus != "Running" && st.RuntimeStatus != "Pending" {
+			t.Fatalf("run %s is %s before its items were enqueued: %s", id, st.RuntimeStatus, st.Output)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s did not enqueue its %d items in 30s (progress %+v, %v)", id, n, p, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// orcaQueueMetric sums the orca_queue_messages gauge of queue q in the server's /metrics.
+func orcaQueueMetric(t *testing.T, base, q string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	total, found := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "orca_queue_messages{") || !strings.Contains(line, `queue="`+q+`"`) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		total, found = total+v, true
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !found {
+		t.Fatalf("/metrics has no orca_queue_messages for queue %q", q)
+	}
+	return int(total)
+}
+
+// checkKEDAView checks that the work queue's length as KEDA's azure-queue trigger reads it
+// (the Azure queue's approximate message count, read with the plain SDK) is want, and that
+// orca reports the same through its queue API and its metrics.
+func checkKEDAView(t *testing.T, az *azureAccount, srv *orcaOnAzure, c *client.Client, want int) {
+	t.Helper()
+	azure := az.approximateCount(t, compute.DefaultQueue)
+	q, err := c.Queue(context.Background(), compute.DefaultQueue)
+	if err != nil {
+		t.Fatalf("orca's stats of queue %s: %v", compute.DefaultQueue, err)
+	}
+	metric := orcaQueueMetric(t, srv.base, compute.DefaultQueue)
+	t.Logf("queue length: Azure %d, orca API %+v, orca metrics %d", azure, *q, metric)
+	if azure != want || q.ApproximateMessagesCount != want || q.Visible+q.InFlight != want || metric != want {
+		t.Fatalf("queue length: Azure's approximate message count (what KEDA reads) %d, orca's API %+v, orca's metrics %d; want %d for all",
+			azure, *q, metric, want)
+	}
+}
+
+// containerErrors collects what the containers and Event Grid report.
+type containerErrors struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (e *containerErrors) add(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.errs = append(e.errs, err)
+}
+
+func (e *containerErrors) list() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.errs...)
+}
+
+// startContainers runs k seed containers and the Event Grid stand-in for run id as goroutines
+// until the returned stop is called (which waits for them).
+func startContainers(t *testing.T, az *azureAccount, srv *orcaOnAzure, id string, k int, visibility int32,
+	errs *containerErrors) ([]*seedContainer, *eventGrid, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	containers := make([]*seedContainer, k)
+	for i := range containers {
+		c, err := newSeedContainer(az.connString, az.prefix+compute.DefaultQueue, visibility, doubledSum)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		containers[i] = c
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run(ctx, errs.add)
+		}()
+	}
+	grid, err := newEventGrid(az.connString, devstoreAccount, az.blobURL, srv.base+"/api/events", seedOutputContainer, id+"/")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		grid.run(ctx, errs.add)
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return containers, grid, stop
+}
+
+// TestSeedContainersOnAzureStorage is the seeds' Azure deployment with orca as the
+// orchestrator: orca's blobs and work queue are a storage account's (Azurite), and the compute
+// containers are programs that know nothing of orca: they read the queue and blobs with the
+// Azure SDKs alone, in the seeds' wire format. An Event Grid subscription on the account brings
+// the output blobs' BlobCreated events to orca. The queue's length, as KEDA's azure-queue trigger
+// reads it from the account, is what orca reports; the run completes with every item counted
+// once and its result right.
+func TestSeedContainersOnAzureStorage(t *testing.T) {
+	az := newAzureAccount(t)
+	srv := az.startServer(t, "")
+	c := newClient(t, srv.base)
+
+	const n, k = 200, 4
+	items := make([]json.RawMessage, n)
+	for i := range items {
+		items[i] = json.RawMessage(fmt.Sprintf("[%d,7]", i))
+	}
+	started := time.Now()
+	id := startSeedRun(t, srv.base, map[string]any{"items": items})
+	az.trackRun(id)
+
+	// Before any container runs: every item is in the Azure queue, and KEDA (reading the
+	// account) and orca agree on the length.
+	waitEnqueued(t, c, id, n)
+	checkKEDAView(t, az, srv, c, n)
+	if names, err := az.blobNames(context.Background(), compute.InputContainer, id+"/"); err != nil || len(names) != n {
+		t.Fatalf("input blobs of the run in the account: %d (%v), want %d", len(names), err, n)
+	}
+
+	var errs containerErrors
+	containers, grid, stop := startContainers(t, az, srv, id, k, 30, &errs)
+	st := waitRunOrReport(t, c, id, 60*time.Second, &errs)
+	t.Logf("%d items through %d seed containers in %v", n, k, time.Since(started).Round(time.Millisecond))
+	stop()
+	for _, err := range errs.list() {
+		t.Errorf("container or Event Grid: %v", err)
+	}
+	if st.RuntimeStatus != "Completed" {
+		t.Fatalf("run %s: status %s output %.1000s", id, st.RuntimeStatus, st.Output)
+	}
+	checkResults(t, decodeOutput(t, st), n, func(i int) string { return strconv.Itoa(2 * (i + 7)) })
+
+	// Every container took part, each item was received once (30 s of visibility is plenty),
+	// and one BlobCreated per output was delivered.
+	received := map[int]int{}
+	for i, sc := range containers {
+		texts := sc.receivedTexts()
+		if len(texts) == 0 {
+			t.Errorf("container %d received no message", i)
+		}
+		for _, text := range texts {
+			var m seedMessage
+			if err := json.Unmarshal([]byte(text), &m); err != nil {
+				t.Fatalf("message text %q: %v", text, err)
+			}
+			want := seedMessage{InputID: m.InputID, InstanceID: id,
+				PathToData: fmt.Sprintf("%s/%s/%d.json", compute.InputContainer, id, m.InputID)}
+			if m != want {
+				t.Errorf("message %q, want %+v", text, want)
+			}
+			received[m.InputID]++
+		}
+	}
+	for i := range n {
+		if received[i] != 1 {
+			t.Errorf("item %d received %d times by the containers, want once", i, received[i])
+		}
+	}
+	if got := grid.deliveredCount(); got != n {
+		t.Errorf("Event Grid delivered %d BlobCreated events, want %d", got, n)
+	}
+
+	// The account afterwards: the queue is empty (KEDA scales to zero) and orca says so too; the
+	// inputs are gone, the outputs are the containers'.
+	checkKEDAView(t, az, srv, c, 0)
+	ctx := context.Background()
+	if names, err := az.blobNames(ctx, compute.InputContainer, id+"/"); err != nil || len(names) != 0 {
+		t.Errorf("input blobs left: %v (%v)", names, err)
+	}
+	outputs, err := az.blobNames(ctx, compute.OutputContainer, id+"/")
+	if err != nil || len(outputs) != n {
+		t.Errorf("output blobs: %d (%v), want %d", len(outputs), err, n)
+	}
+	// orca reads the containers' outputs as its own blobs.
+	data, _, err := c.GetBlob(ctx, compute.OutputContainer, fmt.Sprintf("%s/%d.json", id, 5))
+	if err != nil {
+		t.Fatalf("orca's blob API on output/%s/5.json: %v", id, err)
+	}
+	var out seedOutput
+	if err := json.Unmarshal(data, &out); err != nil || out.InputID != 5 || out.InstanceID != id || string(out.Result) != "24" {
+		t.Errorf("output/%s/5.json through orca: %s (%v)", id, data, err)
+	}
+	srv.stop(t)
+}
+
+// TestSeedContainersPoisonItem runs two items through a seed container whose algorithm fails
+// on one of them: the container never deletes that message, which comes back after its 1 s
+// visibility timeout until orca moves it (after maxDequeueCount 2) to "<prefix>input-poison"
+// as a copy, as Azure Functions would, and reports it: the run fails with that item among its
+// failures, the other item's result intact, and does not hang.
+func TestSeedContainersPoisonItem(t *testing.T) {
+	az := newAzureAccount(t)
+	srv := az.startServer(t, "compute:\n  maxDequeueCount: 2\n")
+	c := newClient(t, srv.base)
+
+	id := startSeedRun(t, srv.base, map[string]any{"items": []json.RawMessage{
+		json.RawMessage(`[1,2]`), json.RawMessage(`"not numbers"`)}})
+	az.trackRun(id)
+	waitEnqueued(t, c, id, 2)
+	checkKEDAView(t, az, srv, c, 2)
+
+	var errs containerErrors
+	_, _, stop := startContainers(t, az, srv, id, 1, 1, &errs)
+	st := waitRunOrReport(t, c, id, 60*time.Second, &errs)
+	stop()
+	for _, err := range errs.list() {
+		if !errors.Is(err, errAlgorithm) || !strings.Contains(err.Error(), "item 1 of") {
+			t.Errorf("container or Event Grid: %v", err)
+		}
+	}
+	if st.RuntimeStatus != "Failed" {
+		t.Fatalf("run %s: status %s output %.1000s, want Failed with item 1 in its failures", id, st.RuntimeStatus, st.Output)
+	}
+	out := decodeOutput(t, st)
+	if out.Total != 2 || out.Succeeded != 1 || out.Failed != 1 || len(out.Results) != 1 || len(out.Failures) != 1 {
+		t.Fatalf("output %+v, want item 0 succeeded and item 1 failed", out)
+	}
+	if r := out.Results[0]; r.InputID != 0 || string(r.Result) != "6" {
+		t.Errorf("result %+v, want item 0 = 6", r)
+	}
+	if f := out.Failures[0]; f.InputID != 1 || !strings.Contains(f.Reason, "input-poison") {
+		t.Errorf("failure %+v, want item 1 moved to input-poison", f)
+	}
+
+	// The poison queue holds a copy of the message's text, as Azure Functions leaves it; the
+	// work queue is empty.
+	ctx := context.Background()
+	peek, err := az.queue(compute.DefaultQueue+"-poison").PeekMessages(ctx, &azqueue.PeekMessagesOptions{NumberOfMessages: to.Ptr(int32(32))})
+	if err != nil {
+		t.Fatalf("peek %sinput-poison: %v", az.prefix, err)
+	}
+	if len(peek.Messages) < 1 {
+		t.Fatalf("%sinput-poison is empty", az.prefix)
+	}
+	want := seedMessage{InputID: 1, InstanceID: id, PathToData: fmt.Sprintf("input/%s/1.json", id)}
+	for _, m := range peek.Messages { // a repeated move may leave a second copy (at least once)
+		var got seedMessage
+		if err := json.Unmarshal([]byte(deref(m.MessageText)), &got); err != nil || got != want {
+			t.Errorf("poison copy %q, want %+v (%v)", deref(m.MessageText), want, err)
+		}
+	}
+	if n := az.approximateCount(t, compute.DefaultQueue); n != 0 {
+		t.Errorf("%sinput still has %d messages", az.prefix, n)
+	}
+	srv.stop(t)
+}
+
+// waitRunOrReport waits for the run to finish; past limit it fails, naming the run's progress,
+// the queue and what the containers reported, rather than hanging.
+func waitRunOrReport(t *testing.T, c *client.Client, id string, limit time.Duration, errs *containerErrors) *client.Status {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := c.Status(context.Background(), id)
+		if err == nil && (st.RuntimeStatus == "Completed" || st.RuntimeStatus == "Failed" || st.RuntimeStatus == "Terminated") {
+			return st
+		}
+		if time.Now().After(deadline) {
+			q, qerr := c.Queue(context.Background(), compute.DefaultQueue)
+			var progress json.RawMessage
+			if st != nil {
+				progress = st.CustomStatus
+			}
+			reported := errs.list()
+			if len(reported) > 5 {
+				reported = reported[len(reported)-5:]
+			}
+			t.Fatalf("run %s not finished after %v: status %v (%v), progress %s; queue %+v (%v); last container errors %v",
+				id, limit, st, err, progress, q, qerr, reported)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkResults checks that every item 0..n-1 has exactly one result, want(i).
+func checkResults(t *testing.T, out compute.RunOutput, n int, want func(int) string) {
+	t.Helper()
+	if out.Total != n || out.Succeeded != n || out.Failed != 0 || len(out.Results) != n {
+		t.Fatalf("output: total %d succeeded %d failed %d results %d, want %d of %d (failures %+v)",
+			out.Total, out.Succeeded, out.Failed, len(out.Results), n, n, out.Failures)
+	}
+	seen := make([]bool, n)
+	for _, r := range out.Results {
+		if r.InputID < 0 || r.InputID >= n || seen[r.InputID] {
+			t.Fatalf("result for item %d is out of range or repeated", r.InputID)
+		}
+		seen[r.InputID] = true
+		if string(r.Result) != want(r.InputID) {
+			t.Fatalf("item %d: result %s (blob %q), want %s", r.InputID, r.Result, r.ResultBlob, want(r.InputID))
+		}
+	}
+}
