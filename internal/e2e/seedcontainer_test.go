@@ -86,7 +86,8 @@ func newSeedContainer(connString, queueName string, visibility int32, algorithm 
 }
 
 // run processes messages until ctx ends; report gets every failure (the message then stays
-// in the queue and comes back after its visibility timeout).
+// in the queue and comes back after its visibility timeout). A message received is finished
+// even when ctx ends meanwhile, as a container given SIGTERM finishes its item.
 func (c *seedContainer) run(ctx context.Context, report func(error)) {
 	for ctx.Err() == nil {
 		resp, err := c.queue.DequeueMessages(ctx, &azqueue.DequeueMessagesOptions{
@@ -106,7 +107,7 @@ func (c *seedContainer) run(ctx context.Context, report func(error)) {
 			continue
 		}
 		for _, m := range resp.Messages {
-			if err := c.process(ctx, m); err != nil && ctx.Err() == nil {
+			if err := c.process(context.WithoutCancel(ctx), m); err != nil {
 				report(err)
 			}
 		}
