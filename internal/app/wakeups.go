@@ -17,6 +17,7 @@ func (a *App) startWakeups(ctx context.Context) {
 	if !ok || !a.Store.Supports(store.FeatureWakeups) {
 		return
 	}
+	queues, _ := a.Queues.(queueWaker)
 	ch, unsubscribe := waker.Subscribe()
 	ctx, a.stopWaking = context.WithCancel(ctx)
 	a.wakeDone = make(chan struct{})
@@ -30,11 +31,15 @@ func (a *App) startWakeups(ctx context.Context) {
 			case w := <-ch:
 				switch w.Kind {
 				case store.WakeQueue:
-					a.queues.WakeQueue(w.Key)
+					if queues != nil {
+						queues.WakeQueue(w.Key)
+					}
 				case store.WakeDeliveries:
 					a.Dispatcher.Wake()
 				case store.WakeAll:
-					a.queues.WakeAll()
+					if queues != nil {
+						queues.WakeAll()
+					}
 					a.Dispatcher.Wake()
 				}
 			}
