@@ -221,7 +221,8 @@ func (a *App) assemble(ctx context.Context) error {
 	a.Router.SetValidator(a.Dispatcher.Validate)
 
 	err = a.Metrics.Watch(metrics.Sources{Queues: a.Queues, AlwaysQueues: []string{cfg.WorkQueue}, Instances: a.Store, Engine: eng,
-		ItemsCompleted: a.Items.Completed.Load, ItemsFailed: a.Items.Failed.Load})
+		ItemsCompleted: a.Items.Completed.Load, ItemsFailed: a.Items.Failed.Load,
+		Leading: func() bool { _, leading := a.Leading(); return leading }})
 	if err != nil {
 		return err
 	}
