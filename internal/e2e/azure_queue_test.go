@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"strings"
 	"testing"
 	"time"
 
@@ -121,22 +120,7 @@ func TestAzureQueuePoisonedItemsAreReported(t *testing.T) {
 	a := node(t, t.TempDir(), func(c *app.Config) {
 		c.QueueURL, c.BlobURL, c.MaxDequeueCount = acct.orcaQueueURL(), "azblob://", 2
 	})
-	workerPool(t, a.BaseURL, 1, "--exec", "sh "+repoFile(t, "examples/algorithms/fail.sh"), "--concurrency", "2")
-	c := newClient(t, a.BaseURL)
-	id := startRun(t, c, "2")
-	st := waitRun(t, c, id, 2*time.Minute)
-	if st.RuntimeStatus != "Failed" {
-		t.Fatalf("status %s output %s", st.RuntimeStatus, st.Output)
-	}
-	out := decodeOutput(t, st)
-	if out.Failed != 2 || len(out.Failures) != 2 {
-		t.Fatalf("output %+v", out)
-	}
-	for _, f := range out.Failures {
-		if !strings.Contains(f.Reason, "this algorithm always fails") || !strings.Contains(f.Reason, "input-poison") {
-			t.Fatalf("failure reason %q", f.Reason)
-		}
-	}
+	runFailingItems(t, a.BaseURL, newClient(t, a.BaseURL), 2)
 	if got := acct.approximateCount(t, "input-poison"); got != 2 {
 		t.Fatalf("the account's poison queue holds %d messages, want 2", got)
 	}
