@@ -11,6 +11,7 @@ import (
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/config"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/queue/queueopen"
 	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
@@ -20,6 +21,7 @@ type nodeFlags struct {
 	data       string
 	store      string
 	blob       string
+	queueURL   string
 	listen     string
 	sync       string
 	insecure   bool
@@ -30,6 +32,7 @@ func (n *nodeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&n.data, "data", ".orca", "data directory (SQLite store and blob files, unless --store/--blob say otherwise)")
 	cmd.Flags().StringVar(&n.store, "store", "", "store URL: postgres://USER@HOST:PORT/DB for servers sharing a task hub (default: SQLite in --data)")
 	cmd.Flags().StringVar(&n.blob, "blob", "", "blob store URL: s3://BUCKET?endpoint=…, azblob://ACCOUNT, file:///DIR (default: files in --data)")
+	cmd.Flags().StringVar(&n.queueURL, "queue-url", "", "work queue service URL: azqueue://ACCOUNT or azqueue:// for Azure Storage Queue (default: queues in the store)")
 	cmd.Flags().StringVar(&n.listen, "listen", "127.0.0.1:7071", "HTTP address (the Functions host's local port)")
 	cmd.Flags().StringVar(&n.sync, "sync", "", "SQLite synchronous setting: FULL (default) or NORMAL")
 	cmd.Flags().BoolVar(&n.insecure, "insecure", false, "allow listening on a non-loopback address without API keys")
@@ -45,6 +48,7 @@ func (n *nodeFlags) load(cmd *cobra.Command, logs *logFlags) (*config.File, erro
 	n.data = pick(fl, "data", n.data, file.Data)
 	n.store = pick(fl, "store", n.store, file.Store)
 	n.blob = pick(fl, "blob", n.blob, file.Blob)
+	n.queueURL = pick(fl, "queue-url", n.queueURL, file.QueueURL)
 	n.listen = pick(fl, "listen", n.listen, file.Listen)
 	n.sync = pick(fl, "sync", n.sync, file.Sync)
 	logs.level = pick(fl, "log-level", logs.level, file.Log.Level)
@@ -54,14 +58,14 @@ func (n *nodeFlags) load(cmd *cobra.Command, logs *logFlags) (*config.File, erro
 
 // describe says where the node keeps its state, for banners.
 func (n *nodeFlags) describe() string {
-	if n.store == "" && n.blob == "" {
+	if n.store == "" && n.blob == "" && n.queueURL == "" {
 		return "data in " + n.data
 	}
 	blobs := "blob files in " + n.data
 	if n.blob != "" {
 		blobs = "blobs at " + n.blob // blob URLs never carry credentials (blobopen refuses them)
 	}
-	return "store: " + storeopen.Describe(n.store, n.data) + ", " + blobs
+	return "store: " + storeopen.Describe(n.store, n.data) + ", " + blobs + ", queues " + queueopen.Describe(n.queueURL)
 }
 
 // isLoopback reports whether a listen address only accepts local connections.
@@ -93,7 +97,7 @@ func (n *nodeFlags) openNode(cmd *cobra.Command, logs *logFlags, file *config.Fi
 	if err != nil {
 		return nil, err
 	}
-	cfg.DataDir, cfg.StoreURL, cfg.BlobURL = n.data, n.store, n.blob
+	cfg.DataDir, cfg.StoreURL, cfg.BlobURL, cfg.QueueURL = n.data, n.store, n.blob, n.queueURL
 	cfg.Listen, cfg.Synchronous, cfg.Logger, cfg.Keys = n.listen, n.sync, log, keys
 	cfg.PublicBaseURL, cfg.MaxDequeueCount, cfg.Subscriptions = file.PublicBaseURL, file.Work.MaxDequeueCount, file.Subscriptions
 	cfg.Engine = engineConfig(file)

@@ -28,7 +28,7 @@ import (
 	"github.com/orcahq/orca/internal/leader"
 	"github.com/orcahq/orca/internal/metrics"
 	"github.com/orcahq/orca/internal/queue"
-	queueembedded "github.com/orcahq/orca/internal/queue/embedded"
+	"github.com/orcahq/orca/internal/queue/queueopen"
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/storeopen"
@@ -44,6 +44,9 @@ type Config struct {
 	// BlobURL names the blob store (see blobopen): empty for files under DataDir/blobs, which
 	// a PostgreSQL store refuses (its servers need a blob store they all reach).
 	BlobURL string
+	// QueueURL names the work queue's service (see queueopen): empty for queues in the store,
+	// azqueue://… for Azure Storage Queue, where the seeds' containers and KEDA read them.
+	QueueURL string
 	// Listen is the HTTP address (default 127.0.0.1:7071; port 0 picks one; "" with NoHTTP
 	// serves nothing).
 	Listen string
@@ -102,7 +105,6 @@ type App struct {
 	Addr    string
 	BaseURL string
 
-	queues *queueembedded.Service
 	scaler atomic.Pointer[scaler.Scaler]
 	// leading is the fence of this node's tenure as the task hub's leader, 0 when it is not.
 	leading     atomic.Int64
@@ -182,12 +184,14 @@ func (a *App) assemble(ctx context.Context) error {
 		return err
 	}
 	a.Blobs = blobs
-	queues, err := queueembedded.New(queueembedded.Config{Store: a.Store, MaxDequeueCount: cfg.MaxDequeueCount,
-		Poison: a.Router, Clock: clk, ObserveDelete: a.Metrics.ObserveItem})
+	a.Queues, err = queueopen.Open(ctx, cfg.QueueURL, queueopen.Deps{Store: a.Store, MaxDequeueCount: cfg.MaxDequeueCount,
+		Poison: a.Router, Clock: clk, Logger: cfg.Logger.With("component", "queue"), ObserveDelete: a.Metrics.ObserveItem})
 	if err != nil {
 		return err
 	}
-	a.queues, a.Queues = queues, queues
+	if err := queueopen.CheckQueue(a.Queues, cfg.WorkQueue); err != nil {
+		return fmt.Errorf("work queue: %w", err)
+	}
 
 	a.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(a.Blobs, clk, cfg.Logger, &a.Items))
 	a.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, clk, cfg.Logger, &a.Items))
@@ -217,7 +221,8 @@ func (a *App) assemble(ctx context.Context) error {
 	a.Router.SetValidator(a.Dispatcher.Validate)
 
 	err = a.Metrics.Watch(metrics.Sources{Queues: a.Queues, AlwaysQueues: []string{cfg.WorkQueue}, Instances: a.Store, Engine: eng,
-		ItemsCompleted: a.Items.Completed.Load, ItemsFailed: a.Items.Failed.Load})
+		ItemsCompleted: a.Items.Completed.Load, ItemsFailed: a.Items.Failed.Load,
+		Leading: func() bool { _, leading := a.Leading(); return leading }})
 	if err != nil {
 		return err
 	}
@@ -256,9 +261,26 @@ func (a *App) blobURL(container, name string) string {
 // roleSingletons is the lease of the singletons: the work one node of a task hub does at a time.
 const roleSingletons = "singletons"
 
+// poisonSweeper is a queue whose poison reports a sweeper retries (the embedded queue: its moves
+// and reports share a transaction, and a failed report is left for the sweeper). The Azure
+// queue reports before it deletes and needs none.
+type poisonSweeper interface {
+	Sweep(ctx context.Context, fence *store.LeaderFence)
+}
+
+// queueWaker is a queue whose long polls a store wake-up can end (the embedded queue).
+type queueWaker interface {
+	WakeQueue(queue string)
+	WakeAll()
+}
+
 // startLeader competes for the task hub's singletons with the other servers of the store and
 // runs them while this node leads: the queue's poison sweeper, its reports fenced.
 func (a *App) startLeader(ctx context.Context) {
+	sweeper, ok := a.Queues.(poisonSweeper)
+	if !ok {
+		return
+	}
 	ctx, a.stopLeading = context.WithCancel(ctx)
 	a.leaderDone = make(chan struct{})
 	go func() {
@@ -270,7 +292,7 @@ func (a *App) startLeader(ctx context.Context) {
 				}
 				a.leading.Store(fence)
 			}},
-			func(ctx context.Context, fence store.LeaderFence) { a.queues.Sweep(ctx, &fence) })
+			func(ctx context.Context, fence store.LeaderFence) { sweeper.Sweep(ctx, &fence) })
 	}()
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"github.com/orcahq/orca/compute"
@@ -116,10 +117,17 @@ func readSmallBlob(ctx context.Context, blobs blob.Store, ev *events.Event, cont
 		log.Debug("read output blob for its result", "blob", container+"/"+name, "err", err)
 		return nil
 	}
-	if d.ETag != "" && info.ETag != d.ETag {
+	if d.ETag != "" && !sameETag(info.ETag, d.ETag) {
 		return nil
 	}
 	return b
+}
+
+// sameETag compares entity tags as their opaque values: orca's blob stores quote them as HTTP
+// does, while Event Grid's BlobCreated (and S3's notifications) carry them bare.
+func sameETag(a, b string) bool {
+	bare := func(t string) string { return strings.Trim(strings.TrimPrefix(t, "W/"), `"`) }
+	return bare(a) == bare(b)
 }
 
 // computePoisonHandler raises a failed ComputeComplete for an item whose message went to the

@@ -17,6 +17,7 @@ import (
 	"github.com/orcahq/orca/internal/blob/blobopen"
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/queue/queueopen"
 	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
@@ -34,6 +35,9 @@ type File struct {
 	// Blob is the blob store's URL: empty for files under Data, file:///DIR, s3://BUCKET…,
 	// azblob://ACCOUNT….
 	Blob string `yaml:"blob"`
+	// QueueURL is the work queue service's URL: empty for queues in the store,
+	// azqueue://ACCOUNT… or azqueue://… for Azure Storage Queue (see docs/queue-azure.md).
+	QueueURL string `yaml:"queueURL"`
 	// PublicBaseURL is the origin of the URLs the API hands out, for servers behind a proxy.
 	PublicBaseURL string `yaml:"publicBaseURL"`
 	// Sync is SQLite's synchronous setting: FULL (default) or NORMAL.
@@ -191,6 +195,7 @@ func (f *File) applyEnv(lookup func(string) (string, bool)) error {
 	str("ORCA_DATA", &f.Data)
 	str("ORCA_STORE", &f.Store)
 	str("ORCA_BLOB", &f.Blob)
+	str("ORCA_QUEUE_URL", &f.QueueURL)
 	str("ORCA_PUBLIC_BASE_URL", &f.PublicBaseURL)
 	str("ORCA_SYNC", &f.Sync)
 	str("ORCA_LOG_LEVEL", &f.Log.Level)
@@ -230,6 +235,9 @@ func (f *File) Validate() error {
 		}
 	} else if kind == storeopen.Postgres {
 		return &Error{"blob", "a PostgreSQL store needs a blob store every server reaches (s3://, azblob://, or file:/// on a shared directory)"}
+	}
+	if err := queueopen.Check(f.QueueURL); err != nil {
+		return &Error{"queueURL", err.Error()}
 	}
 	if f.PublicBaseURL != "" && !strings.HasPrefix(f.PublicBaseURL, "http://") && !strings.HasPrefix(f.PublicBaseURL, "https://") {
 		return &Error{"publicBaseURL", fmt.Sprintf("%q: must start with http:// or https://", f.PublicBaseURL)}

@@ -84,6 +84,9 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		"blob: gs://bucket":                                          "blob",
 		"blob: s3://b?endpoint=http://x&nope=1":                      "blob",
 		"blob: azblob://u:k@acct":                                    "blob",
+		"queueURL: amqp://broker/input":                              "queueURL",
+		"queueURL: azqueue://acct?prefix=Bad_":                       "queueURL",
+		"queueURL: azqueue://u:k@acct":                               "queueURL",
 		"publicBaseURL: orca.example.com":                            "publicBaseURL",
 		"log: {level: loud}":                                         "log.level",
 		"compute: {queue: Bad_Name}":                                 "compute.queue",
@@ -118,10 +121,10 @@ func TestEnvironmentOverridesTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.applyEnv(env(map[string]string{"ORCA_LISTEN": "b:2", "ORCA_MAX_WORKERS": "7",
-		"ORCA_STORE": "postgres://u@db/orca", "ORCA_BLOB": "s3://bucket"})); err != nil {
+		"ORCA_STORE": "postgres://u@db/orca", "ORCA_BLOB": "s3://bucket", "ORCA_QUEUE_URL": "azqueue://acct"})); err != nil {
 		t.Fatal(err)
 	}
-	if f.Listen != "b:2" || f.Workers.Max != 7 || f.Store != "postgres://u@db/orca" || f.Blob != "s3://bucket" {
+	if f.Listen != "b:2" || f.Workers.Max != 7 || f.Store != "postgres://u@db/orca" || f.Blob != "s3://bucket" || f.QueueURL != "azqueue://acct" {
 		t.Fatalf("%+v", f)
 	}
 	if err := f.applyEnv(env(map[string]string{"ORCA_MAX_WORKERS": "many"})); err == nil || !strings.Contains(err.Error(), "ORCA_MAX_WORKERS") {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -400,19 +401,18 @@ func TestDuplicateBlobCreatedCountsOnce(t *testing.T) {
 	checkEveryItemOnce(t, decodeOutput(t, st), 3, "42")
 }
 
-// TestAlwaysFailingItemGoesToPoisonAndIsReported runs items whose algorithm always fails: they
-// end in the poison queue, the run fails with them in its failures, and it does not hang.
-func TestAlwaysFailingItemGoesToPoisonAndIsReported(t *testing.T) {
-	a := node(t, t.TempDir(), func(c *app.Config) { c.MaxDequeueCount = 3 })
-	workerPool(t, a.BaseURL, 1, "--exec", "sh "+repoFile(t, "examples/algorithms/fail.sh"), "--concurrency", "2")
-	c := newClient(t, a.BaseURL)
-	id := startRun(t, c, "2")
+// runFailingItems runs n items through a worker whose algorithm always fails and checks that
+// the run fails with each of them reported as poisoned, with the worker's error.
+func runFailingItems(t *testing.T, base string, c *client.Client, n int) {
+	t.Helper()
+	workerPool(t, base, 1, "--exec", "sh "+repoFile(t, "examples/algorithms/fail.sh"), "--concurrency", "2")
+	id := startRun(t, c, strconv.Itoa(n))
 	st := waitRun(t, c, id, 2*time.Minute)
 	if st.RuntimeStatus != "Failed" {
 		t.Fatalf("status %s output %s", st.RuntimeStatus, st.Output)
 	}
 	out := decodeOutput(t, st)
-	if out.Failed != 2 || len(out.Failures) != 2 {
+	if out.Failed != n || len(out.Failures) != n {
 		t.Fatalf("output %+v", out)
 	}
 	for _, f := range out.Failures {
@@ -420,6 +420,14 @@ func TestAlwaysFailingItemGoesToPoisonAndIsReported(t *testing.T) {
 			t.Fatalf("failure reason %q", f.Reason)
 		}
 	}
+}
+
+// TestAlwaysFailingItemGoesToPoisonAndIsReported runs items whose algorithm always fails: they
+// end in the poison queue, the run fails with them in its failures, and it does not hang.
+func TestAlwaysFailingItemGoesToPoisonAndIsReported(t *testing.T) {
+	a := node(t, t.TempDir(), func(c *app.Config) { c.MaxDequeueCount = 3 })
+	c := newClient(t, a.BaseURL)
+	runFailingItems(t, a.BaseURL, c, 2)
 	q, err := c.Queue(context.Background(), "input-poison")
 	if err != nil || q.ApproximateMessagesCount != 2 {
 		t.Fatalf("poison queue %+v (%v)", q, err)

@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
 // A worker long-polling one server gets a message another server enqueued at once — through
@@ -51,5 +56,66 @@ func TestLongPollWokenByAnotherServer(t *testing.T) {
 		if err := b.Queues.Delete(context.Background(), "wakeups", msgs[0].ID, msgs[0].PopReceipt); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// An orchestration another process starts runs on a server at once — the store's wake-ups
+// reach its engine — not at the engine's next poll. The server polls every 20 s; the other
+// process is an engine on its own connection that is never started, as another server's API
+// would be, so only the wake-up can tell the server.
+func TestOrchestrationWokenByAnotherProcess(t *testing.T) {
+	db := freshDatabase(t, postgresURL(t))
+	dir := t.TempDir()
+	reg := orca.NewRegistry()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(reg.AddActivity("Greet", func(ctx orca.ActivityContext) (any, error) {
+		var who string
+		err := ctx.Input(&who)
+		return "hello " + who, err
+	}))
+	must(reg.AddOrchestrator("Hello", func(ctx orca.OrchestrationContext) (any, error) {
+		var who, greeting string
+		if err := ctx.Input(&who); err != nil {
+			return nil, err
+		}
+		err := ctx.CallActivity("Greet", who).Await(&greeting)
+		return greeting, err
+	}))
+	const poll = 20 * time.Second
+	server := node(t, filepath.Join(dir, "server"), func(c *app.Config) {
+		c.StoreURL, c.BlobURL, c.NoHTTP, c.Listen = db, "file://"+filepath.Join(dir, "blobs"), true, ""
+		c.Registry, c.Engine.PollInterval = reg, poll
+	})
+	st, _, err := storeopen.Open(context.Background(), db, storeopen.Options{DataDir: filepath.Join(dir, "client")})
+	must(err)
+	t.Cleanup(func() { _ = st.Close() })
+	client, err := engine.New(engine.Config{Store: st, Registry: reg})
+	must(err)
+	time.Sleep(300 * time.Millisecond) // the server's first poll is behind it
+	for i := range 3 {
+		sent := time.Now()
+		id, err := client.StartInstance(context.Background(), engine.StartParams{Name: "Hello", Input: json.RawMessage(`"orca"`)})
+		must(err)
+		for {
+			inst, err := server.Engine.Get(context.Background(), id, true)
+			must(err)
+			if inst.Status == store.StatusCompleted {
+				if string(inst.Output) != `"hello orca"` {
+					t.Fatalf("round %d: output %s", i, inst.Output)
+				}
+				break
+			}
+			if took := time.Since(sent); took > poll/4 {
+				t.Fatalf("round %d: the run is %s after %v; without a wake-up the server looks every %v", i, inst.Status, took, poll)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Logf("round %d: completed %v after another process started it", i, time.Since(sent).Round(time.Millisecond))
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -47,6 +47,8 @@ type Sources struct {
 	Engine       EngineStats
 	// ItemsCompleted and ItemsFailed count the compute items finished since the node started.
 	ItemsCompleted, ItemsFailed func() uint64
+	// Leading reports whether the node holds the task hub's leader lease now.
+	Leading func() bool
 }
 
 // Watch registers the collectors of the sources that are set. Later calls may add sources
@@ -80,6 +82,16 @@ func (m *Metrics) Watch(src Sources) error {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: "items_failed_total",
 			Help: "Compute items this node saw fail (poisoned, or an unreadable output) since it started."},
 			func() float64 { return float64(src.ItemsFailed()) }))
+	}
+	if src.Leading != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "leader",
+			Help: "1 while this node holds the task hub's leader lease and runs its singletons (the poison sweeper), else 0."},
+			func() float64 {
+				if src.Leading() {
+					return 1
+				}
+				return 0
+			}))
 	}
 	for _, c := range cs {
 		if err := m.reg.Register(c); err != nil {

@@ -99,7 +99,8 @@ func TestCollectorsReadTheSources(t *testing.T) {
 	err := m.Watch(metrics.Sources{Queues: q, AlwaysQueues: []string{"input", "empty"},
 		Instances: fakeInstances{store.StatusCompleted: 5, store.StatusRunning: 1}, Pools: sc,
 		Engine:         fakeEngine{Turns: 11, Replays: 3, Evictions: 1},
-		ItemsCompleted: func() uint64 { return completed }, ItemsFailed: func() uint64 { return failed }})
+		ItemsCompleted: func() uint64 { return completed }, ItemsFailed: func() uint64 { return failed },
+		Leading: func() bool { return true }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +147,13 @@ orca_orchestration_replays_total 3
 # HELP orca_orchestration_cache_evictions_total Orchestrations dropped from the cache to bound it.
 # TYPE orca_orchestration_cache_evictions_total counter
 orca_orchestration_cache_evictions_total 1
+# HELP orca_leader 1 while this node holds the task hub's leader lease and runs its singletons (the poison sweeper), else 0.
+# TYPE orca_leader gauge
+orca_leader 1
 `
 	names := []string{"orca_queue_messages", "orca_queue_poison_messages", "orca_orchestrations", "orca_workers",
 		"orca_items_completed_total", "orca_items_failed_total", "orca_orchestration_turns_total",
-		"orca_orchestration_replays_total", "orca_orchestration_cache_evictions_total"}
+		"orca_orchestration_replays_total", "orca_orchestration_cache_evictions_total", "orca_leader"}
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}

@@ -108,6 +108,7 @@ func TestNodeServesMetricsOfRuns(t *testing.T) {
 		{"orca_queue_messages", `queue="input",state="visible"`, 0},
 		{"orca_queue_messages", `queue="input",state="in_flight"`, 0},
 		{"orca_queue_poison_messages", `queue="input"`, 1},
+		{"orca_leader", "", 1}, // the only node of its SQLite task hub leads it
 		{"orca_activity_duration_seconds_count", `activity="Compute",outcome="completed"`, 3},
 		{"orca_item_duration_seconds_count", `queue="input"`, 2},
 		{"orca_event_deliveries_total", `outcome="delivered",subscription="compute-complete"`, 2},

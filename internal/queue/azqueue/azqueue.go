@@ -155,12 +155,8 @@ func New(cfg Config) (*Service, error) {
 	default:
 		return nil, fmt.Errorf("azure queue: unknown encoding %q; want %q or %q", cfg.Encoding, EncodingText, EncodingBase64)
 	}
-	if cfg.Prefix != "" {
-		// The prefix starts every name, so it must be a valid start of one.
-		if err := queue.ValidateName(cfg.Prefix + "aaa"); err != nil || len(cfg.Prefix) > maxName-len(poisonSuffix)-3 {
-			return nil, fmt.Errorf("azure queue: prefix %q must be lowercase letters, digits and single hyphens, at most %d characters",
-				cfg.Prefix, maxName-len(poisonSuffix)-3)
-		}
+	if err := checkPrefix(cfg.Prefix); err != nil {
+		return nil, err
 	}
 	if cfg.MaxDequeueCount == 0 {
 		cfg.MaxDequeueCount = queue.DefaultMaxDequeueCount
@@ -187,6 +183,34 @@ func (s *Service) Check(ctx context.Context) error {
 }
 
 func isPoisonQueue(name string) bool { return strings.HasSuffix(name, poisonSuffix) }
+
+// checkPrefix checks a queue name prefix: it starts every name, so it must be a valid start of
+// one, and leave room for a three-character name and its poison suffix.
+func checkPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if err := queue.ValidateName(prefix + "aaa"); err != nil || len(prefix) > maxName-len(poisonSuffix)-3 {
+		return fmt.Errorf("azure queue: prefix %q must be lowercase letters, digits and single hyphens, at most %d characters",
+			prefix, maxName-len(poisonSuffix)-3)
+	}
+	return nil
+}
+
+// CheckQueue reports whether q can be enqueued to: a valid name whose Azure name (with the
+// prefix) and whose poison queue's both fit Azure's 63 characters. Poison queues themselves
+// pass.
+func (s *Service) CheckQueue(q string) error {
+	full, err := s.azName(q)
+	if err != nil {
+		return err
+	}
+	if !isPoisonQueue(q) && len(full)+len(poisonSuffix) > maxName {
+		return fmt.Errorf("queue name %q: its poison queue's name would be longer than %d characters with the prefix %q: %w",
+			q, maxName, s.cfg.Prefix, queue.ErrInvalidName)
+	}
+	return nil
+}
 
 // azName checks an orca queue name and returns the Azure queue's. Poison queues of valid names
 // are valid; the full name must be a valid Azure name.
@@ -311,13 +335,10 @@ func timeOf(t *time.Time) time.Time {
 // Enqueue adds a message, creating the queue if it does not exist. A negative TTL (or one
 // longer than Azure's int32 seconds) never expires; a delay must be shorter than the TTL.
 func (s *Service) Enqueue(ctx context.Context, q string, body []byte, opts queue.EnqueueOptions) (*queue.Message, error) {
-	full, err := s.azName(q)
-	if err != nil {
+	if err := s.CheckQueue(q); err != nil {
 		return nil, err
 	}
-	if !isPoisonQueue(q) && len(full)+len(poisonSuffix) > maxName {
-		return nil, fmt.Errorf("queue name %q: its poison queue's name would be longer than %d characters: %w", q, maxName, queue.ErrInvalidName)
-	}
+	full := s.cfg.Prefix + q
 	text, err := s.encode(q, body)
 	if err != nil {
 		return nil, err

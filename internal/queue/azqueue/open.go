@@ -95,6 +95,9 @@ func parseURL(rawURL string) (*url.URL, map[string]string, error) {
 	if e, ok := q["encoding"]; ok && Encoding(e) != EncodingText && Encoding(e) != EncodingBase64 {
 		return nil, nil, fmt.Errorf("azure queue %q: encoding %q must be text or base64", redact(u), e)
 	}
+	if err := checkPrefix(q["prefix"]); err != nil {
+		return nil, nil, err
+	}
 	return u, q, nil
 }
 

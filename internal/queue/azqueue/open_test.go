@@ -38,6 +38,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"azqueue://acct?bogus=1", "unknown parameter"},
 		{"azqueue://acct?encoding=rot13", "encoding"},
 		{"azqueue://acct?endpoint=ftp://x", "endpoint"},
+		{"azqueue://acct?prefix=Bad_", "prefix"},
 		{"azqueue://?endpoint=http://x", "needs an account"},
 		{"azqueue://", "AZURE_STORAGE_CONNECTION_STRING"},
 		{"azqueue://acct", "AZURE_STORAGE_KEY"},
