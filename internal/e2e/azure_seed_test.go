@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,46 +26,28 @@ import (
 
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/compute"
-	"github.com/orcahq/orca/internal/queue/queuetest"
 )
 
-// devstoreKey is the public key of Azurite's development account devstoreaccount1.
-const devstoreKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-const devstoreAccount = "devstoreaccount1"
-
-// azureAccount is the seeds' storage account, on the Azurite that scripts/services/azurite.sh
-// starts: orca's blobs and queue live in it, and the seeds' containers reach it with the
-// plain SDKs. Each test has a queue name prefix of its own; blob names are per run already
-// (they start with the instance id).
-type azureAccount struct {
-	blobURL, queueURL string
-	connString        string
-	prefix            string
-	queues            *azqueue.ServiceClient
-	blobs             *azblob.Client
+// seedAccount is the seeds' storage account on Azurite (azurite in azure_queue_test.go: the
+// connection string in orca's environment, a queue prefix of the test's own), with a plain
+// blob client and the runs whose blobs to delete when the test ends. Blob names are per run
+// already: they start with the instance id.
+type seedAccount struct {
+	*azureAccount
+	blobs *azblob.Client
 
 	mu   sync.Mutex
-	runs []string // instance ids whose blobs to delete at the end
+	runs []string
 }
 
-// newAzureAccount returns the account, skipping loudly without Azurite (failing with
-// REQUIRE_INTEGRATION=1). When t ends it deletes the prefix's queues and the runs' blobs; it
-// is created before the server, so that this happens after the server has stopped.
-func newAzureAccount(t *testing.T) *azureAccount {
+// newSeedAccount returns the account, skipping loudly without Azurite (failing with
+// REQUIRE_INTEGRATION=1). It is created before the server, so that its clean-up (the
+// prefix's queues, the runs' blobs) happens after the server has stopped.
+func newSeedAccount(t *testing.T) *seedAccount {
 	t.Helper()
-	env := queuetest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB", "ORCA_TEST_AZURITE_QUEUE")
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	a := &azureAccount{blobURL: strings.TrimSuffix(env[0], "/"), queueURL: strings.TrimSuffix(env[1], "/"),
-		prefix: "seed" + hex.EncodeToString(b[:]) + "-"}
-	a.connString = "DefaultEndpointsProtocol=http;AccountName=" + devstoreAccount + ";AccountKey=" + devstoreKey +
-		";BlobEndpoint=" + a.blobURL + ";QueueEndpoint=" + a.queueURL + ";"
+	a := &seedAccount{azureAccount: azurite(t)}
 	var err error
-	if a.queues, err = azqueue.NewServiceClientFromConnectionString(a.connString, nil); err != nil {
-		t.Fatal(err)
-	}
-	if a.blobs, err = azblob.NewClientFromConnectionString(a.connString, nil); err != nil {
+	if a.blobs, err = azblob.NewClientFromConnectionString(a.connectionString, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The seeds' deployment (main.bicep) creates the account's input and output containers; the
@@ -77,35 +57,24 @@ func newAzureAccount(t *testing.T) *azureAccount {
 			t.Fatalf("create container %s: %v", container, err)
 		}
 	}
-	t.Cleanup(func() { a.cleanup(t) })
+	t.Cleanup(func() { a.deleteBlobs(t) })
 	return a
 }
 
 // queue returns a plain SDK client of the orca queue q (its Azure name has the prefix).
-func (a *azureAccount) queue(q string) *azqueue.QueueClient {
+func (a *seedAccount) queue(q string) *azqueue.QueueClient {
 	return a.queues.NewQueueClient(a.prefix + q)
 }
 
-// approximateCount is the queue's approximate message count, as KEDA's azure-queue trigger
-// reads it (Get Queue Metadata).
-func (a *azureAccount) approximateCount(t *testing.T, q string) int {
-	t.Helper()
-	props, err := a.queue(q).GetProperties(context.Background(), nil)
-	if err != nil {
-		t.Fatalf("get properties of %s%s: %v", a.prefix, q, err)
-	}
-	return int(deref(props.ApproximateMessagesCount))
-}
-
 // trackRun has the run's blobs deleted when the test ends.
-func (a *azureAccount) trackRun(id string) {
+func (a *seedAccount) trackRun(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.runs = append(a.runs, id)
 }
 
 // blobNames lists the names in container that start with prefix.
-func (a *azureAccount) blobNames(ctx context.Context, container, prefix string) ([]string, error) {
+func (a *seedAccount) blobNames(ctx context.Context, container, prefix string) ([]string, error) {
 	var names []string
 	pager := a.blobs.NewListBlobsFlatPager(container, &azblob.ListBlobsFlatOptions{Prefix: to.Ptr(prefix)})
 	for pager.More() {
@@ -120,23 +89,11 @@ func (a *azureAccount) blobNames(ctx context.Context, container, prefix string) 
 	return names, nil
 }
 
-// cleanup deletes the queues with the test's prefix and the blobs of its runs. The containers
-// themselves stay: other runs on this Azurite may use them.
-func (a *azureAccount) cleanup(t *testing.T) {
-	ctx := context.Background()
-	pager := a.queues.NewListQueuesPager(&azqueue.ListQueuesOptions{Prefix: to.Ptr(a.prefix)})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Errorf("list queues %s*: %v", a.prefix, err)
-			break
-		}
-		for _, q := range page.Queues {
-			if _, err := a.queues.DeleteQueue(ctx, deref(q.Name), nil); err != nil {
-				t.Errorf("delete queue %s: %v", deref(q.Name), err)
-			}
-		}
-	}
+// deleteBlobs deletes the blobs of the test's runs. The containers stay: other runs on this
+// Azurite may use them.
+func (a *seedAccount) deleteBlobs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, id := range a.runs {
@@ -162,9 +119,10 @@ type orcaOnAzure struct {
 }
 
 // startServer runs `orca server` on SQLite in a temporary directory, with --blob azblob:// and
-// --queue azqueue://?prefix=… on the account of AZURE_STORAGE_CONNECTION_STRING, and an
-// optional configuration file.
-func (a *azureAccount) startServer(t *testing.T, config string) *orcaOnAzure {
+// --queue-url azqueue://?prefix=… on the account of AZURE_STORAGE_CONNECTION_STRING (which the
+// child inherits: credentials never go on the command line), and an optional configuration
+// file.
+func (a *seedAccount) startServer(t *testing.T, config string) *orcaOnAzure {
 	t.Helper()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "orca.log")
@@ -175,7 +133,7 @@ func (a *azureAccount) startServer(t *testing.T, config string) *orcaOnAzure {
 	t.Cleanup(func() { _ = logs.Close() })
 	addr := freeAddr(t)
 	args := []string{"server", "--listen", addr, "--data", filepath.Join(dir, "data"),
-		"--blob", "azblob://", "--queue", "azqueue://?prefix=" + a.prefix, "--log-level", "info"}
+		"--blob", "azblob://", "--queue-url", a.orcaQueueURL(), "--log-level", "info"}
 	if config != "" {
 		path := filepath.Join(dir, "orca.yaml")
 		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
@@ -183,8 +141,6 @@ func (a *azureAccount) startServer(t *testing.T, config string) *orcaOnAzure {
 		}
 		args = append(args, "--config", path)
 	}
-	// The child inherits it; credentials never go on the command line.
-	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", a.connString)
 	s := &orcaOnAzure{base: "http://" + addr, logs: logPath}
 	s.cmd = startProcess(t, logs, args...)
 	t.Cleanup(func() {
@@ -316,7 +272,7 @@ func orcaQueueMetric(t *testing.T, base, q string) int {
 // checkKEDAView checks that the work queue's length as KEDA's azure-queue trigger reads it
 // (the Azure queue's approximate message count, read with the plain SDK) is want, and that
 // orca reports the same through its queue API and its metrics.
-func checkKEDAView(t *testing.T, az *azureAccount, srv *orcaOnAzure, c *client.Client, want int) {
+func checkKEDAView(t *testing.T, az *seedAccount, srv *orcaOnAzure, c *client.Client, want int) {
 	t.Helper()
 	azure := az.approximateCount(t, compute.DefaultQueue)
 	q, err := c.Queue(context.Background(), compute.DefaultQueue)
@@ -351,14 +307,14 @@ func (e *containerErrors) list() []error {
 
 // startContainers runs k seed containers and the Event Grid stand-in for run id as goroutines
 // until the returned stop is called (which waits for them).
-func startContainers(t *testing.T, az *azureAccount, srv *orcaOnAzure, id string, k int, visibility int32,
+func startContainers(t *testing.T, az *seedAccount, srv *orcaOnAzure, id string, k int, visibility int32,
 	errs *containerErrors) ([]*seedContainer, *eventGrid, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	containers := make([]*seedContainer, k)
 	for i := range containers {
-		c, err := newSeedContainer(az.connString, az.prefix+compute.DefaultQueue, visibility, doubledSum)
+		c, err := newSeedContainer(az.connectionString, az.prefix+compute.DefaultQueue, visibility, doubledSum)
 		if err != nil {
 			cancel()
 			t.Fatal(err)
@@ -370,7 +326,7 @@ func startContainers(t *testing.T, az *azureAccount, srv *orcaOnAzure, id string
 			c.run(ctx, errs.add)
 		}()
 	}
-	grid, err := newEventGrid(az.connString, devstoreAccount, az.blobURL, srv.base+"/api/events", seedOutputContainer, id+"/")
+	grid, err := newEventGrid(az.connectionString, "devstoreaccount1", az.blobURL, srv.base+"/api/events", seedOutputContainer, id+"/")
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -399,7 +355,7 @@ func startContainers(t *testing.T, az *azureAccount, srv *orcaOnAzure, id string
 // reads it from the account, is what orca reports; the run completes with every item counted
 // once and its result right.
 func TestSeedContainersOnAzureStorage(t *testing.T) {
-	az := newAzureAccount(t)
+	az := newSeedAccount(t)
 	srv := az.startServer(t, "")
 	c := newClient(t, srv.base)
 
@@ -437,19 +393,19 @@ func TestSeedContainersOnAzureStorage(t *testing.T) {
 	// and one BlobCreated per output was delivered.
 	received := map[int]int{}
 	for i, sc := range containers {
-		texts := sc.receivedTexts()
-		if len(texts) == 0 {
+		msgs := sc.receivedMessages()
+		if len(msgs) == 0 {
 			t.Errorf("container %d received no message", i)
 		}
-		for _, text := range texts {
+		for _, rm := range msgs {
 			var m seedMessage
-			if err := json.Unmarshal([]byte(text), &m); err != nil {
-				t.Fatalf("message text %q: %v", text, err)
+			if err := json.Unmarshal([]byte(rm.Text), &m); err != nil {
+				t.Fatalf("message text %q: %v", rm.Text, err)
 			}
 			want := seedMessage{InputID: m.InputID, InstanceID: id,
 				PathToData: fmt.Sprintf("%s/%s/%d.json", compute.InputContainer, id, m.InputID)}
-			if m != want {
-				t.Errorf("message %q, want %+v", text, want)
+			if m != want || rm.DequeueCount != 1 {
+				t.Errorf("message %q with dequeue count %d, want %+v received for the first time", rm.Text, rm.DequeueCount, want)
 			}
 			received[m.InputID]++
 		}
@@ -492,8 +448,9 @@ func TestSeedContainersOnAzureStorage(t *testing.T) {
 // as a copy, as Azure Functions would, and reports it: the run fails with that item among its
 // failures, the other item's result intact, and does not hang.
 func TestSeedContainersPoisonItem(t *testing.T) {
-	az := newAzureAccount(t)
-	srv := az.startServer(t, "compute:\n  maxDequeueCount: 2\n")
+	az := newSeedAccount(t)
+	const maxDequeueCount = 2
+	srv := az.startServer(t, fmt.Sprintf("compute:\n  maxDequeueCount: %d\n", maxDequeueCount))
 	c := newClient(t, srv.base)
 
 	id := startSeedRun(t, srv.base, map[string]any{"items": []json.RawMessage{
@@ -503,8 +460,8 @@ func TestSeedContainersPoisonItem(t *testing.T) {
 	checkKEDAView(t, az, srv, c, 2)
 
 	var errs containerErrors
-	_, _, stop := startContainers(t, az, srv, id, 1, 1, &errs)
-	st := waitRunOrReport(t, c, id, 60*time.Second, &errs)
+	containers, _, stop := startContainers(t, az, srv, id, 1, 1, &errs)
+	st := waitPoisonedRun(t, az, c, id, containers[0], maxDequeueCount, &errs)
 	stop()
 	for _, err := range errs.list() {
 		if !errors.Is(err, errAlgorithm) || !strings.Contains(err.Error(), "item 1 of") {
@@ -548,6 +505,41 @@ func TestSeedContainersPoisonItem(t *testing.T) {
 	srv.stop(t)
 }
 
+// waitPoisonedRun waits for a run whose item 1 container fails on every delivery. When the
+// container has received that item's message far more often than maxDequeueCount while
+// nothing reached the poison queue, it fails at once, saying so, rather than waiting out the
+// limit.
+func waitPoisonedRun(t *testing.T, az *seedAccount, c *client.Client, id string, container *seedContainer,
+	maxDequeueCount int, errs *containerErrors) *client.Status {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := c.Status(context.Background(), id)
+		if err == nil && (st.RuntimeStatus == "Completed" || st.RuntimeStatus == "Failed" || st.RuntimeStatus == "Terminated") {
+			return st
+		}
+		var deliveries int
+		var highest int64
+		for _, m := range container.receivedMessages() {
+			var item seedMessage
+			if json.Unmarshal([]byte(m.Text), &item) == nil && item.InputID == 1 {
+				deliveries, highest = deliveries+1, max(highest, m.DequeueCount)
+			}
+		}
+		if highest >= int64(maxDequeueCount)+10 && az.approximateCount(t, compute.DefaultQueue+"-poison") == 0 {
+			t.Fatalf("item 1's message was received %d times by the seed container (dequeue count up to %d, maxDequeueCount %d) "+
+				"and %sinput-poison is still empty: orca never moved it, so run %s cannot finish (%s). "+
+				"With --queue-url azqueue:// orca moves a message to the poison queue only when it dequeues it itself; "+
+				"the seeds' containers read the account directly", deliveries, highest, maxDequeueCount, az.prefix, id, describe(st, err))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s not finished after 60s (%s); item 1 received %d times (dequeue count up to %d); container errors %d",
+				id, describe(st, err), deliveries, highest, len(errs.list()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // waitRunOrReport waits for the run to finish; past limit it fails, naming the run's progress,
 // the queue and what the containers reported, rather than hanging.
 func waitRunOrReport(t *testing.T, c *client.Client, id string, limit time.Duration, errs *containerErrors) *client.Status {
@@ -560,19 +552,23 @@ func waitRunOrReport(t *testing.T, c *client.Client, id string, limit time.Durat
 		}
 		if time.Now().After(deadline) {
 			q, qerr := c.Queue(context.Background(), compute.DefaultQueue)
-			var progress json.RawMessage
-			if st != nil {
-				progress = st.CustomStatus
-			}
 			reported := errs.list()
 			if len(reported) > 5 {
 				reported = reported[len(reported)-5:]
 			}
-			t.Fatalf("run %s not finished after %v: status %v (%v), progress %s; queue %+v (%v); last container errors %v",
-				id, limit, st, err, progress, q, qerr, reported)
+			t.Fatalf("run %s not finished after %v (%s); orca's queue %+v (%v); last container or Event Grid errors %v",
+				id, limit, describe(st, err), q, qerr, reported)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// describe is a run's status and progress for a failure message.
+func describe(st *client.Status, err error) string {
+	if err != nil {
+		return "status: " + err.Error()
+	}
+	return fmt.Sprintf("status %s, progress %s", st.RuntimeStatus, st.CustomStatus)
 }
 
 // checkResults checks that every item 0..n-1 has exactly one result, want(i).

@@ -68,9 +68,15 @@ type seedContainer struct {
 	// is 30).
 	visibility int32
 	algorithm  func(inputData json.RawMessage) (json.RawMessage, error)
-	// received records the text of every message received, for the tests.
+	// received records every message received, for the tests.
 	mu       sync.Mutex
-	received []string
+	received []receivedMessage
+}
+
+// receivedMessage is a message as a container received it.
+type receivedMessage struct {
+	Text         string
+	DequeueCount int64
 }
 
 func newSeedContainer(connString, queueName string, visibility int32, algorithm func(json.RawMessage) (json.RawMessage, error)) (*seedContainer, error) {
@@ -119,7 +125,7 @@ func (c *seedContainer) run(ctx context.Context, report func(error)) {
 func (c *seedContainer) process(ctx context.Context, m *azqueue.DequeuedMessage) error {
 	text := deref(m.MessageText)
 	c.mu.Lock()
-	c.received = append(c.received, text)
+	c.received = append(c.received, receivedMessage{Text: text, DequeueCount: deref(m.DequeueCount)})
 	c.mu.Unlock()
 	var msg seedMessage
 	if err := json.Unmarshal([]byte(text), &msg); err != nil {
@@ -164,11 +170,11 @@ func (c *seedContainer) process(ctx context.Context, m *azqueue.DequeuedMessage)
 	return nil
 }
 
-// receivedTexts returns the texts of the messages received so far.
-func (c *seedContainer) receivedTexts() []string {
+// receivedMessages returns the messages received so far.
+func (c *seedContainer) receivedMessages() []receivedMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.received...)
+	return append([]receivedMessage(nil), c.received...)
 }
 
 // doubledSum is the containers' algorithm: twice the sum of the integers in input_data.
