@@ -327,6 +327,11 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("declare subscription %s: %w", s.Name, err)
 		}
 	}
+	if c, ok := a.Blobs.(blob.ContainerCreator); ok {
+		if err := c.CreateContainers(ctx, compute.InputContainer, compute.OutputContainer); err != nil {
+			return fmt.Errorf("create the compute flow's containers: %w", err)
+		}
+	}
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}

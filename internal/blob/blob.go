@@ -67,6 +67,15 @@ type Store interface {
 	List(ctx context.Context, container string, opts ListOptions) (*Page, error)
 }
 
+// ContainerCreator is implemented by a store whose containers exist apart from their blobs
+// (Azure): writers other than orca — the seeds' compute containers putting their outputs — find
+// a missing container an error, so orca creates the containers of the compute flow at start.
+// Elsewhere a container exists with its first blob.
+type ContainerCreator interface {
+	// CreateContainers creates the named containers that do not exist yet.
+	CreateContainers(ctx context.Context, names ...string) error
+}
+
 // Events builds the BlobCreated event of a put. The embedded backend writes the effects it
 // returns in the same transaction as the blob and calls after() once they are durable.
 // content is the blob's content when it is small enough to be held in memory, else nil.

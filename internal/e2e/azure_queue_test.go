@@ -85,11 +85,12 @@ func (a *azureAccount) approximateCount(t *testing.T, q string) int {
 // Azure Storage account (Azurite): orca's own workers take the items through the API, and the
 // run completes with every item counted once.
 func TestAzureQueueOrcaWorkers(t *testing.T) {
-	acct := azurite(t)
+	acct := newSeedAccount(t)
 	a := node(t, t.TempDir(), func(c *app.Config) { c.QueueURL, c.BlobURL = acct.orcaQueueURL(), "azblob://" })
 	c := newClient(t, a.BaseURL)
 	const n = 300
 	id := startRun(t, c, "300")
+	acct.trackRun(id)
 	// Before any worker runs, the account's queue holds the run's items: what KEDA scales on.
 	deadline := time.Now().Add(30 * time.Second)
 	for acct.approximateCount(t, compute.DefaultQueue) < n {
@@ -116,11 +117,11 @@ func TestAzureQueueOrcaWorkers(t *testing.T) {
 // queue in Azure: each is copied to the account's poison queue, reported once with the
 // worker's last error, and the run fails with them instead of hanging.
 func TestAzureQueuePoisonedItemsAreReported(t *testing.T) {
-	acct := azurite(t)
+	acct := newSeedAccount(t)
 	a := node(t, t.TempDir(), func(c *app.Config) {
 		c.QueueURL, c.BlobURL, c.MaxDequeueCount = acct.orcaQueueURL(), "azblob://", 2
 	})
-	runFailingItems(t, a.BaseURL, newClient(t, a.BaseURL), 2)
+	acct.trackRun(runFailingItems(t, a.BaseURL, newClient(t, a.BaseURL), 2))
 	if got := acct.approximateCount(t, "input-poison"); got != 2 {
 		t.Fatalf("the account's poison queue holds %d messages, want 2", got)
 	}

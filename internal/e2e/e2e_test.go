@@ -402,8 +402,9 @@ func TestDuplicateBlobCreatedCountsOnce(t *testing.T) {
 }
 
 // runFailingItems runs n items through a worker whose algorithm always fails and checks that
-// the run fails with each of them reported as poisoned, with the worker's error.
-func runFailingItems(t *testing.T, base string, c *client.Client, n int) {
+// the run fails with each of them reported as poisoned, with the worker's error. It returns the
+// run's id.
+func runFailingItems(t *testing.T, base string, c *client.Client, n int) string {
 	t.Helper()
 	workerPool(t, base, 1, "--exec", "sh "+repoFile(t, "examples/algorithms/fail.sh"), "--concurrency", "2")
 	id := startRun(t, c, strconv.Itoa(n))
@@ -420,6 +421,7 @@ func runFailingItems(t *testing.T, base string, c *client.Client, n int) {
 			t.Fatalf("failure reason %q", f.Reason)
 		}
 	}
+	return id
 }
 
 // TestAlwaysFailingItemGoesToPoisonAndIsReported runs items whose algorithm always fails: they

@@ -121,6 +121,18 @@ func (s *Store) ensureContainer(ctx context.Context, name string) error {
 	return nil
 }
 
+// CreateContainers creates the containers that do not exist yet (see blob.ContainerCreator).
+func (s *Store) CreateContainers(ctx context.Context, names ...string) error {
+	for _, name := range names {
+		if err := s.ensureContainer(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ blob.ContainerCreator = (*Store)(nil)
+
 // Put writes a blob (see blob.Store): one Put Blob when the content fits in a block, else staged
 // blocks and one Put Block List; then it emits BlobCreated.
 func (s *Store) Put(ctx context.Context, container, name string, content io.Reader, contentType string) (*blob.Info, error) {

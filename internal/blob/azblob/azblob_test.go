@@ -172,3 +172,27 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("NewClient of a bad connection string: %v; want an error that does not quote it", err)
 	}
 }
+
+// CreateContainers creates what is missing, leaves what exists, and the containers are then
+// there for writers other than orca.
+func TestCreateContainers(t *testing.T) {
+	c := client(t)
+	s := newStore(t, c, azblob.Config{})
+	a, b := randomContainer(), randomContainer()
+	for _, name := range []string{a, b} {
+		s.used[name] = true // deleted when the test ends
+	}
+	if err := s.CreateContainers(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	// Another store (another server, or a restart) finds a existing and creates b.
+	other := newStore(t, c, azblob.Config{})
+	if err := other.CreateContainers(t.Context(), a, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{a, b} {
+		if _, err := c.ServiceClient().NewContainerClient(name).GetProperties(t.Context(), nil); err != nil {
+			t.Fatalf("container %s after CreateContainers: %v", name, err)
+		}
+	}
+}
