@@ -22,7 +22,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/v2"
 
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/compute"
@@ -54,11 +53,6 @@ func newSeedAccount(t *testing.T) *seedAccount {
 	// flow's input and output containers when it starts (the seeds' deployment template did).
 	t.Cleanup(func() { a.deleteBlobs(t) })
 	return a
-}
-
-// queue returns a plain SDK client of the orca queue q (its Azure name has the prefix).
-func (a *seedAccount) queue(q string) *azqueue.QueueClient {
-	return a.queues.NewQueueClient(a.prefix + q)
 }
 
 // trackRun has the run's blobs deleted when the test ends.
@@ -520,23 +514,4 @@ func describe(st *client.Status, err error) string {
 		return "status: " + err.Error()
 	}
 	return fmt.Sprintf("status %s, progress %s", st.RuntimeStatus, st.CustomStatus)
-}
-
-// checkResults checks that every item 0..n-1 has exactly one result, want(i).
-func checkResults(t *testing.T, out compute.RunOutput, n int, want func(int) string) {
-	t.Helper()
-	if out.Total != n || out.Succeeded != n || out.Failed != 0 || len(out.Results) != n {
-		t.Fatalf("output: total %d succeeded %d failed %d results %d, want %d of %d (failures %+v)",
-			out.Total, out.Succeeded, out.Failed, len(out.Results), n, n, out.Failures)
-	}
-	seen := make([]bool, n)
-	for _, r := range out.Results {
-		if r.InputID < 0 || r.InputID >= n || seen[r.InputID] {
-			t.Fatalf("result for item %d is out of range or repeated", r.InputID)
-		}
-		seen[r.InputID] = true
-		if string(r.Result) != want(r.InputID) {
-			t.Fatalf("item %d: result %s (blob %q), want %s", r.InputID, r.Result, r.ResultBlob, want(r.InputID))
-		}
-	}
 }

@@ -140,6 +140,12 @@ func decodeOutput(t *testing.T, st *client.Status) compute.RunOutput {
 // checkEveryItemOnce checks that every item 0..n-1 has exactly one result equal to want.
 func checkEveryItemOnce(t *testing.T, out compute.RunOutput, n int, want string) {
 	t.Helper()
+	checkResults(t, out, n, func(int) string { return want })
+}
+
+// checkResults checks that every item 0..n-1 has exactly one result, want(i).
+func checkResults(t *testing.T, out compute.RunOutput, n int, want func(int) string) {
+	t.Helper()
 	if out.Total != n || out.Succeeded != n || out.Failed != 0 || len(out.Results) != n {
 		t.Fatalf("output: total %d succeeded %d failed %d results %d, want %d of %d (failures %+v)",
 			out.Total, out.Succeeded, out.Failed, len(out.Results), n, n, out.Failures)
@@ -150,8 +156,8 @@ func checkEveryItemOnce(t *testing.T, out compute.RunOutput, n int, want string)
 			t.Fatalf("result for item %d is out of range or repeated", r.InputID)
 		}
 		seen[r.InputID] = true
-		if string(r.Result) != want {
-			t.Fatalf("item %d: result %s, want %s", r.InputID, r.Result, want)
+		if string(r.Result) != want(r.InputID) {
+			t.Fatalf("item %d: result %s (blob %q), want %s", r.InputID, r.Result, r.ResultBlob, want(r.InputID))
 		}
 	}
 }
