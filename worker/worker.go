@@ -248,6 +248,16 @@ func (w *runner) process(ctx context.Context, m *Message) {
 	stopRenew()
 	<-renewed
 	cancelAlg()
+	if errors.Is(err, errInputGone) && w.finished(ctx, item) {
+		// A second message of a finished item: orca enqueued it again after a crash lost the
+		// record of the first enqueue, and the first message's worker deleted the input they
+		// share. Given back, it would fail until the poison queue took it.
+		log.Info("duplicate message of a finished item (its input is gone, its output is there); deleting it")
+		if err := cfg.Source.Delete(ctx, cfg.Queue, m.ID, l.get()); err != nil {
+			log.Warn("delete duplicate message failed", "err", err)
+		}
+		return
+	}
 	if cfg.OnItem != nil {
 		defer cfg.OnItem(item, err)
 	}
@@ -273,6 +283,16 @@ func (w *runner) process(ctx context.Context, m *Message) {
 	log.Debug("item done")
 }
 
+// errInputGone: the item's input blob does not exist.
+var errInputGone = errors.New("the input blob is gone")
+
+// finished reports whether the item's output blob exists: another message of the item was
+// done.
+func (w *runner) finished(ctx context.Context, item compute.WorkItem) bool {
+	_, err := w.cfg.Source.GetBlob(ctx, compute.OutputContainer, compute.OutputBlobName(item.InstanceID, item.InputID))
+	return err == nil
+}
+
 // compute reads the input, runs the algorithm and writes the output blob.
 func (w *runner) compute(ctx context.Context, item compute.WorkItem) error {
 	container, name, ok := compute.SplitPath(item.PathToData)
@@ -280,6 +300,9 @@ func (w *runner) compute(ctx context.Context, item compute.WorkItem) error {
 		return fmt.Errorf("path_to_data %q is not container/name", item.PathToData)
 	}
 	data, err := w.cfg.Source.GetBlob(ctx, container, name)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("read input %s: %w: %w", item.PathToData, errInputGone, err)
+	}
 	if err != nil {
 		return fmt.Errorf("read input %s: %w", item.PathToData, err)
 	}

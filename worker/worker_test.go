@@ -202,6 +202,36 @@ func TestFailingItemIsGivenBackWithItsReason(t *testing.T) {
 	}
 }
 
+// A second message of an item that is done — its input deleted by the first one's worker, its
+// output written — is deleted, not given back to fail until the poison queue; a message whose
+// input is gone and whose item is not done is given back as any failure.
+func TestDuplicateOfAFinishedItemIsDeleted(t *testing.T) {
+	src := newMemSource()
+	src.addItem("run", 0, `[1, 2]`)
+	src.addItem("run", 1, `[3, 4]`)
+	src.mu.Lock()
+	delete(src.blobs, "input/"+compute.InputBlobName("run", 0))
+	delete(src.blobs, "input/"+compute.InputBlobName("run", 1))
+	src.blobs["output/"+compute.OutputBlobName("run", 0)] = []byte(`{"input_id":0,"instance_id":"run","result":3}`)
+	src.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := worker.Run(ctx, worker.Config{Source: src, Algorithm: worker.Demo(0), MaxIdle: 100 * time.Millisecond,
+		PollWait: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, updates := src.snapshot()
+	src.mu.Lock()
+	deleted := append([]string(nil), src.deleted...)
+	src.mu.Unlock()
+	if len(deleted) != 1 || deleted[0] != "m0" {
+		t.Fatalf("deleted %v, want the finished item's duplicate m0", deleted)
+	}
+	if msgs != 1 || len(updates) == 0 || !strings.HasPrefix(updates[0], "m1 ") || !strings.Contains(updates[0], "input blob is gone") {
+		t.Fatalf("messages %d, updates %q: want m1 given back, its input gone", msgs, updates)
+	}
+}
+
 func TestLeaseIsRenewedWhileTheAlgorithmRuns(t *testing.T) {
 	src := newMemSource()
 	src.addItem("run", 0, `[1]`)

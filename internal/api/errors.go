@@ -51,6 +51,8 @@ func classify(err error) *apiError {
 	case errors.Is(err, engine.ErrInvalidArgument), errors.Is(err, queue.ErrInvalid), errors.Is(err, store.ErrInvalid),
 		errors.Is(err, events.ErrInvalidSubscription):
 		return &apiError{http.StatusBadRequest, "InvalidArgument", err.Error()}
+	case errors.Is(err, events.ErrNotLoaded):
+		return &apiError{http.StatusServiceUnavailable, "NotReady", "the server is starting; retry"}
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled):
 		return &apiError{http.StatusServiceUnavailable, "ShuttingDown", "the server is shutting down"}
 	case errors.Is(err, context.DeadlineExceeded):

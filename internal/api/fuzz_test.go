@@ -202,6 +202,9 @@ func FuzzSubscriptionSpec(f *testing.F) {
 	// not reach the network.
 	router := events.NewRouter(events.RouterConfig{Store: n.app.Store,
 		Validate: func(context.Context, *events.Subscription) error { return errors.New("fuzzing: no network") }})
+	if err := router.Load(context.Background()); err != nil {
+		f.Fatal(err)
+	}
 	srv, err := api.New(api.Config{Engine: n.app.Engine, Router: router})
 	if err != nil {
 		f.Fatal(err)

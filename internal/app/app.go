@@ -312,13 +312,8 @@ func (a *App) Leading() (fence int64, leading bool) {
 // Start declares the subscriptions, starts the engine, the dispatcher, the competition for the
 // singletons (the queue's poison sweeper) and the HTTP API.
 func (a *App) Start(ctx context.Context) error {
-	if !a.cfg.NoHTTP {
-		addr, err := a.API.Start(a.cfg.Listen)
-		if err != nil {
-			return err
-		}
-		a.Addr, a.BaseURL = addr, "http://"+addr
-	}
+	// The subscriptions are in place before the API takes a request: a blob put or an ingested
+	// event routed before would match none of them (the router refuses to route until then).
 	if err := a.Router.Load(ctx); err != nil {
 		return err
 	}
@@ -326,6 +321,13 @@ func (a *App) Start(ctx context.Context) error {
 		if _, err := a.Router.Put(ctx, s, false); err != nil {
 			return fmt.Errorf("declare subscription %s: %w", s.Name, err)
 		}
+	}
+	if !a.cfg.NoHTTP {
+		addr, err := a.API.Start(a.cfg.Listen)
+		if err != nil {
+			return err
+		}
+		a.Addr, a.BaseURL = addr, "http://"+addr
 	}
 	if c, ok := a.Blobs.(blob.ContainerCreator); ok {
 		if err := c.CreateContainers(ctx, compute.InputContainer, compute.OutputContainer); err != nil {

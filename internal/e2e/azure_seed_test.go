@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -102,9 +103,23 @@ func (a *seedAccount) deleteBlobs(t *testing.T) {
 
 // orcaOnAzure is an `orca server` process whose blobs and queue are the account's.
 type orcaOnAzure struct {
-	base string
-	cmd  *exec.Cmd
-	logs string
+	base    string
+	cmd     *exec.Cmd
+	logs    string
+	logFile *os.File
+	args    []string
+}
+
+// crashAndRestart kills the server with SIGKILL — and anything it started — and starts it
+// again on the same data directory and address.
+func (s *orcaOnAzure) crashAndRestart(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill orca server: %v", err)
+	}
+	_ = s.cmd.Wait()
+	s.cmd = startProcess(t, s.logFile, s.args...)
+	waitUp(t, s.base)
 }
 
 // startServer runs `orca server` on SQLite in a temporary directory, with --blob azblob:// and
@@ -130,7 +145,7 @@ func (a *seedAccount) startServer(t *testing.T, config string) *orcaOnAzure {
 		}
 		args = append(args, "--config", path)
 	}
-	s := &orcaOnAzure{base: "http://" + addr, logs: logPath}
+	s := &orcaOnAzure{base: "http://" + addr, logs: logPath, logFile: logs, args: args}
 	s.cmd = startProcess(t, logs, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -427,6 +442,79 @@ func TestSeedContainersOnAzureStorage(t *testing.T) {
 	var out seedOutput
 	if err := json.Unmarshal(data, &out); err != nil || out.InputID != 5 || out.InstanceID != id || string(out.Result) != "24" {
 		t.Errorf("output/%s/5.json through orca: %s (%v)", id, data, err)
+	}
+	srv.stop(t)
+}
+
+// TestSeedContainersSurviveAServerCrash kills orca (SIGKILL) at a random point of a run fed to
+// the seeds' containers — while it enqueues (a third of the runs), or with some items done —
+// and starts it again on the same data directory. The containers keep working on the account
+// meanwhile; Event Grid retries the deliveries orca could not take. The run completes with
+// every item counted once and its result right.
+//
+// A kill while the run enqueues can enqueue an item twice: its enqueue ran, but the crash lost
+// the record of it, so it runs again (at least once). Both messages name one input blob, which
+// the first container to finish deletes, so the seeds' containers fail on the second, as they
+// would in the seeds, and leave it in the queue. orca's own workers give such a message up to
+// the poison queue, whose report the run ignores as the item is done.
+func TestSeedContainersSurviveAServerCrash(t *testing.T) {
+	az := newSeedAccount(t)
+	srv := az.startServer(t, "")
+	c := newClient(t, srv.base)
+
+	const n, k = 300, 4
+	items := make([]json.RawMessage, n)
+	for i := range items {
+		items[i] = json.RawMessage(fmt.Sprintf("[%d,1]", i))
+	}
+	id := startSeedRun(t, srv.base, map[string]any{"items": items})
+	az.trackRun(id)
+	var errs containerErrors
+	_, _, stop := startContainers(t, az, srv, id, k, 30, &errs)
+	// The kill comes when the run has enqueued (if it still enqueues) or completed this many.
+	enqueuing := mathrand.IntN(3) == 0
+	killAt := mathrand.IntN(n * 7 / 10)
+	if enqueuing {
+		killAt = 1 + mathrand.IntN(n-1)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := c.Status(context.Background(), id)
+		var p compute.Progress
+		if err == nil {
+			_ = json.Unmarshal(st.CustomStatus, &p)
+		}
+		if err == nil && (enqueuing && (p.InFlight >= killAt || p.Stage == "computing") || !enqueuing && p.Completed >= killAt) {
+			t.Logf("killing orca: %d of %d items completed, %d in flight, stage %q (target: %d %s)",
+				p.Completed, n, p.InFlight, p.Stage, killAt, map[bool]string{true: "enqueued", false: "completed"}[enqueuing])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s never reached the kill point (%s)", id, describe(st, err))
+		}
+		time.Sleep(time.Duration(mathrand.IntN(10)) * time.Millisecond)
+	}
+	srv.crashAndRestart(t)
+	st := waitRunOrReport(t, c, id, 90*time.Second, &errs)
+	stop()
+	duplicates := 0
+	for _, err := range errs.list() {
+		switch {
+		case strings.Contains(err.Error(), "event grid: deliver"): // while orca was down; retried
+		case strings.Contains(err.Error(), "download "+compute.InputContainer+"/"+id+"/") && strings.Contains(err.Error(), "BlobNotFound"):
+			duplicates++
+		default:
+			t.Errorf("container: %v", err)
+		}
+	}
+	if st.RuntimeStatus != "Completed" {
+		t.Fatalf("run %s: status %s output %.1000s", id, st.RuntimeStatus, st.Output)
+	}
+	checkResults(t, decodeOutput(t, st), n, func(i int) string { return strconv.Itoa(2 * (i + 1)) })
+	left := az.approximateCount(t, compute.DefaultQueue)
+	t.Logf("%d deliveries of duplicate messages failed for their input was gone; %d messages left in the queue", duplicates, left)
+	if left > 0 && duplicates == 0 {
+		t.Errorf("%d messages left in the queue, but no container met a duplicate", left)
 	}
 	srv.stop(t)
 }

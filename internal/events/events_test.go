@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +105,13 @@ func TestOrchestrationDestinationRaisesEventExactlyOnce(t *testing.T) {
 	outcomes := &outcomes{}
 	r := events.NewRouter(events.RouterConfig{Store: st, Notify: func(id string) { notified = append(notified, id) },
 		Observe: outcomes.observe})
+	// Routing before the subscriptions are loaded is refused, not silently matched to none.
+	if _, err := r.Publish(ctx, blobEvent("ev-early", "output", "run1/0.json")); !errors.Is(err, events.ErrNotLoaded) {
+		t.Fatalf("publish before Load: %v, want ErrNotLoaded", err)
+	}
+	if err := r.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.Put(ctx, events.Subscription{Name: "done", Filter: events.Filter{SubjectBeginsWith: events.BlobSubject("output", "")},
 		Destination: events.Destination{Type: events.DestinationOrchestration, EventName: "Done"}}, false); err != nil {
 		t.Fatal(err)
@@ -231,6 +239,9 @@ func newRig(t *testing.T) *rig {
 	d := events.NewDispatcher(events.DispatcherConfig{Store: st, Router: r, Clock: clk, Owner: "n1",
 		RetryDelays: []time.Duration{time.Minute, 5 * time.Minute}, Observe: o.observe})
 	r.SetValidator(d.Validate)
+	if err := r.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return &rig{st: st, r: r, d: d, clk: clk, outcomes: o}
 }
 

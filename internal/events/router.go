@@ -52,8 +52,11 @@ type RouterConfig struct {
 type Router struct {
 	cfg RouterConfig
 
-	mu       sync.RWMutex
-	subs     map[string]*compiled
+	mu   sync.RWMutex
+	subs map[string]*compiled
+	// loaded: Load has read the subscriptions. Until then an event would match none of them,
+	// and routing refuses it (ErrNotLoaded) instead of dropping it.
+	loaded   bool
 	handlers map[string]Handler
 	// wake is called after a publish that queued webhook deliveries (the dispatcher's wake-up).
 	wake func()
@@ -65,13 +68,19 @@ type compiled struct {
 	pattern *regexp.Regexp // Orchestration destinations
 }
 
+// ErrNotLoaded is returned by routing before Load has read the subscriptions from the store:
+// the event would miss them, so it is refused, and its sender (an ingestion request, a blob put,
+// a poison move) fails and retries rather than losing it.
+var ErrNotLoaded = errors.New("events: the subscriptions are not loaded yet")
+
 var (
 	_                 blob.Events        = (*Router)(nil)
 	_                 queue.PoisonEvents = (*Router)(nil)
 	errUnknownHandler                    = errors.New("unknown handler")
 )
 
-// NewRouter returns a router with no subscriptions; Load reads them from the store.
+// NewRouter returns a router with no subscriptions; Load reads them from the store, and it routes
+// nothing before.
 func NewRouter(cfg RouterConfig) *Router {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -129,7 +138,7 @@ func (r *Router) Load(ctx context.Context) error {
 		subs[s.Name] = c
 	}
 	r.mu.Lock()
-	r.subs = subs
+	r.subs, r.loaded = subs, true
 	r.mu.Unlock()
 	return nil
 }
@@ -256,6 +265,10 @@ func (r *Router) Route(ctx context.Context, ev *Event, content []byte) (store.Ef
 	var notify []string
 	now := r.cfg.Clock.Now()
 	r.mu.RLock()
+	if !r.loaded {
+		r.mu.RUnlock()
+		return store.Effects{}, nil, ErrNotLoaded
+	}
 	matched := make([]*compiled, 0, 2)
 	for _, c := range r.subs {
 		if c.sub.Filter.Matches(ev) {
