@@ -7,9 +7,10 @@ import (
 )
 
 // startWakeups routes the store's wake-ups — writes of any server sharing it — to this node's
-// long-polling queue consumers and its event dispatcher, so that a message another server
-// enqueued reaches the workers polling this one at once rather than when their long poll runs
-// out. The engine takes the wake-ups of its own dispatchers (instances, tasks) itself. A store
+// long-polling queue consumers, its event dispatcher and its router, so that a message another
+// server enqueued reaches the workers polling this one at once rather than when their long poll
+// runs out, and a subscription created through another server applies to the events published
+// here. The engine takes the wake-ups of its own dispatchers (instances, tasks) itself. A store
 // without wake-ups (SQLite) belongs to one process, whose writes wake its consumers directly.
 func (a *App) startWakeups(ctx context.Context) {
 	waker, ok := a.Store.(store.Waker)
@@ -35,7 +36,10 @@ func (a *App) startWakeups(ctx context.Context) {
 					}
 				case store.WakeDeliveries:
 					a.Dispatcher.Wake()
+				case store.WakeSubscriptions:
+					a.reloadSubscriptions(ctx)
 				case store.WakeAll:
+					a.reloadSubscriptions(ctx)
 					if queues != nil {
 						queues.WakeAll()
 					}
@@ -50,5 +54,13 @@ func (a *App) stopWakeups() {
 	if a.stopWaking != nil {
 		a.stopWaking()
 		<-a.wakeDone
+	}
+}
+
+// reloadSubscriptions reads the subscriptions again after another server changed them. A failed
+// read leaves the ones loaded; the next change or reconnection reloads.
+func (a *App) reloadSubscriptions(ctx context.Context) {
+	if err := a.Router.Load(ctx); err != nil && ctx.Err() == nil {
+		a.log.Warn("reload the event subscriptions after a change on another server", "error", err)
 	}
 }

@@ -119,3 +119,45 @@ func TestOrchestrationWokenByAnotherProcess(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A subscription created through one server applies to events published through another at
+// once: the store's wake-up makes every server reload its subscriptions. Without it the other
+// server would route by the subscriptions it loaded when it started, and miss this one.
+func TestSubscriptionReachesEveryServer(t *testing.T) {
+	db := freshDatabase(t, postgresURL(t))
+	dir := t.TempDir()
+	shared := func(c *app.Config) {
+		c.StoreURL, c.BlobURL = db, "file://"+filepath.Join(dir, "blobs")
+		c.DeliveryPollInterval = 50 * time.Millisecond
+	}
+	a := node(t, filepath.Join(dir, "a"), shared)
+	b := node(t, filepath.Join(dir, "b"), shared)
+	hook := newFlakyEndpoint(t)
+	ctx := context.Background()
+	if _, err := newClient(t, a.BaseURL).PutSubscription(ctx, "watch-reports", map[string]any{
+		"filter":      map[string]any{"subjectBeginsWith": "/blobServices/default/containers/reports/"},
+		"destination": map[string]any{"endpointType": "WebHook", "endpointUrl": hook.url()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	for {
+		if _, ok := b.Router.Get("watch-reports"); ok {
+			break
+		}
+		if time.Since(sent) > 5*time.Second {
+			t.Fatal("server b does not know the subscription created through server a after 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("server b knew the subscription %v after server a created it", time.Since(sent).Round(time.Millisecond))
+	if _, err := newClient(t, b.BaseURL).PutBlob(ctx, "reports", "q4.json", []byte(`{}`), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	for hook.count() < 1 {
+		if time.Since(sent) > 30*time.Second {
+			t.Fatal("the blob put through server b was not delivered to the subscription created through server a")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

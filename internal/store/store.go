@@ -344,6 +344,8 @@ const (
 	WakeQueue WakeKind = "queue"
 	// WakeDeliveries: event outbox entries were created or released.
 	WakeDeliveries WakeKind = "deliveries"
+	// WakeSubscriptions: a subscription was created, replaced or deleted: routers reload them.
+	WakeSubscriptions WakeKind = "subscriptions"
 	// WakeAll: wake-ups may have been missed (the backend lost its connection): look at
 	// everything.
 	WakeAll WakeKind = "all"

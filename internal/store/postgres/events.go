@@ -176,6 +176,7 @@ func (b *Backend) SubscriptionPut(ctx context.Context, s *store.SubscriptionReco
 		bt.Queue(`INSERT INTO subscriptions (name, spec, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
 			s.Name, s.Spec, sc.Nanos(s.UpdatedAt))
+		bt.wake(wakeSubs)
 	})
 }
 
@@ -211,6 +212,7 @@ func (b *Backend) SubscriptionDelete(ctx context.Context, name string) error {
 		bt.Queue(`WITH d AS (DELETE FROM subscriptions WHERE name = $1 RETURNING 1)
 			SELECT orca_fail('`+codeNotFound+`', 'no such subscription') WHERE NOT EXISTS (SELECT 1 FROM d)`, name)
 		bt.Queue(`DELETE FROM event_outbox WHERE subscription = $1`, name)
+		bt.wake(wakeSubs)
 	})
 	if err != nil {
 		return fmt.Errorf("subscription %s: %w", name, err)

@@ -18,7 +18,8 @@ import (
 // throughput of concurrent task completions (1.6k vs 3.2k/s in BenchmarkStore). The notifier
 // sends what accumulated while its previous statement ran, duplicates folded, in one statement;
 // a wake-up lost in a crash between a commit and its notify costs a poll interval. Payloads:
-// "o:<instance id>" (inbox), "t" (tasks), "q:<queue>" (queue), "d" (deliveries). One connection
+// "o:<instance id>" (inbox), "t" (tasks), "q:<queue>" (queue), "d" (deliveries), "s"
+// (subscriptions). One connection
 // per Backend LISTENs and fans the notifications out to the subscribers; while it is down,
 // subscribers get WakeAll every PollFallback so nothing waits longer than a poll.
 
@@ -29,6 +30,7 @@ const (
 	wakeQueuePrefix = "q:"
 	wakeTasks       = "t"
 	wakeDeliveries  = "d"
+	wakeSubs        = "s"
 )
 
 // notifySQL sends the payloads in the array $1.
@@ -101,6 +103,8 @@ func parseWakeup(payload string) store.Wakeup {
 		return store.Wakeup{Kind: store.WakeTasks}
 	case payload == wakeDeliveries:
 		return store.Wakeup{Kind: store.WakeDeliveries}
+	case payload == wakeSubs:
+		return store.Wakeup{Kind: store.WakeSubscriptions}
 	}
 	return store.Wakeup{Kind: store.WakeAll}
 }
