@@ -351,6 +351,15 @@ func startContainers(t *testing.T, az *seedAccount, srv *orcaOnAzure, id string,
 	return containers, grid, stop
 }
 
+// pairs returns n items whose input_data is [i, second]: the containers' result is 2*(i+second).
+func pairs(n, second int) []json.RawMessage {
+	items := make([]json.RawMessage, n)
+	for i := range items {
+		items[i] = json.RawMessage(fmt.Sprintf("[%d,%d]", i, second))
+	}
+	return items
+}
+
 // TestSeedContainersOnAzureStorage is the seeds' Azure deployment with orca as the
 // orchestrator: orca's blobs and work queue are a storage account's (Azurite), and the compute
 // containers are programs that know nothing of orca: they read the queue and blobs with the
@@ -364,12 +373,8 @@ func TestSeedContainersOnAzureStorage(t *testing.T) {
 	c := newClient(t, srv.base)
 
 	const n, k = 200, 4
-	items := make([]json.RawMessage, n)
-	for i := range items {
-		items[i] = json.RawMessage(fmt.Sprintf("[%d,7]", i))
-	}
 	started := time.Now()
-	id := startSeedRun(t, srv.base, map[string]any{"items": items})
+	id := startSeedRun(t, srv.base, map[string]any{"items": pairs(n, 7)})
 	az.trackRun(id)
 
 	// Before any container runs: every item is in the Azure queue, and KEDA (reading the
@@ -455,19 +460,15 @@ func TestSeedContainersOnAzureStorage(t *testing.T) {
 // A kill while the run enqueues can enqueue an item twice: its enqueue ran, but the crash lost
 // the record of it, so it runs again (at least once). Both messages name one input blob, which
 // the first container to finish deletes, so the seeds' containers fail on the second, as they
-// would in the seeds, and leave it in the queue. orca's own workers give such a message up to
-// the poison queue, whose report the run ignores as the item is done.
+// would in the seeds, and leave it in the queue. orca's own workers delete such a duplicate once
+// they see the item's output.
 func TestSeedContainersSurviveAServerCrash(t *testing.T) {
 	az := newSeedAccount(t)
 	srv := az.startServer(t, "")
 	c := newClient(t, srv.base)
 
 	const n, k = 300, 4
-	items := make([]json.RawMessage, n)
-	for i := range items {
-		items[i] = json.RawMessage(fmt.Sprintf("[%d,1]", i))
-	}
-	id := startSeedRun(t, srv.base, map[string]any{"items": items})
+	id := startSeedRun(t, srv.base, map[string]any{"items": pairs(n, 1)})
 	az.trackRun(id)
 	var errs containerErrors
 	_, _, stop := startContainers(t, az, srv, id, k, 30, &errs)
