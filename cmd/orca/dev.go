@@ -93,7 +93,7 @@ resumes every unfinished run.`,
 			if err := a.StartPools(cmd.Context(), pools); err != nil {
 				return err
 			}
-			printDevBanner(cmd, a.BaseURL, n.data, policy.WithDefaults(), f.exec)
+			printDevBanner(cmd, a.BaseURL, n.describe(), policy.WithDefaults(), f.exec)
 			if demo > 0 {
 				if err := runDevDemo(cmd, a.BaseURL, demoKey, demo); err != nil && cmd.Context().Err() == nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), "orca dev: demo run:", err)
@@ -203,13 +203,13 @@ func (p *poolFlags) policy(fl *pflag.FlagSet, w config.Workers) scaler.Policy {
 	return poolPolicy(w)
 }
 
-func printDevBanner(cmd *cobra.Command, base, data string, pol scaler.Policy, exec string) {
+func printDevBanner(cmd *cobra.Command, base, where string, pol scaler.Policy, exec string) {
 	out := cmd.OutOrStdout()
 	algo := "the built-in demo algorithm (sum of input_data)"
 	if exec != "" {
 		algo = strconv.Quote(exec)
 	}
-	fmt.Fprintf(out, `orca dev is running (data in %s)
+	fmt.Fprintf(out, `orca dev is running (%s)
   API        %s  (Durable Functions routes under /runtime/webhooks/durabletask)
   OpenAPI    %s/api/openapi.json
   health     %s/healthz
@@ -219,5 +219,5 @@ func printDevBanner(cmd *cobra.Command, base, data string, pol scaler.Policy, ex
 Start a run as the seeds do:
   curl --request POST --url "%s/api/orchestrators/ComputeOrchestrator?inputCount=1000" --header "Content-Length: 0"
 Then poll the statusQueryGetUri it returns, or: orca wait ID. Ctrl-C stops; running again resumes unfinished runs.
-`, data, base, base, base, base, pol.Min, pol.Max, algo, pol.TargetQueueLength, pol.Cooldown, base)
+`, where, base, base, base, base, pol.Min, pol.Max, algo, pol.TargetQueueLength, pol.Cooldown, base)
 }
