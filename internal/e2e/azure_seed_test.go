@@ -513,11 +513,10 @@ func TestSeedContainersSurviveAServerCrash(t *testing.T) {
 		t.Fatalf("run %s: status %s output %.1000s", id, st.RuntimeStatus, st.Output)
 	}
 	checkResults(t, decodeOutput(t, st), n, func(i int) string { return strconv.Itoa(2 * (i + 1)) })
+	// Messages left are duplicates the containers failed on (or had not received yet when the
+	// run ended): they do not change the run's result.
 	left := az.approximateCount(t, compute.DefaultQueue)
 	t.Logf("%d deliveries of duplicate messages met their input gone; %d messages left in the queue", duplicates, left)
-	if left > 0 && duplicates == 0 {
-		t.Errorf("%d messages left in the queue, but no container met a duplicate", left)
-	}
 	srv.stop(t)
 }
 
