@@ -401,14 +401,6 @@ type Storage interface {
 	Enqueue(ctx context.Context, queue string, body []byte) error
 }
 
-// BlobChecker is a Storage that can tell whether a blob exists. With it, the enqueue activity,
-// when it runs again after a lost delivery (a crash between its enqueue and the record of it),
-// leaves alone an item whose output is already there: its message was taken and done, and
-// enqueuing it again would leave a duplicate that finds its input gone.
-type BlobChecker interface {
-	BlobExists(ctx context.Context, container, name string) (bool, error)
-}
-
 // Register adds ComputeOrchestrator and its activities to a registry. The work items go to
 // queue (DefaultQueue when empty).
 func Register(reg *orca.Registry, storage Storage, queue string) error {
@@ -422,16 +414,6 @@ func Register(reg *orca.Registry, storage Storage, queue string) error {
 		var in ActivityInput
 		if err := ctx.Input(&in); err != nil {
 			return nil, orca.NonRetriable(err)
-		}
-		if bc, ok := storage.(BlobChecker); ok && ctx.Attempt() > 1 {
-			done, err := bc.BlobExists(ctx, OutputContainer, OutputBlobName(in.InstanceID, in.InputID))
-			if err != nil {
-				return nil, fmt.Errorf("look for the output of an item enqueued before: %w", err)
-			}
-			if done {
-				ctx.Logger().Info("item already done before this attempt; not enqueued again", "input_id", in.InputID)
-				return nil, nil
-			}
 		}
 		name := InputBlobName(in.InstanceID, in.InputID)
 		data, err := json.Marshal(Input(in))

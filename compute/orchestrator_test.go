@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -227,57 +226,6 @@ func TestParseOutputBlobName(t *testing.T) {
 	for _, bad := range []string{"abc/x.json", "abc/1.txt", "1.json", "a/b/1.json", "/1.json", "a/-1.json"} {
 		if _, _, err := compute.ParseOutputBlobName(bad); err == nil {
 			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
-// checkingStorage is a fakeStorage that can tell whether a blob exists (compute.BlobChecker).
-type checkingStorage struct{ *fakeStorage }
-
-func (c checkingStorage) BlobExists(_ context.Context, container, name string) (bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.blobs[container+"/"+name]
-	return ok, nil
-}
-
-// attemptContext is an activity's context on its given attempt.
-type attemptContext struct {
-	context.Context
-	input   json.RawMessage
-	attempt int
-}
-
-func (a attemptContext) Input(v any) error    { return json.Unmarshal(a.input, v) }
-func (a attemptContext) Name() string         { return compute.ActivityName }
-func (a attemptContext) InstanceID() string   { return "run" }
-func (a attemptContext) TaskID() int32        { return 1 }
-func (a attemptContext) Attempt() int         { return a.attempt }
-func (a attemptContext) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// The enqueue activity, run again after a lost delivery, does not enqueue an item whose output
-// is there (its message was taken and done); on a first attempt, or without output, it does.
-func TestEnqueueAgainSkipsAnItemAlreadyDone(t *testing.T) {
-	st := checkingStorage{&fakeStorage{blobs: map[string][]byte{}}}
-	r := orca.NewRegistry()
-	if err := compute.Register(r, st, ""); err != nil {
-		t.Fatal(err)
-	}
-	enqueue, _ := r.Activity(compute.ActivityName)
-	st.blobs[compute.OutputContainer+"/"+compute.OutputBlobName("run", 0)] = []byte(`{"input_id":0,"instance_id":"run","result":2}`)
-	for _, c := range []struct {
-		inputID, attempt, messages int
-	}{
-		{0, 1, 1}, // a first attempt cannot have run before: it enqueues
-		{0, 2, 1}, // the output is there: not again
-		{1, 2, 2}, // no output: enqueued again (at least once)
-	} {
-		in := json.RawMessage(fmt.Sprintf(`{"input_id":%d,"instance_id":"run","input_data":[1,1]}`, c.inputID))
-		if _, err := enqueue(attemptContext{Context: context.Background(), input: in, attempt: c.attempt}); err != nil {
-			t.Fatal(err)
-		}
-		if len(st.messages) != c.messages {
-			t.Fatalf("item %d, attempt %d: %d messages, want %d", c.inputID, c.attempt, len(st.messages), c.messages)
 		}
 	}
 }

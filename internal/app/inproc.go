@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/worker"
@@ -83,17 +82,6 @@ func (c computeStorage) PutBlob(ctx context.Context, container, name string, dat
 	_, err := c.blobs.Put(ctx, container, name, bytes.NewReader(data), contentType)
 	return err
 }
-
-// BlobExists implements compute.BlobChecker.
-func (c computeStorage) BlobExists(ctx context.Context, container, name string) (bool, error) {
-	_, err := c.blobs.Head(ctx, container, name)
-	if errors.Is(err, blob.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-var _ compute.BlobChecker = computeStorage{}
 
 func (c computeStorage) Enqueue(ctx context.Context, q string, body []byte) error {
 	_, err := c.queues.Enqueue(ctx, q, body, queue.EnqueueOptions{})
