@@ -13,11 +13,9 @@ import (
 
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/queue/queuetest"
 )
-
-// azuriteKey is the public key of Azurite's development account devstoreaccount1.
-const azuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 // azureAccount is the Azurite account a test shares with the seeds' side: its blob and queue
 // endpoints, the connection string orca reads from the environment, and a queue prefix of the
@@ -27,19 +25,18 @@ type azureAccount struct {
 	queues                                      *azsdk.ServiceClient
 }
 
-// azurite points orca (through AZURE_STORAGE_CONNECTION_STRING) at the Azurite that
+// newAzureAccount points orca (through AZURE_STORAGE_CONNECTION_STRING) at the Azurite that
 // scripts/services/azurite.sh starts, with a queue prefix of the test's own whose queues are
 // deleted when the test ends. It skips loudly without Azurite (fails with REQUIRE_INTEGRATION).
-func azurite(t *testing.T) *azureAccount {
+func newAzureAccount(t *testing.T) *azureAccount {
 	t.Helper()
 	env := queuetest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB", "ORCA_TEST_AZURITE_QUEUE")
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	acct := &azureAccount{blobURL: env[0], queueURL: env[1], prefix: "e" + hex.EncodeToString(b[:]) + "-"}
-	acct.connectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + azuriteKey +
-		";BlobEndpoint=" + acct.blobURL + ";QueueEndpoint=" + acct.queueURL + ";"
+	acct.connectionString = azurite.ConnectionString(acct.blobURL, acct.queueURL)
 	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", acct.connectionString)
-	cred, err := azsdk.NewSharedKeyCredential("devstoreaccount1", azuriteKey)
+	cred, err := azsdk.NewSharedKeyCredential(azurite.Account, azurite.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,9 +26,10 @@ import (
 
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/azurite"
 )
 
-// seedAccount is the seeds' storage account on Azurite (azurite in azure_queue_test.go: the
+// seedAccount is the seeds' storage account on Azurite (newAzureAccount in azure_queue_test.go: the
 // connection string in orca's environment, a queue prefix of the test's own), with a plain
 // blob client and the runs whose blobs to delete when the test ends. Blob names are per run
 // already: they start with the instance id.
@@ -45,7 +46,7 @@ type seedAccount struct {
 // prefix's queues, the runs' blobs) happens after the server has stopped.
 func newSeedAccount(t *testing.T) *seedAccount {
 	t.Helper()
-	a := &seedAccount{azureAccount: azurite(t)}
+	a := &seedAccount{azureAccount: newAzureAccount(t)}
 	var err error
 	if a.blobs, err = azblob.NewClientFromConnectionString(a.connectionString, nil); err != nil {
 		t.Fatal(err)
@@ -330,7 +331,7 @@ func startContainers(t *testing.T, az *seedAccount, srv *orcaOnAzure, id string,
 			c.run(ctx, errs.add)
 		}()
 	}
-	grid, err := newEventGrid(az.connectionString, "devstoreaccount1", az.blobURL, srv.base+"/api/events", seedOutputContainer, id+"/")
+	grid, err := newEventGrid(az.connectionString, azurite.Account, az.blobURL, srv.base+"/api/events", seedOutputContainer, id+"/")
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/blob/azblob"
 	"github.com/orcahq/orca/internal/blob/blobtest"
@@ -28,14 +29,11 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
 }
 
-// devKey is the public key of Azurite's development account devstoreaccount1.
-const devKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
 // client returns a client of the Azurite that scripts/services/azurite.sh starts.
 func client(t testing.TB) *azsdk.Client {
 	t.Helper()
 	endpoint := blobtest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
-	c, err := azblob.NewClient(azblob.ClientConfig{Account: "devstoreaccount1", Key: devKey, Endpoint: endpoint})
+	c, err := azblob.NewClient(azblob.ClientConfig{Account: azurite.Account, Key: azurite.Key, Endpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/blob/azblob"
 	"github.com/orcahq/orca/internal/blob/blobtest"
@@ -81,8 +82,7 @@ func benchStore(b *testing.B, backend string) blob.Store {
 		if ep == "" {
 			b.Skip("ORCA_TEST_AZURITE_BLOB is not set")
 		}
-		c, err := azblob.NewClient(azblob.ClientConfig{Account: "devstoreaccount1", Endpoint: ep,
-			Key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="})
+		c, err := azblob.NewClient(azblob.ClientConfig{Account: azurite.Account, Endpoint: ep, Key: azurite.Key})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/blob/azblob"
 	"github.com/orcahq/orca/internal/blob/blobopen"
@@ -130,17 +131,16 @@ func TestS3(t *testing.T) {
 
 func TestAzure(t *testing.T) {
 	endpoint := blobtest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
-	const key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	container := "orca-test-" + hex.EncodeToString(b[:])
-	cs := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + key + ";BlobEndpoint=" + endpoint + ";"
+	cs := azurite.ConnectionString(endpoint, "")
 	for _, c := range []struct {
 		url string
 		env map[string]string
 	}{
 		{"azblob://", map[string]string{"AZURE_STORAGE_CONNECTION_STRING": cs}},
-		{"azblob://devstoreaccount1?endpoint=" + endpoint, map[string]string{"AZURE_STORAGE_KEY": key}},
+		{"azblob://" + azurite.Account + "?endpoint=" + endpoint, map[string]string{"AZURE_STORAGE_KEY": azurite.Key}},
 	} {
 		s, err := blobopen.Open(t.Context(), c.url, blobopen.Deps{Store: openStore(t), Getenv: env(c.env)})
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	azsdk "github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/v2"
 	"go.uber.org/goleak"
 
+	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/queue/azqueue"
 	"github.com/orcahq/orca/internal/queue/queuetest"
@@ -26,9 +27,6 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
 }
 
-// devKey is the public key of Azurite's development account devstoreaccount1.
-const devKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
 func endpoint(t testing.TB) string {
 	t.Helper()
 	return queuetest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_QUEUE")[0]
@@ -37,7 +35,7 @@ func endpoint(t testing.TB) string {
 // client returns a client of the Azurite that scripts/services/azurite.sh starts.
 func client(t testing.TB) *azqueue.Client {
 	t.Helper()
-	c, err := azqueue.NewClient(azqueue.ClientConfig{Account: "devstoreaccount1", Key: devKey, Endpoint: endpoint(t)})
+	c, err := azqueue.NewClient(azqueue.ClientConfig{Account: azurite.Account, Key: azurite.Key, Endpoint: endpoint(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +46,7 @@ func client(t testing.TB) *azqueue.Client {
 // containers, KEDA) would have.
 func rawClient(t testing.TB) *azsdk.ServiceClient {
 	t.Helper()
-	cred, err := azsdk.NewSharedKeyCredential("devstoreaccount1", devKey)
+	cred, err := azsdk.NewSharedKeyCredential(azurite.Account, azurite.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

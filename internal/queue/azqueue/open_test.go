@@ -4,18 +4,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/queue/azqueue"
 )
 
 func TestOpenAzurite(t *testing.T) {
 	ep := endpoint(t)
 	env := map[string]string{
-		"AZURE_STORAGE_KEY": devKey,
-		"AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + devKey +
-			";QueueEndpoint=" + ep + ";",
+		"AZURE_STORAGE_KEY":               azurite.Key,
+		"AZURE_STORAGE_CONNECTION_STRING": azurite.ConnectionString("", ep),
 	}
 	getenv := func(k string) string { return env[k] }
-	for _, u := range []string{"azqueue://devstoreaccount1?endpoint=" + ep + "&prefix=" + randomPrefix(), "azqueue://?encoding=base64&prefix=" + randomPrefix()} {
+	for _, u := range []string{"azqueue://" + azurite.Account + "?endpoint=" + ep + "&prefix=" + randomPrefix(), "azqueue://?encoding=base64&prefix=" + randomPrefix()} {
 		s, err := azqueue.Open(u, azqueue.Config{}, getenv)
 		if err != nil {
 			t.Fatalf("Open(%s): %v", u, err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/queue/azqueue"
 	"github.com/orcahq/orca/internal/queue/embedded"
@@ -12,9 +13,6 @@ import (
 	"github.com/orcahq/orca/internal/queue/queuetest"
 	"github.com/orcahq/orca/internal/store/sqlite"
 )
-
-// devKey is the public key of Azurite's development account devstoreaccount1.
-const devKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 func TestCheck(t *testing.T) {
 	for _, good := range []string{"", "azqueue://acct", "azqueue://?prefix=orca-", "azqueue://acct?endpoint=http://127.0.0.1:10001/acct&encoding=base64"} {
@@ -56,7 +54,7 @@ func TestOpenEmbeddedByDefault(t *testing.T) {
 
 func TestOpenAzure(t *testing.T) {
 	ep := queuetest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_QUEUE")[0]
-	cs := "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + devKey + ";QueueEndpoint=" + ep + ";"
+	cs := azurite.ConnectionString("", ep)
 	getenv := func(k string) string {
 		if k == "AZURE_STORAGE_CONNECTION_STRING" {
 			return cs
@@ -81,7 +79,7 @@ func TestOpenAzure(t *testing.T) {
 	// A wrong endpoint fails Open, not the first run.
 	bad := func(k string) string {
 		if k == "AZURE_STORAGE_CONNECTION_STRING" {
-			return strings.Replace(cs, ep, "http://127.0.0.1:1/devstoreaccount1", 1)
+			return strings.Replace(cs, ep, "http://127.0.0.1:1/"+azurite.Account, 1)
 		}
 		return ""
 	}
