@@ -535,6 +535,47 @@ type QueueUpdateParams struct {
 	LastError  *string
 }
 
+// WorkItemCompleteParams finishes work items of a queue in one transaction: the batched
+// completion of orca's own workers. For each item held with its pop receipt, the message is
+// deleted, the output blob written with its effects (the BlobCreated routing) and the input
+// blob deleted, all or nothing per item and all items in one commit. An item whose pop receipt
+// is no longer its message's (ErrLeaseLost) or whose message is gone (ErrNotFound) changes
+// nothing and says so in its outcome; the other items commit all the same.
+type WorkItemCompleteParams struct {
+	Queue string
+	Items []*WorkItemDone
+}
+
+// WorkItemDone is one item of WorkItemComplete.
+type WorkItemDone struct {
+	MessageID  string
+	PopReceipt string
+	// Output, when set, is written as BlobPut writes it, with its effects.
+	Output *BlobPutParams
+	// DeleteInput, when set, names a blob to delete with the message; a missing one is no error.
+	DeleteInput *BlobRef
+}
+
+// BlobRef names a blob.
+type BlobRef struct {
+	Container string
+	Name      string
+}
+
+// WorkItemOutcome is what WorkItemComplete did with one item.
+type WorkItemOutcome struct {
+	// Err is nil when the item committed; ErrLeaseLost or ErrNotFound (wrapped) when it
+	// changed nothing.
+	Err error
+	// InsertedAt is when the item's message was enqueued (what the item latency metric
+	// measures from).
+	InsertedAt time.Time
+	// Replaced is the output blob the put replaced, Deleted the input blob deleted (each nil
+	// when there was none), so their files can be removed.
+	Replaced *BlobInfo
+	Deleted  *BlobInfo
+}
+
 // QueueStats describes a queue at a moment.
 type QueueStats struct {
 	Queue string
@@ -698,6 +739,9 @@ type ComputeBackend interface {
 	QueuePoisonUnreported(ctx context.Context, limit int) ([]*QueueMessage, error)
 	// QueuePoisonNotify reports poisoned messages (see the params).
 	QueuePoisonNotify(ctx context.Context, p *QueuePoisonNotifyParams) error
+	// WorkItemComplete finishes work items in one transaction (see the params); it returns one
+	// outcome per item, in order. An error means nothing was written.
+	WorkItemComplete(ctx context.Context, p *WorkItemCompleteParams) ([]WorkItemOutcome, error)
 
 	// EventPublish writes an ingested event's effects once per event id.
 	EventPublish(ctx context.Context, p *EventPublishParams) (duplicate bool, err error)

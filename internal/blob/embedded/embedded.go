@@ -386,3 +386,49 @@ func randomHex() string {
 	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
 	return hex.EncodeToString(b[:])
 }
+
+// Store returns the orchestration store the blobs live in: a caller that writes to it too can
+// put blobs in its own transaction (PrepareInline).
+func (s *Store) Store() store.ComputeBackend { return s.st }
+
+// PrepareInline builds the row of a put of content small enough to be inline, with its
+// BlobCreated effects, for a transaction the caller commits itself (store.WorkItemComplete
+// writes an output blob with its item's message delete). ok is false, and nothing is built,
+// when the content is larger than the inline limit: put it with Put. Once the transaction
+// has committed, the caller runs after and removes the file of the blob it replaced
+// (RemoveFiles).
+func (s *Store) PrepareInline(ctx context.Context, container, name string, data []byte, contentType string) (p *store.BlobPutParams, after func(), ok bool, err error) {
+	if err := blob.Validate(container, name); err != nil {
+		return nil, nil, false, fmt.Errorf("put blob: %w", err)
+	}
+	if int64(len(data)) > s.inline {
+		return nil, nil, false, nil
+	}
+	if contentType == "" {
+		contentType = DefaultContentType
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	info := s.newInfo(container, name, int64(len(data)), contentType)
+	p = &store.BlobPutParams{Info: toStoreInfo(info, ""), Data: data}
+	after, err = s.blobCreated(ctx, info, data, &p.Effects)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if after == nil {
+		after = func() {}
+	}
+	return p, after, true, nil
+}
+
+// RemoveFiles removes the files of blobs that a caller's transaction replaced or deleted
+// (store.WorkItemOutcome's Replaced and Deleted); nil ones and inline ones have none. A file
+// that cannot be removed is an orphan for SweepOrphans.
+func (s *Store) RemoveFiles(blobs ...*store.BlobInfo) {
+	for _, bi := range blobs {
+		if bi != nil {
+			s.removeFile(bi.FilePath)
+		}
+	}
+}

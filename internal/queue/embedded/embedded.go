@@ -164,13 +164,13 @@ func checkVisibility(what string, d time.Duration) error {
 	return nil
 }
 
-// batchSize checks a Max: 1 to 32, 0 meaning 1.
-func batchSize(what string, n int) (int, error) {
+// batchSize checks a Max: 1 to maxBatch, 0 meaning 1.
+func batchSize(what string, n, maxBatch int) (int, error) {
 	if n == 0 {
 		return 1, nil
 	}
-	if n < 0 || n > queue.MaxDequeueBatch {
-		return 0, fmt.Errorf("%s %d must be 1 to %d: %w", what, n, queue.MaxDequeueBatch, queue.ErrInvalid)
+	if n < 0 || n > maxBatch {
+		return 0, fmt.Errorf("%s %d must be 1 to %d: %w", what, n, maxBatch, queue.ErrInvalid)
 	}
 	return n, nil
 }
@@ -214,10 +214,23 @@ func (s *Service) Enqueue(ctx context.Context, q string, body []byte, opts queue
 // back, a delayed or hidden one becomes visible, Wait passes (nil, nil) or ctx ends (ctx's
 // error).
 func (s *Service) Dequeue(ctx context.Context, q string, opts queue.DequeueOptions) ([]*queue.Message, error) {
+	return s.dequeue(ctx, q, opts, queue.MaxDequeueBatch)
+}
+
+// MaxLeaseBatch is the most messages DequeueMany takes at once.
+const MaxLeaseBatch = 1024
+
+// DequeueMany is Dequeue with up to MaxLeaseBatch messages at once, for orca's own workers,
+// which lease their items in batches larger than Azure's 32 (one transaction for them all).
+func (s *Service) DequeueMany(ctx context.Context, q string, opts queue.DequeueOptions) ([]*queue.Message, error) {
+	return s.dequeue(ctx, q, opts, MaxLeaseBatch)
+}
+
+func (s *Service) dequeue(ctx context.Context, q string, opts queue.DequeueOptions, maxBatch int) ([]*queue.Message, error) {
 	if err := validName(q); err != nil {
 		return nil, err
 	}
-	limit, err := batchSize("dequeue: Max", opts.Max)
+	limit, err := batchSize("dequeue: Max", opts.Max, maxBatch)
 	if err != nil {
 		return nil, err
 	}
@@ -310,6 +323,19 @@ func (s *Service) Delete(ctx context.Context, q, id, popReceipt string) error {
 	return nil
 }
 
+// Store returns the orchestration store the messages live in: a caller that writes to it too
+// can delete messages in its own transaction (store.WorkItemComplete) and report the deletes
+// with ObserveDeleted.
+func (s *Service) Store() store.ComputeBackend { return s.st }
+
+// ObserveDeleted reports a message of q that a caller's transaction deleted, enqueued at
+// inserted, to Config.ObserveDelete.
+func (s *Service) ObserveDeleted(q string, inserted time.Time) {
+	if s.cfg.ObserveDelete != nil {
+		s.cfg.ObserveDelete(q, s.clk.Now().Sub(inserted))
+	}
+}
+
 // Update changes a message held with popReceipt: it becomes visible after
 // opts.VisibilityTimeout (0: at once), with opts.LastError recorded when set (cut to 64 KiB).
 // The returned message carries the ID, the new PopReceipt, NextVisible and, when set,
@@ -352,7 +378,7 @@ func (s *Service) Peek(ctx context.Context, q string, limit int) ([]*queue.Messa
 	if err := validName(q); err != nil {
 		return nil, err
 	}
-	n, err := batchSize("peek: max", limit)
+	n, err := batchSize("peek: max", limit, queue.MaxDequeueBatch)
 	if err != nil {
 		return nil, err
 	}

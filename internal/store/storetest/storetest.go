@@ -47,6 +47,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"Close", closeCases},
 		{"Blob", blobCases},
 		{"Queue", queueCases},
+		{"WorkItem", workItemCases},
 		{"Event", eventCases},
 		{"Leader", leaderCases},
 	}

@@ -314,6 +314,28 @@ func permute[T any](rows []T, idx []int) []T {
 	return out
 }
 
+// CheckWorkItems validates a WorkItemComplete: every item names its message and pop receipt,
+// and every output is a valid put.
+func CheckWorkItems(p *store.WorkItemCompleteParams) error {
+	if p.Queue == "" {
+		return fmt.Errorf("complete work items: no queue: %w", store.ErrInvalid)
+	}
+	for i, it := range p.Items {
+		if it == nil || it.MessageID == "" || it.PopReceipt == "" {
+			return fmt.Errorf("complete work items of %s: item %d has no message id or pop receipt: %w", p.Queue, i, store.ErrInvalid)
+		}
+		if it.Output != nil {
+			if err := CheckBlobPut(it.Output); err != nil {
+				return fmt.Errorf("complete work items of %s: item %d: %w", p.Queue, i, err)
+			}
+		}
+		if d := it.DeleteInput; d != nil && (d.Container == "" || d.Name == "") {
+			return fmt.Errorf("complete work items of %s: item %d: the input to delete has no container or name: %w", p.Queue, i, store.ErrInvalid)
+		}
+	}
+	return nil
+}
+
 // BlobColumns are the columns of a blob's description (ScanBlob reads them in this order).
 const BlobColumns = `container, name, size, content_type, etag, created_at, COALESCE(file_path, '')`
 
