@@ -111,6 +111,9 @@ func (s *Server) table() []route {
 				responses: map[int]string{200: "metrics"}}})
 	}
 	r = append(r, s.poolRoutes()...)
+	if s.cfg.Work != nil {
+		r = append(r, s.workRoutes()...)
+	}
 	if s.cfg.Dashboard != nil {
 		r = append(r, s.dashboardRoutes()...)
 	}

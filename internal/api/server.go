@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orcahq/orca/internal/workitems"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +58,8 @@ type Config struct {
 	Dashboard *dashboard.Sampler
 	// Pools are the scaler's worker pools (*scaler.Scaler); nil: none.
 	Pools dashboard.Pools
+	// Work, when set, serves the batched data plane of orca's workers under /api/work.
+	Work *workitems.Plane
 }
 
 // Server serves the API.
