@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orcahq/orca/internal/workitems"
 	"log/slog"
 	"net/url"
 	"os"
@@ -87,11 +88,13 @@ type Config struct {
 
 // App is a running node.
 type App struct {
-	cfg        Config
-	Store      store.Backend
-	Engine     *engine.Engine
-	Blobs      blob.Store
-	Queues     queue.Service
+	cfg    Config
+	Store  store.Backend
+	Engine *engine.Engine
+	Blobs  blob.Store
+	Queues queue.Service
+	// Work is the batched data plane of orca's workers, on Queues and Blobs.
+	Work       *workitems.Plane
 	Router     *events.Router
 	Dispatcher *events.Dispatcher
 	API        *api.Server
@@ -193,6 +196,7 @@ func (a *App) assemble(ctx context.Context) error {
 		return fmt.Errorf("work queue: %w", err)
 	}
 
+	a.Work = workitems.New(workitems.Config{Queues: a.Queues, Blobs: a.Blobs, Logger: cfg.Logger.With("component", "work")})
 	a.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(a.Blobs, clk, cfg.Logger, &a.Items))
 	a.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, clk, cfg.Logger, &a.Items))
 	a.Router.RegisterHandler(handlerScalerWake, scalerWakeHandler(func(container string) {
@@ -241,7 +245,7 @@ func (a *App) assemble(ctx context.Context) error {
 		a.API, err = api.New(api.Config{Engine: eng, Blobs: a.Blobs, Queues: a.Queues, Router: a.Router,
 			Logger: apiLog, PublicBaseURL: cfg.PublicBaseURL, Keys: cfg.Keys, WorkerPolled: a.workerPolled,
 			Metrics: a.Metrics.Handler(apiLog), Instrument: a.Metrics.InstrumentRoute,
-			Dashboard: a.Sampler, Pools: pools})
+			Dashboard: a.Sampler, Pools: pools, Work: a.Work})
 		if err != nil {
 			return err
 		}
@@ -453,7 +457,7 @@ func (a *App) Stop(ctx context.Context) error {
 }
 
 // Source returns an in-process worker source on this node's queue and blobs.
-func (a *App) Source() InProcSource { return InProcSource{Queues: a.Queues, Blobs: a.Blobs} }
+func (a *App) Source() InProcSource { return InProcSource{Queues: a.Queues, Blobs: a.Blobs, Work: a.Work} }
 
 // WorkQueue returns the compute flow's queue.
 func (a *App) WorkQueue() string { return a.cfg.WorkQueue }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orcahq/orca/internal/workitems"
 	"time"
 
 	"github.com/orcahq/orca/internal/blob"
@@ -12,14 +13,87 @@ import (
 	"github.com/orcahq/orca/worker"
 )
 
-// InProcSource is a worker.Source on orca's own queue and blob store, for workers that run in
-// the orca process (goroutine pools, benchmarks).
+// InProcSource is a worker.Source and worker.BatchSource on orca's own queue and blob store,
+// for workers that run in the orca process (goroutine pools, benchmarks). Its batched calls are
+// the API's /api/work routes without HTTP.
 type InProcSource struct {
 	Queues queue.Service
 	Blobs  blob.Store
+	Work   *workitems.Plane
 }
 
-var _ worker.Source = InProcSource{}
+var (
+	_ worker.Source      = InProcSource{}
+	_ worker.BatchSource = InProcSource{}
+)
+
+// Lease implements worker.BatchSource.
+func (s InProcSource) Lease(ctx context.Context, q string, max int, visibility, wait time.Duration) ([]*worker.Leased, error) {
+	items, err := s.Work.Lease(ctx, workitems.LeaseParams{Queue: q, Max: max, Visibility: visibility, Wait: wait})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*worker.Leased, len(items))
+	for i, it := range items {
+		out[i] = &worker.Leased{ID: it.MessageID, PopReceipt: it.PopReceipt, DequeueCount: it.DequeueCount, Item: it.Work,
+			Input: it.Input, Problem: it.Problem}
+	}
+	return out, nil
+}
+
+// Complete implements worker.BatchSource.
+func (s InProcSource) Complete(ctx context.Context, q string, items []worker.Completion) ([]worker.Outcome, error) {
+	cs := make([]workitems.Completion, len(items))
+	for i, c := range items {
+		cs[i] = workitems.Completion{MessageID: c.ID, PopReceipt: c.PopReceipt, Work: c.Item, Result: c.Result}
+	}
+	return outcomes(s.Work.Complete(ctx, q, cs))
+}
+
+// Release implements worker.BatchSource.
+func (s InProcSource) Release(ctx context.Context, q string, items []worker.Release) ([]worker.Outcome, error) {
+	rs := make([]workitems.Release, len(items))
+	for i, r := range items {
+		rs[i] = workitems.Release{MessageID: r.ID, PopReceipt: r.PopReceipt, Visibility: r.Visibility, LastError: r.Reason}
+	}
+	return outcomes(s.Work.Release(ctx, q, rs))
+}
+
+// Renew implements worker.BatchSource.
+func (s InProcSource) Renew(ctx context.Context, q string, items []worker.Held, visibility time.Duration) ([]worker.Outcome, error) {
+	ls := make([]workitems.Lease, len(items))
+	for i, h := range items {
+		ls[i] = workitems.Lease{MessageID: h.ID, PopReceipt: h.PopReceipt}
+	}
+	res, err := s.Work.Renew(ctx, q, ls, visibility)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]worker.Outcome, len(res))
+	for i, r := range res {
+		out[i] = worker.Outcome{Err: workerError(r.Err), PopReceipt: r.PopReceipt}
+	}
+	return out, nil
+}
+
+func outcomes(res []workitems.Outcome, err error) ([]worker.Outcome, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]worker.Outcome, len(res))
+	for i, r := range res {
+		out[i].Err = workerError(r.Err)
+	}
+	return out, nil
+}
+
+// workerError maps the queue's outcome errors onto the worker's.
+func workerError(err error) error {
+	if errors.Is(err, queue.ErrPopReceiptMismatch) {
+		return fmt.Errorf("%w: %w", worker.ErrLeaseLost, err)
+	}
+	return mapNotFound(err)
+}
 
 func mapNotFound(err error) error {
 	if errors.Is(err, blob.ErrNotFound) || errors.Is(err, queue.ErrNotFound) {
