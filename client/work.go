@@ -60,12 +60,15 @@ type WorkCompleteRequest struct {
 }
 
 // WorkRelease is one item given back by POST /api/work/{queue}/release: visible again after
-// VisibilityTimeout seconds (0: at once), Error recorded as the message's last error.
+// VisibilityTimeout seconds (0: at once), Error recorded as the message's last error. Unstarted
+// says the worker never began it (it was leased ahead and the worker is stopping): the delivery
+// does not count toward the poison limit where the queue backend can take it back.
 type WorkRelease struct {
 	ID                string  `json:"id"`
 	PopReceipt        string  `json:"popReceipt"`
 	VisibilityTimeout float64 `json:"visibilityTimeout,omitempty"`
 	Error             string  `json:"error,omitempty"`
+	Unstarted         bool    `json:"unstarted,omitempty"`
 }
 
 // WorkReleaseRequest is the body of a release.

@@ -97,7 +97,8 @@ func (s WorkerSource) Complete(ctx context.Context, queue string, items []worker
 func (s WorkerSource) Release(ctx context.Context, queue string, items []worker.Release) ([]worker.Outcome, error) {
 	req := make([]WorkRelease, len(items))
 	for i, r := range items {
-		req[i] = WorkRelease{ID: r.ID, PopReceipt: r.PopReceipt, VisibilityTimeout: r.Visibility.Seconds(), Error: r.Reason}
+		req[i] = WorkRelease{ID: r.ID, PopReceipt: r.PopReceipt, VisibilityTimeout: r.Visibility.Seconds(), Error: r.Reason,
+			Unstarted: r.Unstarted}
 	}
 	return workOutcomes(s.C.ReleaseWork(ctx, queue, req))
 }

@@ -48,12 +48,15 @@ type Completion struct {
 }
 
 // Release is a held item given back: visible again after Visibility, with Reason recorded as
-// its last error (the poison report carries the last one).
+// its last error (the poison report carries the last one). Unstarted: the worker never began it
+// (it was leased ahead and the worker is stopping), so the delivery does not count toward the
+// poison limit where the backend can take it back; a per-item Source cannot, and counts it.
 type Release struct {
 	ID         string
 	PopReceipt string
 	Visibility time.Duration
 	Reason     string
+	Unstarted  bool
 }
 
 // Held names a held item.

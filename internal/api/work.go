@@ -133,7 +133,8 @@ func (s *Server) releaseWork(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		items[i] = workitems.Release{MessageID: it.ID, PopReceipt: it.PopReceipt, Visibility: vis, LastError: it.Error}
+		items[i] = workitems.Release{MessageID: it.ID, PopReceipt: it.PopReceipt, Visibility: vis, LastError: it.Error,
+			Unstarted: it.Unstarted}
 	}
 	res, err := s.cfg.Work.Release(r.Context(), q, items)
 	if err != nil {

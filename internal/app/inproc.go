@@ -54,7 +54,8 @@ func (s InProcSource) Complete(ctx context.Context, q string, items []worker.Com
 func (s InProcSource) Release(ctx context.Context, q string, items []worker.Release) ([]worker.Outcome, error) {
 	rs := make([]workitems.Release, len(items))
 	for i, r := range items {
-		rs[i] = workitems.Release{MessageID: r.ID, PopReceipt: r.PopReceipt, Visibility: r.Visibility, LastError: r.Reason}
+		rs[i] = workitems.Release{MessageID: r.ID, PopReceipt: r.PopReceipt, Visibility: r.Visibility, LastError: r.Reason,
+			Unstarted: r.Unstarted}
 	}
 	return outcomes(s.Work.Release(ctx, q, rs))
 }

@@ -74,9 +74,16 @@ type DequeueOptions struct {
 
 // UpdateOptions give a dequeued message back or extend its lease: it becomes visible after
 // VisibilityTimeout (0: at once). LastError, when set, records why the consumer gave it back.
+//
+// Unstarted says the consumer gives the message back without having worked on it (a worker
+// shutting down with items it had leased ahead and not begun): the delivery then does not count
+// toward the poison limit, so that a pool scaled down again and again poisons no message that
+// never ran. The embedded backend takes the dequeue back; Azure Storage queues cannot, and there
+// the delivery counts as any other.
 type UpdateOptions struct {
 	VisibilityTimeout time.Duration
 	LastError         string
+	Unstarted         bool
 }
 
 // Stats counts a queue's unexpired messages. Azure's approximate message count is

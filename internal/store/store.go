@@ -525,14 +525,16 @@ type QueueDequeueParams struct {
 }
 
 // QueueUpdateParams changes an invisible message held with PopReceipt: its visibility, and
-// optionally its body and last error. It returns the new pop receipt.
+// optionally its body and last error. It returns the new pop receipt. UndoDequeue takes back
+// the delivery's count (never below 0): the consumer gives the message back unstarted.
 type QueueUpdateParams struct {
-	Queue      string
-	ID         string
-	PopReceipt string
-	VisibleAt  time.Time
-	Body       []byte // nil keeps the body
-	LastError  *string
+	Queue       string
+	ID          string
+	PopReceipt  string
+	VisibleAt   time.Time
+	Body        []byte // nil keeps the body
+	LastError   *string
+	UndoDequeue bool
 }
 
 // WorkItemCompleteParams finishes work items of a queue in one transaction: the batched

@@ -331,12 +331,14 @@ func (p *Plane) completeOne(ctx context.Context, q string, c Completion, output 
 }
 
 // Release is a held item given back: visible again after Visibility (0: at once), with
-// LastError recorded as why (the poison report carries the last one).
+// LastError recorded as why (the poison report carries the last one). Unstarted: the worker never
+// began the item, so the delivery does not count toward the poison limit (queue.UpdateOptions).
 type Release struct {
 	MessageID  string
 	PopReceipt string
 	Visibility time.Duration
 	LastError  string
+	Unstarted  bool
 }
 
 // Release gives items back, one outcome per item.
@@ -347,7 +349,8 @@ func (p *Plane) Release(ctx context.Context, q string, items []Release) ([]Outco
 	out := make([]Outcome, len(items))
 	forEach(len(items), readers, func(i int) {
 		r := items[i]
-		_, err := p.queues.Update(ctx, q, r.MessageID, r.PopReceipt, queue.UpdateOptions{VisibilityTimeout: r.Visibility, LastError: r.LastError})
+		_, err := p.queues.Update(ctx, q, r.MessageID, r.PopReceipt, queue.UpdateOptions{VisibilityTimeout: r.Visibility, LastError: r.LastError,
+			Unstarted: r.Unstarted})
 		out[i].Err = err
 	})
 	return out, nil

@@ -497,9 +497,9 @@ func (s *Service) Delete(ctx context.Context, q, id, popReceipt string) error {
 
 // Update changes a message held with popReceipt: it becomes visible after
 // opts.VisibilityTimeout (0: at once; a fraction of a second is rounded up); opts.LastError,
-// when set, is remembered by this process (cut to 4 KiB). The message's content is not
-// changed. The returned message carries the ID, the new PopReceipt, NextVisible and, when set,
-// LastError.
+// when set, is remembered by this process (cut to 4 KiB); opts.Unstarted changes nothing (Azure
+// counts every delivery and cannot take one back). The message's content is not changed. The
+// returned message carries the ID, the new PopReceipt, NextVisible and, when set, LastError.
 func (s *Service) Update(ctx context.Context, q, id, popReceipt string, opts queue.UpdateOptions) (*queue.Message, error) {
 	full, err := s.azName(q)
 	if err != nil {

@@ -134,7 +134,7 @@ func (p *publisher) count() int {
 
 func TestConformance(t *testing.T) {
 	client(t)
-	opts := queuetest.Options{WallClock: true, TextBodies: true, PoisonCopies: true, VisibilityOrder: true}
+	opts := queuetest.Options{WallClock: true, TextBodies: true, PoisonCopies: true, VisibilityOrder: true, CountsEveryDelivery: true}
 	queuetest.RunOptions(t, opts, func(t *testing.T, env *queuetest.Env) queue.Service {
 		return newService(t, azqueue.Config{MaxDequeueCount: env.MaxDequeueCount, Poison: env.Poison, Store: &publisher{}})
 	})

@@ -348,7 +348,8 @@ func (s *Service) Update(ctx context.Context, q, id, popReceipt string, opts que
 		return nil, err
 	}
 	now := s.clk.Now()
-	p := &store.QueueUpdateParams{Queue: q, ID: id, PopReceipt: popReceipt, VisibleAt: now.Add(opts.VisibilityTimeout)}
+	p := &store.QueueUpdateParams{Queue: q, ID: id, PopReceipt: popReceipt, VisibleAt: now.Add(opts.VisibilityTimeout),
+		UndoDequeue: opts.Unstarted}
 	var lastError string
 	if opts.LastError != "" {
 		lastError = truncate(opts.LastError, maxLastError)

@@ -121,6 +121,9 @@ type Options struct {
 	// message given back comes after those that were visible before; without it, in the order
 	// they were enqueued.
 	VisibilityOrder bool
+	// CountsEveryDelivery: the backend cannot take a delivery back (Azure), so a message given
+	// back Unstarted counts toward the poison limit like any other.
+	CountsEveryDelivery bool
 }
 
 // Wall-clock mode: the longest real wait of one step, the margin added to every wait (the
@@ -695,6 +698,32 @@ var poisonCases = []testCase{
 		}
 		h.advance(t, h.long)
 		h.dequeueBodies(t, work, queue.DequeueOptions{Max: 32}, "good input")
+	}},
+	{"UnstartedGiveBacksDoNotCount", func(t *testing.T, h *harness) {
+		h.enqueue(t, work, "leased ahead", queue.EnqueueOptions{})
+		want := 1
+		for range maxDequeueCount + 2 {
+			m := h.dequeueBodies(t, work, queue.DequeueOptions{}, "leased ahead")[0]
+			if m.DequeueCount != want {
+				t.Fatalf("after unstarted give-backs the dequeue count is %d, want %d", m.DequeueCount, want)
+			}
+			if _, err := h.svc.Update(t.Context(), work, m.ID, m.PopReceipt, queue.UpdateOptions{LastError: "worker shut down", Unstarted: true}); err != nil {
+				t.Fatalf("Update(unstarted): %v", err)
+			}
+			if h.opts.CountsEveryDelivery {
+				if want++; want > maxDequeueCount {
+					break
+				}
+			}
+		}
+		if !h.opts.CountsEveryDelivery {
+			// A delivery given back after work counts again: the limit still holds.
+			m := h.dequeueBodies(t, work, queue.DequeueOptions{}, "leased ahead")[0]
+			h.giveBack(t, work, m, 0, "failed")
+			if m = h.dequeueBodies(t, work, queue.DequeueOptions{}, "leased ahead")[0]; m.DequeueCount != 2 {
+				t.Fatalf("a failed delivery after unstarted ones: dequeue count %d, want 2", m.DequeueCount)
+			}
+		}
 	}},
 	{"PoisonAfterTimeouts", func(t *testing.T, h *harness) {
 		h.enqueue(t, work, "crashes its consumer", queue.EnqueueOptions{})

@@ -131,6 +131,9 @@ func (b *Backend) QueueUpdate(ctx context.Context, p *store.QueueUpdateParams) (
 	if p.LastError != nil {
 		q += `, last_error = ` + a.add(*p.LastError)
 	}
+	if p.UndoDequeue {
+		q += `, dequeue_count = greatest(dequeue_count - 1, 0)`
+	}
 	q = `WITH d AS (` + q + ` WHERE queue = $1 AND id = $2 AND pop_receipt = $3 RETURNING pop_receipt)
 		SELECT (SELECT pop_receipt FROM d), (` + missingOrLostSQL + ` WHERE NOT EXISTS (SELECT 1 FROM d))`
 	var receipt string

@@ -205,6 +205,9 @@ func (b *Backend) QueueUpdate(ctx context.Context, p *store.QueueUpdateParams) (
 		q += `, last_error = ?`
 		args = append(args, *p.LastError)
 	}
+	if p.UndoDequeue {
+		q += `, dequeue_count = max(dequeue_count - 1, 0)`
+	}
 	q += ` WHERE queue = ? AND id = ? AND pop_receipt = ? RETURNING pop_receipt`
 	args = append(args, p.Queue, p.ID, p.PopReceipt)
 	var receipt string

@@ -301,6 +301,33 @@ var queueCases = []testCase{
 				"new body", "boom")
 		}
 	}},
+	{"UpdateUndoesAnUnstartedDequeue", func(t *testing.T, newBackend backendFunc) {
+		b := newBackend(t)
+		qEnqueue(t, b, qWork, qMsg("m1", 0))
+		for range 3 {
+			m := qDequeueIDs(t, b, qWork, t0, 1, "m1")[0]
+			if m.DequeueCount != 1 {
+				t.Fatalf("dequeue count after unstarted give-backs = %d, want 1", m.DequeueCount)
+			}
+			if _, err := b.QueueUpdate(t.Context(), &store.QueueUpdateParams{Queue: qWork, ID: "m1", PopReceipt: m.PopReceipt,
+				VisibleAt: t0, UndoDequeue: true}); err != nil {
+				t.Fatalf("QueueUpdate(UndoDequeue): %v", err)
+			}
+		}
+		// A count never goes below zero, even when a delivery is taken back twice.
+		m := qDequeueIDs(t, b, qWork, t0, 1, "m1")[0]
+		for range 2 {
+			receipt, err := b.QueueUpdate(t.Context(), &store.QueueUpdateParams{Queue: qWork, ID: "m1", PopReceipt: m.PopReceipt,
+				VisibleAt: at(time.Hour), UndoDequeue: true})
+			if err != nil {
+				t.Fatalf("QueueUpdate(UndoDequeue): %v", err)
+			}
+			m.PopReceipt = receipt
+		}
+		if m = qDequeueIDs(t, b, qWork, at(time.Hour), 1, "m1")[0]; m.DequeueCount != 1 {
+			t.Fatalf("dequeue count after a delivery was taken back twice = %d, want 1", m.DequeueCount)
+		}
+	}},
 	{"ExpiredMessagesAreDeletedByDequeue", func(t *testing.T, newBackend backendFunc) {
 		b := newBackend(t)
 		short := qMsg("short", 0)
