@@ -12,16 +12,18 @@ import (
 	"github.com/orcahq/orca/compute"
 )
 
-// Run processes work items until ctx ends (then gives back the items not started and finishes
-// the ones running) or, with MaxIdle, until the queue has been empty that long. It returns nil
-// on either; an error means the worker could not run at all.
+// Run processes work items until ctx ends or, with MaxIdle, until the queue has been empty that
+// long. Once ctx ends it leases no more and goes on with the items in hand for up to
+// ShutdownGrace: the ones it leased ahead run too (giving them back would hand another worker a
+// delivery it must wait for); what grace cuts short is given back. It returns nil on either; an
+// error means the worker could not run at all.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.setDefaults(); err != nil {
 		return err
 	}
-	hand := cfg.Concurrency + cfg.Batch
+	hand := cfg.Concurrency + MaxBatch // the most a worker ever holds (holdLimit)
 	r := &run{cfg: cfg, log: cfg.Logger.With("queue", cfg.Queue), held: make(map[string]*item),
-		lastWork: time.Now(), room: make(chan struct{}, hand), ready: make(chan *item, hand), done: make(chan *item, hand)}
+		lastWork: time.Now(), freed: make(chan struct{}, 1), ready: make(chan *item, hand), done: make(chan *item, hand)}
 
 	// Items running outlive ctx by up to ShutdownGrace.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -37,7 +39,7 @@ func Run(ctx context.Context, cfg Config) error {
 		slots.Add(1)
 		go func() {
 			defer slots.Done()
-			r.slot(ctx, workCtx)
+			r.slot(workCtx)
 		}()
 	}
 	completed := make(chan struct{})
@@ -54,7 +56,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	r.lease(ctx)
 	if ctx.Err() != nil {
-		r.log.Info("stopping: giving back the items not started, finishing the ones running")
+		r.log.Info("stopping: finishing the items in hand, giving back what the shutdown grace cuts short",
+			"grace", cfg.ShutdownGrace)
 	}
 	close(r.ready)
 	slots.Wait()
@@ -78,8 +81,10 @@ type run struct {
 	held     map[string]*item // leased and not yet completed, released or lost
 	lastWork time.Time        // when an item was last leased or finished
 
-	// room holds a token per item leased and not yet finished: at most Concurrency+Batch.
-	room  chan struct{}
+	inHand   int           // leased and not yet finished, at most holdLimit(); guarded by mu
+	itemTime time.Duration // a moving average of an item's run (0: none measured yet); by mu
+	freed    chan struct{} // signalled when an item finishes, for a leaser waiting for room
+
 	ready chan *item // leased, waiting for a slot
 	done  chan *item // finished or failed, waiting for its call
 }
@@ -92,33 +97,67 @@ type item struct {
 	cancel  context.CancelFunc // the algorithm's, while it runs
 	lost    bool
 
-	result   json.RawMessage
-	err      error
-	shutdown bool // given back unfinished on shutdown: not a failure
+	result    json.RawMessage
+	err       error
+	shutdown  bool // given back unfinished on shutdown: not a failure
+	unstarted bool // given back on shutdown before it began: the delivery does not count
 }
 
 // callTimeout bounds one batched call.
 const callTimeout = 30 * time.Second
+
+// leaseAhead is how long the items a worker holds beyond its slots may wait for one, once it
+// knows how long items take: quick items are leased ahead in larger batches (fewer calls per
+// item), slow ones no further than Batch, so that a worker does not sit on work an idle worker
+// could start.
+const leaseAhead = 500 * time.Millisecond
+
+// holdLimit is how many items the worker may hold: its slots, and ahead of them Batch or what
+// the slots finish in leaseAhead, whichever is more (at most MaxBatch). Callers hold mu.
+func (r *run) holdLimit() int {
+	ahead := r.cfg.Batch
+	if r.itemTime > 0 {
+		quick := int(min(time.Duration(r.cfg.Concurrency)*leaseAhead/r.itemTime, MaxBatch))
+		ahead = max(ahead, quick)
+	}
+	return r.cfg.Concurrency + ahead
+}
+
+// timed records how long an item's run took in the moving average.
+func (r *run) timed(d time.Duration) {
+	d = max(d, time.Microsecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.itemTime == 0 {
+		r.itemTime = d
+		return
+	}
+	r.itemTime += (d - r.itemTime) / 8
+}
+
+// room is how many items a lease may take now.
+func (r *run) room() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return min(r.holdLimit()-r.inHand, MaxBatch)
+}
 
 // lease takes items while ctx lasts and there is room, and hands them to the slots.
 func (r *run) lease(ctx context.Context) {
 	cfg := r.cfg
 	backoff := time.Duration(0)
 	for {
-		select {
-		case r.room <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	fill:
-		for n < cfg.Batch {
+		n := r.room()
+		if n <= 0 {
 			select {
-			case r.room <- struct{}{}:
-				n++
-			default:
-				break fill
+			case <-r.freed:
+				continue
+			case <-ctx.Done():
+				return
 			}
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		wait := cfg.PollWait
 		if cfg.MaxIdle > 0 {
@@ -129,9 +168,6 @@ func (r *run) lease(ctx context.Context) {
 			cfg.OnPolling = nil
 		}
 		got, err := cfg.Work.Lease(ctx, cfg.Queue, n, cfg.VisibilityTimeout, wait)
-		for range n - len(got) {
-			<-r.room
-		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -148,6 +184,7 @@ func (r *run) lease(ctx context.Context) {
 		backoff = 0
 		now := time.Now()
 		r.mu.Lock()
+		r.inHand += len(got)
 		for _, l := range got {
 			r.held[l.ID] = &item{Leased: *l, renewed: now}
 		}
@@ -183,17 +220,26 @@ func (r *run) idleFor() time.Duration {
 
 // finish hands an item on to its call and frees its room.
 func (r *run) finish(it *item) {
-	<-r.room
+	r.mu.Lock()
+	r.inHand--
+	r.mu.Unlock()
+	select {
+	case r.freed <- struct{}{}:
+	default:
+	}
 	r.done <- it
 }
 
-// slot runs items until the leaser stops; once ctx has ended it gives back the ones it gets.
-func (r *run) slot(ctx, workCtx context.Context) {
+// slot runs items until the leaser stops and the items in hand are done; once the shutdown
+// grace is over it gives back the ones it gets, unstarted.
+func (r *run) slot(workCtx context.Context) {
 	for it := range r.ready {
-		if ctx.Err() != nil {
-			it.err, it.shutdown = errors.New("worker shut down"), true
+		if workCtx.Err() != nil {
+			it.err, it.shutdown, it.unstarted = errors.New("worker shut down before the item began"), true, true
 		} else {
+			start := time.Now()
 			r.compute(workCtx, it)
+			r.timed(time.Since(start))
 		}
 		r.finish(it)
 	}
@@ -347,7 +393,8 @@ func (r *run) release(items []*item) {
 		rs := make([]Release, len(items))
 		r.mu.Lock()
 		for i, it := range items {
-			rs[i] = Release{ID: it.ID, PopReceipt: it.PopReceipt, Visibility: retryDelay(it), Reason: reason(it.err)}
+			rs[i] = Release{ID: it.ID, PopReceipt: it.PopReceipt, Visibility: retryDelay(it), Reason: reason(it.err),
+				Unstarted: it.unstarted}
 		}
 		r.mu.Unlock()
 		res, err := r.cfg.Work.Release(ctx, r.cfg.Queue, rs)

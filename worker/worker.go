@@ -4,8 +4,8 @@
 // Go algorithm by calling Run with an Algorithm and a source (client.WorkerSource for an orca
 // server); `orca worker` is this loop with an executable or the built-in demo algorithm.
 //
-// The loop is a pipeline: a leaser keeps up to Concurrency+Batch items in hand, taking them a
-// batch at a time (BatchSource: one call per batch, inputs inline); Concurrency slots run the
+// The loop is a pipeline: a leaser keeps up to Concurrency+Batch items in hand (more when items
+// are quick: see Config.Batch), taking them a batch at a time (BatchSource: one call per batch, inputs inline); Concurrency slots run the
 // algorithm; a completer sends finished items back a batch at a time with a few calls in flight,
 // so leasing, computing and completing overlap and the calls per item fall with the load.
 //
@@ -14,7 +14,8 @@
 // leases of the items in hand are renewed, a batch at a time, while they wait or run; a failing
 // item is given back with its error and a backoff, and after the queue's maximum dequeue count
 // it goes to the poison queue, where orca reports it as failed. On shutdown the worker stops
-// taking messages, gives back the items not started and finishes the ones running.
+// taking messages and finishes the items in hand within a grace period; what the grace cuts
+// short is given back, and an item that never began does not count as a delivery.
 package worker
 
 import (
@@ -80,8 +81,11 @@ type Config struct {
 	Queue string
 	// Concurrency is how many items are processed at once (default 1).
 	Concurrency int
-	// Batch is the most items one lease takes (default Concurrency, at most MaxBatch); the
-	// worker holds at most Concurrency+Batch items, so that a batch waits while one runs.
+	// Batch is how many items the worker holds ahead of its slots, leased while they run
+	// (default Concurrency, at most MaxBatch). Once it has measured its items, a worker whose
+	// items are quick holds more ahead: what its slots finish in half a second, up to MaxBatch
+	// (a lease then takes more items per call); slow items are never held further ahead than
+	// Batch, so that an idle worker is not left without work another one sits on.
 	Batch int
 	// MaxIdle makes Run return after this long without a message (the seeds' containers shut
 	// down when idle); 0 runs until ctx ends.
@@ -136,4 +140,3 @@ func (c *Config) setDefaults() error {
 	}
 	return nil
 }
-
