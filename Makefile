@@ -54,7 +54,9 @@ bench: build ## Run the benchmark scenarios and print BENCH lines
 	@$(BIN)/orca bench --scenario sequence --n 1000
 	@$(BIN)/orca bench --scenario many --n 2000
 	@$(BIN)/orca bench --scenario compute-inproc --n 10000
+	@$(BIN)/orca bench --scenario compute-dev --n 10000
 	@$(BIN)/orca bench --scenario compute-exec --n 10000
+	@$(BIN)/orca bench --scenario compute-exec-stream --n 10000
 	@$(BIN)/orca bench --scenario cold-start --n 1
 
 .PHONY: bench-postgres
@@ -65,7 +67,8 @@ bench-postgres: build ## Run the PostgreSQL benchmark scenarios (test server sta
 		"fsync=$$(psql "$$ORCA_TEST_POSTGRES_URL" -Atc 'SHOW fsync' 2>/dev/null) (scripts/services/postgres.sh, same machine)"; \
 	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario fanout --n 10000 && \
 	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario many --n 2000 && \
-	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario compute-inproc --n 10000
+	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario compute-inproc --n 10000 && \
+	$(BIN)/orca bench --store "$$ORCA_TEST_POSTGRES_URL" --scenario compute-dev --n 10000
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for 30s

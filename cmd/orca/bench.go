@@ -47,7 +47,7 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cmd.Println(res.Line())
+			fmt.Fprintln(cmd.OutOrStdout(), res.Line())
 			return nil
 		},
 	}

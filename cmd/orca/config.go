@@ -24,7 +24,7 @@ func newConfigCmd() *cobra.Command {
 			if err := f.Validate(); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			cmd.Printf("%s: OK (%d subscriptions)\n", args[0], len(f.Subscriptions))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d subscriptions)\n", args[0], len(f.Subscriptions))
 			return nil
 		},
 	})

@@ -49,10 +49,12 @@ resumes every unfinished run.`,
 			fl := cmd.Flags()
 			f.queue = pick(fl, "queue", f.queue, file.Work.Queue)
 			f.exec = pick(fl, "exec", f.exec, file.Workers.Exec)
+			f.execMode = pick(fl, "exec-mode", f.execMode, file.Workers.ExecMode)
 			f.concurrency = pick(fl, "concurrency", f.concurrency, file.Workers.Concurrency)
+			f.batch = pick(fl, "batch", f.batch, file.Workers.Batch)
 			f.computeDelay = pick(fl, "compute-delay", f.computeDelay, file.Workers.ComputeDelay)
-			policy := pol.policy(fl, file.Workers)
-			if _, err := f.algorithm(); err != nil {
+			policy := pol.policy(fl, file.Workers, f.capacity())
+			if err := f.check(); err != nil {
 				return err
 			}
 			if err := policy.WithDefaults().Validate(); err != nil {
@@ -87,8 +89,14 @@ resumes every unfinished run.`,
 			pools := []scaler.Pool{newPool(config.DefaultPool, f, policy)}
 			for _, p := range file.Pools {
 				wf := f
-				wf.queue, wf.exec, wf.concurrency, wf.computeDelay = p.Queue, p.Exec, max(p.Concurrency, 1), p.ComputeDelay
-				pools = append(pools, newPool(p.Name, wf, poolPolicy(p.Workers)))
+				wf.queue, wf.exec, wf.execMode, wf.concurrency, wf.batch, wf.computeDelay = p.Queue, p.Exec, p.ExecMode, p.Concurrency, p.Batch, p.ComputeDelay
+				if wf.execMode == "" {
+					wf.execMode = execPerItem
+				}
+				if err := wf.check(); err != nil {
+					return fmt.Errorf("pool %s: %w", p.Name, err)
+				}
+				pools = append(pools, newPool(p.Name, wf, poolPolicy(p.Workers, wf.capacity())))
 			}
 			if err := a.StartPools(cmd.Context(), pools); err != nil {
 				return err
@@ -169,7 +177,7 @@ func (p *poolFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.IntVar(&p.min, "min-workers", 0, "fewest workers (0: scale to zero when idle)")
 	fl.IntVar(&p.max, "max-workers", runtime.NumCPU(), "most workers")
-	fl.Int64Var(&p.target, "target-queue-length", scaler.DefaultTargetQueueLength, "queue length one worker is meant for (KEDA's queueLength)")
+	fl.Int64Var(&p.target, "target-queue-length", 0, "queue length one worker is meant for (KEDA's queueLength; 0: what one worker holds, --concurrency plus --batch)")
 	fl.Int64Var(&p.activation, "activation-queue-length", 0, "the pool is active while the queue holds more messages than this")
 	fl.DurationVar(&p.polling, "polling-interval", scaler.DefaultPollingInterval, "how often the queue length is measured")
 	fl.DurationVar(&p.cooldown, "cooldown", scaler.DefaultCooldown, "how long the pool must be inactive before it scales to zero")
@@ -178,10 +186,15 @@ func (p *poolFlags) register(cmd *cobra.Command) {
 		"scaling in keeps the highest need of this window (the HPA's default; scaling to zero is the cooldown's)")
 }
 
-// poolPolicy is the scaling policy of a pool declared in the configuration file.
-func poolPolicy(w config.Workers) scaler.Policy {
+// poolPolicy is the scaling policy of a pool declared in the configuration file. A worker
+// holds capacity items at once (its slots and a waiting batch), which is the target queue length
+// unless one is set: a worker per capacity's worth of queued items.
+func poolPolicy(w config.Workers, capacity int) scaler.Policy {
 	if w.Max == 0 {
 		w.Max = runtime.NumCPU()
+	}
+	if w.TargetQueueLength == 0 {
+		w.TargetQueueLength = int64(capacity)
 	}
 	return scaler.Policy{Min: w.Min, Max: w.Max, TargetQueueLength: w.TargetQueueLength,
 		ActivationQueueLength: w.ActivationQueueLength, PollingInterval: w.PollingInterval, Cooldown: w.Cooldown,
@@ -190,17 +203,19 @@ func poolPolicy(w config.Workers) scaler.Policy {
 }
 
 // policy merges the flags with the configuration file's workers section (a flag given wins).
-func (p *poolFlags) policy(fl *pflag.FlagSet, w config.Workers) scaler.Policy {
+func (p *poolFlags) policy(fl *pflag.FlagSet, w config.Workers, capacity int) scaler.Policy {
 	w.Min = pick(fl, "min-workers", p.min, w.Min)
 	w.Max = pick(fl, "max-workers", p.max, w.Max)
-	w.TargetQueueLength = pick(fl, "target-queue-length", p.target, w.TargetQueueLength)
+	if fl.Changed("target-queue-length") {
+		w.TargetQueueLength = p.target
+	}
 	w.ActivationQueueLength = pick(fl, "activation-queue-length", p.activation, w.ActivationQueueLength)
 	w.PollingInterval = pick(fl, "polling-interval", p.polling, w.PollingInterval)
 	w.Cooldown = pick(fl, "cooldown", p.cooldown, w.Cooldown)
 	w.ScaleUpPeriod = pick(fl, "scale-up-period", p.scaleUpPeriod, w.ScaleUpPeriod)
 	// A negative value turns the window off; a zero one takes the default.
 	w.ScaleDownStabilization = pick(fl, "scale-down-stabilization", p.stabilization, w.ScaleDownStabilization)
-	return poolPolicy(w)
+	return poolPolicy(w, capacity)
 }
 
 func printDevBanner(cmd *cobra.Command, base, where string, pol scaler.Policy, exec string) {

@@ -21,6 +21,43 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// runCLISplit runs the CLI with stdout and stderr apart.
+func runCLISplit(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// TestResultsGoToStdout checks that what a person would script (a BENCH line, the version, a
+// config check's verdict) is on stdout, alone, so that `orca bench … > file` captures it.
+func TestResultsGoToStdout(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "good.yaml")
+	if err := os.WriteFile(good, []byte("listen: 127.0.0.1:9000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want *regexp.Regexp
+	}{
+		{[]string{"version"}, regexp.MustCompile(`^orca dev\n$`)},
+		{[]string{"config", "check", good}, regexp.MustCompile(`^.*good.yaml: OK \(0 subscriptions\)\n$`)},
+		{[]string{"bench", "--scenario", "fanout", "--n", "10", "--dir", t.TempDir()}, regexp.MustCompile(`^BENCH scenario=fanout n=10 .*\n$`)},
+	} {
+		stdout, stderr, err := runCLISplit(t, c.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if !c.want.MatchString(stdout) {
+			t.Errorf("%v: stdout %q, want %s (stderr %q)", c.args, stdout, c.want, stderr)
+		}
+	}
+}
+
 func TestHelpListsSubcommands(t *testing.T) {
 	out, err := runCLI(t, "--help")
 	if err != nil {

@@ -457,7 +457,9 @@ func (a *App) Stop(ctx context.Context) error {
 }
 
 // Source returns an in-process worker source on this node's queue and blobs.
-func (a *App) Source() InProcSource { return InProcSource{Queues: a.Queues, Blobs: a.Blobs, Work: a.Work} }
+func (a *App) Source() InProcSource {
+	return InProcSource{Queues: a.Queues, Blobs: a.Blobs, Work: a.Work}
+}
 
 // WorkQueue returns the compute flow's queue.
 func (a *App) WorkQueue() string { return a.cfg.WorkQueue }

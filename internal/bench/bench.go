@@ -40,7 +40,7 @@ type Scenario struct {
 	Name        string
 	Description string
 	Engine      func(ctx context.Context, engs []*engine.Engine, n int) error
-	Node        func(ctx context.Context, st runStore, n int, opt Options) (time.Duration, error)
+	Node        func(ctx context.Context, st runStore, n int, opt Options) (nodeRun, error)
 	// Postgres says the scenario runs on PostgreSQL too; MultiServer that it runs with several
 	// servers sharing the store (PostgreSQL only).
 	Postgres    bool
@@ -56,8 +56,12 @@ var Scenarios = map[string]Scenario{
 		Postgres: true, MultiServer: true},
 	"compute-inproc": {Name: "compute-inproc", Description: "the seeds' flow: ComputeOrchestrator with N items, in-process workers",
 		Node: runComputeInProc, Postgres: true},
-	"compute-exec": {Name: "compute-exec", Description: "the seeds' flow with N items through `orca worker --exec` processes running a trivial executable",
+	"compute-dev": {Name: "compute-dev", Description: "what `make run` does: orca dev's autoscaled pool of `orca worker` processes with the built-in algorithm, " +
+		"the run started through the seeds' HTTP starter and polled until Completed", Node: runComputeDev, Postgres: true},
+	"compute-exec": {Name: "compute-exec", Description: "the seeds' flow with N items through `orca worker --exec` processes running a trivial executable per item",
 		Node: runComputeExec},
+	"compute-exec-stream": {Name: "compute-exec-stream", Description: "the seeds' flow with N items through `orca worker --exec-mode stream` processes, " +
+		"each running a trivial executable once per slot", Node: runComputeExecStream},
 	"cold-start": {Name: "cold-start", Description: "from zero `orca worker` processes: seconds from the start request to the first item processed",
 		Node: runColdStart},
 }
@@ -95,8 +99,10 @@ type Result struct {
 	Scenario string
 	N        int
 	// Servers is how many orca servers (engines or nodes) shared the store.
-	Servers   int
-	Seconds   float64
+	Servers int
+	Seconds float64
+	// PeakRSSMB is the peak resident memory of orca and of its worker processes, summed (each
+	// process's own peak: an upper bound of their peak together).
 	PeakRSSMB float64
 	// Database is the PostgreSQL database the run created and dropped ("" on SQLite).
 	Database string
@@ -221,16 +227,16 @@ func Run(ctx context.Context, name string, n int, opt Options) (res Result, err 
 		res.Scenario += "-postgres"
 		res.Database = db
 	}
-	var took time.Duration
+	var nr nodeRun
 	if sc.Node != nil {
-		took, err = sc.Node(ctx, st, n, opt)
+		nr, err = sc.Node(ctx, st, n, opt)
 	} else {
-		took, err = runEngines(ctx, sc, st, n, opt)
+		nr.took, err = runEngines(ctx, sc, st, n, opt)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("scenario %s: %w", name, err)
 	}
-	res.Seconds, res.PeakRSSMB = took.Seconds(), peakRSSMB()
+	res.Seconds, res.PeakRSSMB = nr.took.Seconds(), peakRSSMB("self")+nr.workersRSSMB
 	return res, nil
 }
 
@@ -386,9 +392,10 @@ func runMany(ctx context.Context, engs []*engine.Engine, n int) error {
 	return nil
 }
 
-// peakRSSMB reads the process's peak resident set size (VmHWM) from /proc; 0 where unavailable.
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+// peakRSSMB reads a process's peak resident set size (VmHWM) from /proc ("self": this one's);
+// 0 where unavailable.
+func peakRSSMB(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}

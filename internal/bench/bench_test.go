@@ -109,7 +109,7 @@ func TestRefused(t *testing.T) {
 		opt      bench.Options
 		want     string
 	}{
-		{"sequence on PostgreSQL", "sequence", bench.Options{StoreURL: pg}, "those that do: compute-inproc, fanout, many"},
+		{"sequence on PostgreSQL", "sequence", bench.Options{StoreURL: pg}, "those that do: compute-dev, compute-inproc, fanout, many"},
 		{"compute-exec on PostgreSQL", "compute-exec", bench.Options{StoreURL: pg}, "does not run on PostgreSQL"},
 		{"cold-start on PostgreSQL", "cold-start", bench.Options{StoreURL: pg}, "does not run on PostgreSQL"},
 		{"sync on PostgreSQL", "fanout", bench.Options{StoreURL: pg, Synchronous: "NORMAL"}, "SQLite's"},

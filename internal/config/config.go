@@ -74,7 +74,9 @@ type Workers struct {
 	Min          int           `yaml:"min"`
 	Max          int           `yaml:"max"`
 	Exec         string        `yaml:"exec"`
+	ExecMode     string        `yaml:"execMode"`
 	Concurrency  int           `yaml:"concurrency"`
+	Batch        int           `yaml:"batch"`
 	ComputeDelay time.Duration `yaml:"computeDelay"`
 	// The scaler's policy (KEDA's ScaledObject fields; 0: the defaults).
 	TargetQueueLength     int64         `yaml:"targetQueueLength"`
@@ -302,7 +304,7 @@ func (f *File) Validate() error {
 
 // validate checks a pool's settings; field names the section in errors.
 func (w Workers) validate(field string) error {
-	if w.Min < 0 || w.Max < 0 || w.Concurrency < 0 || w.ComputeDelay < 0 || w.TargetQueueLength < 0 ||
+	if w.Min < 0 || w.Max < 0 || w.Concurrency < 0 || w.Batch < 0 || w.ComputeDelay < 0 || w.TargetQueueLength < 0 ||
 		w.ActivationQueueLength < 0 || w.PollingInterval < 0 || w.Cooldown < 0 || w.ScaleUpPeriod < 0 ||
 		w.ScaleUpPods < 0 || w.ScaleUpPercent < 0 {
 		return &Error{field, "sizes, lengths and durations must not be negative (scaleDownStabilization may be: off)"}
