@@ -28,6 +28,14 @@ type Exec struct {
 	Logger  *slog.Logger
 }
 
+// itemTimeout is an executable's time limit per item: t, or 10m when t is not set.
+func itemTimeout(t time.Duration) time.Duration {
+	if t <= 0 {
+		return 10 * time.Minute
+	}
+	return t
+}
+
 // stderrTail is how much of stderr a failure keeps.
 const stderrTail = 2048
 
@@ -36,10 +44,7 @@ func (e *Exec) Compute(ctx context.Context, input json.RawMessage) (json.RawMess
 	if len(e.Command) == 0 {
 		return nil, errors.New("exec: no command")
 	}
-	timeout := e.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Minute
-	}
+	timeout := itemTimeout(e.Timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.Command[0], e.Command[1:]...)

@@ -123,18 +123,6 @@ func (r *run) holdLimit() int {
 	return r.cfg.Concurrency + ahead
 }
 
-// timed records how long an item's run took in the moving average.
-func (r *run) timed(d time.Duration) {
-	d = max(d, time.Microsecond)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.itemTime == 0 {
-		r.itemTime = d
-		return
-	}
-	r.itemTime += (d - r.itemTime) / 8
-}
-
 // room is how many items a lease may take now.
 func (r *run) room() int {
 	r.mu.Lock()
@@ -204,7 +192,7 @@ func (r *run) lease(ctx context.Context) {
 		for _, it := range items {
 			if it.Problem != "" {
 				it.err = errors.New(it.Problem)
-				r.finish(it)
+				r.finish(it, 0)
 				continue
 			}
 			r.ready <- it
@@ -218,10 +206,19 @@ func (r *run) idleFor() time.Duration {
 	return time.Since(r.lastWork)
 }
 
-// finish hands an item on to its call and frees its room.
-func (r *run) finish(it *item) {
+// finish hands an item on to its call and frees its room; took, when the item ran, goes into
+// the moving average of an item's run.
+func (r *run) finish(it *item, took time.Duration) {
 	r.mu.Lock()
 	r.inHand--
+	if took > 0 {
+		took = max(took, time.Microsecond)
+		if r.itemTime == 0 {
+			r.itemTime = took
+		} else {
+			r.itemTime += (took - r.itemTime) / 8
+		}
+	}
 	r.mu.Unlock()
 	select {
 	case r.freed <- struct{}{}:
@@ -236,12 +233,12 @@ func (r *run) slot(workCtx context.Context) {
 	for it := range r.ready {
 		if workCtx.Err() != nil {
 			it.err, it.shutdown, it.unstarted = errors.New("worker shut down before the item began"), true, true
-		} else {
-			start := time.Now()
-			r.compute(workCtx, it)
-			r.timed(time.Since(start))
+			r.finish(it, 0)
+			continue
 		}
-		r.finish(it)
+		start := time.Now()
+		r.compute(workCtx, it)
+		r.finish(it, time.Since(start))
 	}
 }
 

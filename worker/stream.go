@@ -87,10 +87,7 @@ func (s *Stream) ComputeItem(ctx context.Context, item compute.WorkItem, input j
 	if err != nil {
 		return nil, err
 	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Minute
-	}
+	timeout := itemTimeout(s.Timeout)
 	res, healthy, err := p.exchange(ctx, append(line, '\n'), timeout)
 	if !healthy {
 		failure := err != nil && ctx.Err() == nil

@@ -83,6 +83,9 @@ func (f *workerFlags) check() error {
 	if f.concurrency < 0 || f.batch < 0 || f.batch > worker.MaxBatch {
 		return fmt.Errorf("--concurrency must be ≥ 0 and --batch 0 to %d", worker.MaxBatch)
 	}
+	if f.exec == "" && f.execMode == execStream {
+		return errors.New("--exec-mode stream needs --exec: the built-in algorithm runs in the worker")
+	}
 	_, err := f.algorithm()
 	return err
 }

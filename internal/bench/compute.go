@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/orcahq/orca/client"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/engine"
