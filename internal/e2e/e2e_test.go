@@ -276,7 +276,8 @@ func TestKilledOrcaResumesEveryRun(t *testing.T) {
 	}
 	defer logs.Close()
 	const n = 1000
-	flags := []string{"--max-workers", "2", "--concurrency", "4", "--compute-delay", "15ms", "--visibility-timeout", "2s"}
+	// ≈ 260 items/s: slow enough that each kill point is seen before the next.
+	flags := []string{"--max-workers", "2", "--concurrency", "2", "--compute-delay", "15ms", "--visibility-timeout", "2s"}
 	cmd := startDev(t, filepath.Join(dir, "data"), addr, logs, flags...)
 	c := newClient(t, "http://"+addr)
 	id := startRun(t, c, fmt.Sprint(n))
@@ -292,6 +293,9 @@ func TestKilledOrcaResumesEveryRun(t *testing.T) {
 			if (share == 0 && p.Stage == "enqueuing") || (p.Stage == "computing" && float64(p.Completed) >= share*n) {
 				t.Logf("kill %d at %+v", kill+1, p)
 				break
+			}
+			if p.Stage == "done" {
+				t.Fatalf("the run finished before kill %d (%+v): the workers are too fast for this test", kill+1, p)
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("no progress before kill %d (%+v)", kill+1, p)

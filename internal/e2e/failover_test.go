@@ -131,8 +131,11 @@ func TestServerFailover(t *testing.T) {
 	for i, addr := range servers {
 		waitUp(t, "http://"+addr)
 		for range 2 {
-			procs[i] = append(procs[i], startProcess(t, logs, "worker", "--server", "http://"+addr, "--concurrency", "4",
-				"--compute-delay", "5ms", "--visibility-timeout", "3s", "--log-level", "error"))
+			// Slow enough (4 workers × 2 slots / 20 ms ≈ 400 items/s) that the fan-out ends long
+			// before the items do: items finished while the orchestrator still enqueues are
+			// counted only after, so fast workers would jump the status past 40% to done.
+			procs[i] = append(procs[i], startProcess(t, logs, "worker", "--server", "http://"+addr, "--concurrency", "2",
+				"--compute-delay", "20ms", "--visibility-timeout", "3s", "--log-level", "error"))
 		}
 	}
 
@@ -149,6 +152,9 @@ func TestServerFailover(t *testing.T) {
 		if p.Stage == "computing" && p.Completed >= n*2/5 {
 			t.Logf("killing server 1 and its workers at %+v", p)
 			break
+		}
+		if p.Stage == "done" {
+			t.Fatalf("the run finished before the kill (%+v): the workers are too fast for this test", p)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no progress to 40%% in 3 minutes (%+v, %v)", p, err)
