@@ -121,6 +121,13 @@ func TestLostLeaseCancelsActivity(t *testing.T) {
 	id, err := eng.StartInstance(context.Background(), engine.StartParams{Name: "Once", ID: "lost"})
 	must(t, err)
 	waitUntil(t, started.Load)
+	// The activity may start before the commit that schedules it lands (speculative dispatch):
+	// abandoning the lease before the task row exists would change nothing, so wait for it.
+	waitUntil(t, func() bool {
+		recs, err := st.HistoryRead(context.Background(), &store.HistoryReadParams{InstanceID: id, After: -1, Limit: 10,
+			Types: []history.Type{history.TaskScheduled}})
+		return err == nil && len(recs) == 1
+	})
 	// Another party takes the lease: abandon it under the engine's feet.
 	must(t, st.TaskAbandon(context.Background(), eng.NodeID(), nil))
 	select {
