@@ -28,6 +28,7 @@ func authCases() []authCase {
 		{"management writes", "POST", "/api/orchestrators/Echo/auth-seed?inputCount=1", "", auth.ScopeAdmin},
 		{"management writes", "DELETE", df + "/instances/nope", "", auth.ScopeAdmin},
 		{"management writes", "DELETE", df + "/instances?createdTimeFrom=2200-01-01T00:00:00Z", "", auth.ScopeAdmin},
+		{"management writes", "DELETE", df + "/instances/?createdTimeFrom=2200-01-01T00:00:00Z", "", auth.ScopeAdmin},
 		{"management writes", "POST", df + "/instances/nope/terminate", "", auth.ScopeAdmin},
 		{"management writes", "POST", df + "/instances/nope/restart", "", auth.ScopeAdmin},
 		{"management writes", "POST", df + "/instances/nope/raiseEvent/e", "1", auth.ScopeAdmin},

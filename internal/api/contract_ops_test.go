@@ -322,6 +322,10 @@ func TestPurgeOne(t *testing.T) {
 	n.do(t, "DELETE", df+"/instances/nope", "").wantEmpty(t, http.StatusNotFound)
 }
 
+// purgeManyPaths are both spellings of the purge-many route: DF's JavaScript client builds the
+// second from statusQueryGetUri with an empty instance id, and DF routes both to the same handler.
+var purgeManyPaths = []string{df + "/instances", df + "/instances/"}
+
 func TestPurgeMany(t *testing.T) {
 	n := newNode(t, nodeConfig{})
 	for range 3 {
@@ -336,9 +340,11 @@ func TestPurgeMany(t *testing.T) {
 
 	t.Run("createdTimeFrom missing: 400 with a bare JSON string", func(t *testing.T) {
 		for _, q := range []string{"", "?createdTimeFrom=", "?createdTimeFrom=%20", "?runtimeStatus=Completed", "?createdTimeTo=2999-01-01T00:00:00Z"} {
-			r := n.do(t, "DELETE", df+"/instances"+q, "").want(t, http.StatusBadRequest)
-			if got := strings.TrimSpace(string(r.body)); got != `"Please provide value for 'createdTimeFrom' parameter."` {
-				t.Fatalf("%q: body %s", q, got)
+			for _, path := range purgeManyPaths {
+				r := n.do(t, "DELETE", path+q, "").want(t, http.StatusBadRequest)
+				if got := strings.TrimSpace(string(r.body)); got != `"Please provide value for 'createdTimeFrom' parameter."` {
+					t.Fatalf("%s%s: body %s", path, q, got)
+				}
 			}
 		}
 	})
@@ -354,36 +360,42 @@ func TestPurgeMany(t *testing.T) {
 		{"unparsable to", from + "&createdTimeTo=tomorrow", "createdTimeTo"},
 	} {
 		t.Run("400 "+c.name, func(t *testing.T) {
-			dfArgumentError(t, n.do(t, "DELETE", df+"/instances?"+c.query, ""), c.says)
+			for _, path := range purgeManyPaths {
+				dfArgumentError(t, n.do(t, "DELETE", path+"?"+c.query, ""), c.says)
+			}
 			if got := n.instanceCount(t); got != total {
 				t.Fatalf("%d instances left after a refused purge, want %d", got, total)
 			}
 		})
 	}
 	t.Run("nothing in range: 404", func(t *testing.T) {
-		n.do(t, "DELETE", df+"/instances?createdTimeFrom=2200-01-01T00:00:00Z", "").wantEmpty(t, http.StatusNotFound)
-		n.do(t, "DELETE", df+"/instances?"+from+"&createdTimeTo=2001-01-01T00:00:00Z", "").wantEmpty(t, http.StatusNotFound)
+		for _, path := range purgeManyPaths {
+			n.do(t, "DELETE", path+"?createdTimeFrom=2200-01-01T00:00:00Z", "").wantEmpty(t, http.StatusNotFound)
+			n.do(t, "DELETE", path+"?"+from+"&createdTimeTo=2001-01-01T00:00:00Z", "").wantEmpty(t, http.StatusNotFound)
+		}
 		if got := n.instanceCount(t); got != total {
 			t.Fatalf("%d instances left, want %d", got, total)
 		}
 	})
-	purge := func(t *testing.T, query string, want int) {
+	purge := func(t *testing.T, path, query string, want int) {
 		t.Helper()
-		r := n.do(t, "DELETE", df+"/instances?"+query, "").want(t, http.StatusOK)
+		r := n.do(t, "DELETE", path+"?"+query, "").want(t, http.StatusOK)
 		if got := strings.TrimSpace(string(r.body)); got != `{"instancesDeleted":`+strconv.Itoa(want)+`}` {
-			t.Fatalf("body %s, want %d deleted", got, want)
+			t.Fatalf("DELETE %s?%s: body %s, want %d deleted", path, query, got, want)
 		}
 	}
 	t.Run("by status", func(t *testing.T) {
-		purge(t, from+"&runtimeStatus=Failed,bogus", 1)
-		purge(t, from+"&runtimeStatus=5", 1) // Terminated, by number
+		purge(t, df+"/instances", from+"&runtimeStatus=Failed,bogus", 1)
+		purge(t, df+"/instances/", from+"&runtimeStatus=5", 1) // Terminated, by number; the JS client's spelling
 	})
 	t.Run("every finished status by default", func(t *testing.T) {
-		purge(t, from, 3)
+		purge(t, df+"/instances/", from, 3)
 		if ids := n.listAll(t, "", 100); len(ids) != 1 || ids[0] != running {
 			t.Fatalf("left %v, want only the running %s", ids, running)
 		}
-		n.do(t, "DELETE", df+"/instances?"+from, "").wantEmpty(t, http.StatusNotFound)
+		for _, path := range purgeManyPaths {
+			n.do(t, "DELETE", path+"?"+from, "").wantEmpty(t, http.StatusNotFound)
+		}
 	})
 }
 
