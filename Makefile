@@ -15,6 +15,8 @@ help: ## List the targets
 
 .PHONY: build
 build: ## Build bin/orca
+	@if [ -x $(BIN)/orca ]; then echo "make: building $(BIN)/orca" >&2; else \
+		echo "make: building $(BIN)/orca for the first time: Go downloads and compiles its dependencies (SQLite, PostgreSQL, the cloud SDKs), about 3 minutes on 2 cores; later builds take seconds" >&2; fi
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/orca ./cmd/orca
 
 .PHONY: run
