@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -317,6 +318,44 @@ func TestProgressLine(t *testing.T) {
 	v.done()
 	if s := b.String(); !strings.HasPrefix(s, "\r\x1b[K| Running") || !strings.Contains(s, "\r\x1b[K/ Running") || !strings.HasSuffix(s, "\r\x1b[K") {
 		t.Fatalf("terminal redraw %q", s)
+	}
+}
+
+// TestProgressLineFits: on a terminal the line fits its width, dropping the status word, the
+// stage, the elapsed time and the in-flight count, in that order, before it narrows the bar;
+// the counts are never cut.
+func TestProgressLineFits(t *testing.T) {
+	st := &client.Status{RuntimeStatus: client.RuntimeStatusRunning,
+		CustomStatus: json.RawMessage(`{"stage":"computing","total":100000,"completed":51234,"failed":2,"inFlight":48764}`)}
+	counts := "51234/100000  51%  failed 2"
+	for _, c := range []struct {
+		width   int
+		want    []string
+		notWant []string
+	}{
+		{0, []string{counts, "in flight 48764", "12s", "computing", "Running"}, nil},
+		{120, []string{counts, "in flight 48764", "12s", "computing", "Running"}, nil},
+		{100, []string{"[###############...............] " + counts, "in flight 48764", "12s", "computing"}, []string{"Running"}},
+		{85, []string{counts, "in flight 48764", "12s"}, []string{"Running", "computing"}},
+		{79, []string{counts, "in flight 48764"}, []string{"Running", "computing", "12s"}},
+		{60, []string{"[###############...............] " + counts}, []string{"Running", "computing", "in flight", "12s"}},
+		{50, []string{"] " + counts}, []string{"[##############"}},
+		{30, []string{counts}, []string{"["}},
+	} {
+		got := fitProgressLine(st, "|", "12s", c.width)
+		if c.width > 0 && utf8.RuneCountInString(got) > c.width {
+			t.Errorf("width %d: %q is %d wide", c.width, got, utf8.RuneCountInString(got))
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("width %d: %q lacks %q", c.width, got, w)
+			}
+		}
+		for _, w := range c.notWant {
+			if strings.Contains(got, w) {
+				t.Errorf("width %d: %q has %q", c.width, got, w)
+			}
+		}
 	}
 }
 

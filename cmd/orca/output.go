@@ -10,6 +10,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
 
 	"github.com/orcahq/orca/client"
 )
@@ -147,28 +150,64 @@ func bar(done, total, width int) string {
 // progressLine describes a running instance in one line: a bar when its customStatus has
 // completed and total, else the status after a spinner frame.
 func progressLine(st *client.Status, spin string) string {
+	return fitProgressLine(st, spin, "", 0)
+}
+
+// fitProgressLine is progressLine with an elapsed time, fitted to width runes (0: any width).
+// What matters least goes first when the line is too long — the status word (a bar is shown
+// only while the run is running), then the stage, the elapsed time, the in-flight count — then
+// the bar narrows; the counts and the failures stay.
+func fitProgressLine(st *client.Status, spin, elapsed string, width int) string {
 	p, ok := parseProgress(st.CustomStatus)
 	if !ok {
-		return spin + " " + string(st.RuntimeStatus)
+		return trimRunes(strings.TrimSpace(spin+" "+string(st.RuntimeStatus)+"  "+elapsed), width)
 	}
 	total, done := *p.Total, *p.Completed+p.Failed
 	pct := 100
 	if total > 0 {
 		pct = done * 100 / total
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %d/%d %3d%%", bar(done, total, 30), *p.Completed, total, pct)
+	counts := fmt.Sprintf("%d/%d %3d%%", *p.Completed, total, pct)
 	if p.Failed > 0 {
-		fmt.Fprintf(&b, "  failed %d", p.Failed)
+		counts += fmt.Sprintf("  failed %d", p.Failed)
 	}
+	// The optional parts, most important first.
+	var extras []string
 	if p.InFlight > 0 {
-		fmt.Fprintf(&b, "  in flight %d", p.InFlight)
+		extras = append(extras, fmt.Sprintf("in flight %d", p.InFlight))
+	}
+	if elapsed != "" {
+		extras = append(extras, elapsed)
 	}
 	if p.Stage != "" {
-		b.WriteString("  " + p.Stage)
+		extras = append(extras, p.Stage)
 	}
-	b.WriteString("  " + string(st.RuntimeStatus))
-	return b.String()
+	extras = append(extras, string(st.RuntimeStatus))
+	line := func(barWidth, keep int) string {
+		var b strings.Builder
+		if barWidth > 0 {
+			b.WriteString(bar(done, total, barWidth) + " ")
+		}
+		b.WriteString(counts)
+		for _, e := range extras[:keep] {
+			b.WriteString("  " + e)
+		}
+		return b.String()
+	}
+	const fullBar, narrowestBar = 30, 10
+	if width <= 0 {
+		return line(fullBar, len(extras))
+	}
+	for keep := len(extras); keep >= 0; keep-- {
+		if l := line(fullBar, keep); utf8.RuneCountInString(l) <= width {
+			return l
+		}
+	}
+	barWidth := width - utf8.RuneCountInString(counts) - 3 // "[" "]" " "
+	if barWidth < narrowestBar {
+		barWidth = 0
+	}
+	return trimRunes(line(barWidth, 0), width)
 }
 
 var spinner = []string{"|", "/", "-", `\`}
@@ -201,10 +240,11 @@ func (v *progressView) update(st *client.Status) {
 		}
 		return
 	}
-	line := fmt.Sprintf("%s  %s", progressLine(st, spinner[v.frame%len(spinner)]), time.Since(v.start).Round(time.Second))
-	v.frame++
 	// A line longer than the terminal would wrap, and only its last row would be redrawn.
-	fmt.Fprintf(v.w, "\r\x1b[K%s", trimRunes(line, terminalWidth()-1))
+	line := fitProgressLine(st, spinner[v.frame%len(spinner)], time.Since(v.start).Round(time.Second).String(),
+		terminalWidth(v.w)-1)
+	v.frame++
+	fmt.Fprintf(v.w, "\r\x1b[K%s", line)
 	v.drawn = true
 }
 
@@ -216,8 +256,14 @@ func (v *progressView) done() {
 	}
 }
 
-// terminalWidth is $COLUMNS when the shell exports it, else 80.
-func terminalWidth() int {
+// terminalWidth is the width of the terminal w writes to, else $COLUMNS when the shell exports
+// it, else 80.
+func terminalWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 10 {
+			return cols
+		}
+	}
 	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 10 {
 		return n
 	}
