@@ -274,10 +274,20 @@ func (e *Executor) firstUnrecorded() *action {
 }
 
 func (e *Executor) endTurnActions() {
-	e.turnActions = e.turnActions[:0]
+	// The events belong to the turn's commit now: keeping them here (in the reused array) would
+	// hold every action event of a big fan-out, input included, for the life of the execution.
+	if cap(e.turnActions) > maxKeptTurnActions {
+		e.turnActions = nil
+	} else {
+		clear(e.turnActions)
+		e.turnActions = e.turnActions[:0]
+	}
 	e.turnFirstSeq = e.nextSeq
 	e.turnRecorded = 0
 }
+
+// maxKeptTurnActions is the largest turnActions array an executor keeps for its next turns.
+const maxKeptTurnActions = 1024
 
 func (e *Executor) mismatch(format string, args ...any) {
 	if e.nonDeterminism == nil {
