@@ -112,8 +112,9 @@ func ParseSpec(input json.RawMessage) (*Spec, []json.RawMessage, error) {
 			return nil, nil, err
 		}
 		items := make([]json.RawMessage, n)
+		one := json.RawMessage(`[1,1]`) // shared: nothing writes to an item's data
 		for i := range items {
-			items[i] = json.RawMessage(`[1,1]`)
+			items[i] = one
 		}
 		return spec, items, nil
 	}
@@ -134,10 +135,12 @@ func ParseInputCount(raw json.RawMessage) (int, error) {
 	return n, nil
 }
 
-// ActivityInput is the input of the Compute activity.
+// ActivityInput is the input of the Compute activity. The orchestrator leaves InstanceID out
+// (the activity runs for its instance, and a 100,000-item fan-out holds every input in memory
+// until its commit and in history after it); histories recorded with it still run.
 type ActivityInput struct {
 	InputID    int             `json:"input_id"`
-	InstanceID string          `json:"instance_id"`
+	InstanceID string          `json:"instance_id,omitempty"`
 	InputData  json.RawMessage `json:"input_data"`
 }
 
@@ -188,22 +191,35 @@ var computeRetry = orca.RetryPolicy{MaxAttempts: 5, FirstRetryInterval: time.Sec
 
 func (r *run) compute(i int) orca.Task {
 	r.state[i].attempts++
-	return r.ctx.CallActivity(ActivityName, ActivityInput{InputID: i, InstanceID: r.ctx.InstanceID(), InputData: r.items[i]},
-		orca.WithRetry(computeRetry))
+	return r.ctx.CallActivity(ActivityName, ActivityInput{InputID: i, InputData: r.items[i]}, orca.WithRetry(computeRetry))
 }
+
+// fanOutWindow is the most enqueue activities a run has scheduled and not yet seen finish. A
+// run of up to this many items schedules them all in its first turn; a bigger one schedules the
+// next as each one finishes, so its memory (every pending task, the first turn's commit) stays
+// that of this many items, whatever its size. The actions and their order are the same either
+// way: only the turns they fall in differ.
+var fanOutWindow = 10_000
 
 // enqueueAll writes every item's input and work item, reporting progress as it goes.
 func (r *run) enqueueAll() error {
 	n := len(r.items)
 	tasks := make([]orca.Task, n)
-	for i := range tasks {
-		tasks[i] = r.compute(i)
+	scheduled := 0
+	scheduleUpTo := func(k int) {
+		for ; scheduled < min(k, n); scheduled++ {
+			tasks[scheduled] = r.compute(scheduled)
+		}
 	}
+	scheduleUpTo(fanOutWindow)
 	step := max(1, n/100)
-	for i, t := range tasks {
-		if err := t.Await(nil); err != nil {
+	for i := range n {
+		err := tasks[i].Await(nil)
+		tasks[i] = nil // done: let it go
+		if err != nil {
 			r.fail(i, "could not enqueue: "+err.Error())
 		}
+		scheduleUpTo(i + 1 + fanOutWindow)
 		if (i+1)%step == 0 || i+1 == n {
 			if err := r.progress("enqueuing", i+1); err != nil {
 				return err
@@ -414,6 +430,9 @@ func Register(reg *orca.Registry, storage Storage, queue string) error {
 		var in ActivityInput
 		if err := ctx.Input(&in); err != nil {
 			return nil, orca.NonRetriable(err)
+		}
+		if in.InstanceID == "" {
+			in.InstanceID = ctx.InstanceID()
 		}
 		name := InputBlobName(in.InstanceID, in.InputID)
 		data, err := json.Marshal(Input(in))

@@ -82,7 +82,7 @@ func TestRunCompletesWithEveryItemCountedOnce(t *testing.T) {
 		t.Fatalf("work item %s (%v)", st.messages[0], err)
 	}
 	var in compute.Input
-	if err := json.Unmarshal(st.blobs["input/run/3.json"], &in); err != nil || in.InputID != 3 || string(in.InputData) != "[1,1]" {
+	if err := json.Unmarshal(st.blobs["input/run/3.json"], &in); err != nil || in.InputID != 3 || in.InstanceID != "run" || string(in.InputData) != "[1,1]" {
 		t.Fatalf("input blob %s", st.blobs["input/run/3.json"])
 	}
 	var progress compute.Progress
@@ -227,5 +227,45 @@ func TestParseOutputBlobName(t *testing.T) {
 		if _, _, err := compute.ParseOutputBlobName(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestBigRunFansOutInAWindow: a run bigger than the fan-out window schedules the window in its
+// first turn and the rest as the first ones finish, every turn replayed from its history on a
+// fresh executor (orcatest's default), and completes with every item once.
+func TestBigRunFansOutInAWindow(t *testing.T) {
+	compute.SetFanOutWindow(t, 3)
+	tester, st := newTester(t)
+	const n = 10
+	for i := range n {
+		complete(t, tester, time.Minute, "run", compute.Completion{InputID: i, OK: true, Result: json.RawMessage(fmt.Sprint(i))})
+	}
+	res, err := tester.Run("run", compute.OrchestratorName, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != orcatest.StatusCompleted {
+		t.Fatalf("status %s: %v", res.Status, res.Failure)
+	}
+	var out compute.RunOutput
+	if err := res.Decode(&out); err != nil || out.Succeeded != n || len(out.Results) != n {
+		t.Fatalf("output %+v (%v)", out, err)
+	}
+	if len(st.messages) != n || len(st.blobs) != n {
+		t.Fatalf("%d messages and %d blobs written, want %d each", len(st.messages), len(st.blobs), n)
+	}
+	firstTurn, scheduled := -1, 0
+	for _, ev := range res.History {
+		switch ev {
+		case "TaskScheduled":
+			scheduled++
+		case "OrchestratorCompleted":
+			if firstTurn < 0 {
+				firstTurn = scheduled
+			}
+		}
+	}
+	if firstTurn != 3 || scheduled != n {
+		t.Fatalf("first turn scheduled %d enqueues (want the window, 3), %d in all (want %d)", firstTurn, scheduled, n)
 	}
 }

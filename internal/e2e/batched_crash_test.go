@@ -17,7 +17,7 @@ import (
 )
 
 // pacedStreamAlgorithm is a long-lived algorithm (--exec-mode stream) that sums input_data and
-// takes 10 ms an item, so that a 10,000-item run lasts long enough for all its kills.
+// takes 10 ms an item, so that a 15,000-item run lasts long enough for all its kills.
 const pacedStreamAlgorithm = `import json, sys, time
 for line in sys.stdin:
     item = json.loads(line)
@@ -33,13 +33,15 @@ const (
 	killServerWorkers = "orca and all its workers"
 )
 
-// TestBatchedPathSurvivesRandomKills runs one 10,000-item run through `orca server` on SQLite
+// TestBatchedPathSurvivesRandomKills runs one 15,000-item run through `orca server` on SQLite
 // and three `orca worker`s streaming items to a long-lived algorithm over the batched data
 // plane, and kills with SIGKILL, at random points of the run, orca alone, one worker alone, or
 // orca with all its workers, 21 times; whatever was killed starts again on the same data. Every
 // kind of batch is cut somewhere: leases answered and lost, completions committed and not
-// acknowledged, algorithms mid-item. The run completes with every item exactly once and its
-// own result, and the queue and the input container end empty.
+// acknowledged, algorithms mid-item — and, the run being bigger than the orchestrator's fan-out
+// window (10,000), its enqueues are spread over turns that a restart replays. The run
+// completes with every item exactly once and its own result, and the queue and the input
+// container end empty.
 func TestBatchedPathSurvivesRandomKills(t *testing.T) {
 	python := realPython(t)
 	dir := t.TempDir()
@@ -69,9 +71,9 @@ func TestBatchedPathSurvivesRandomKills(t *testing.T) {
 	server := startServer()
 	workers := []*exec.Cmd{startWorker(), startWorker(), startWorker()}
 
-	const n = 10_000
+	const n = 15_000
 	c := newClient(t, "http://"+addr)
-	id, err := c.StartOrchestration(context.Background(), compute.OrchestratorName, "", map[string]any{"items": pairs(n, 1)})
+	id, err := c.StartOrchestration(context.Background(), compute.OrchestratorName, "", map[string]any{"items": pairs(n, 1), "resultsBlobThreshold": n})
 	if err != nil {
 		t.Fatal(err)
 	}
