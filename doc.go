@@ -23,7 +23,7 @@
 // # Registering functions
 //
 //	r := orca.NewRegistry()
-//	_ = r.AddOrchestrator("Greet", func(ctx orca.OrchestrationContext) (any, error) {
+//	r.MustAddOrchestrator("Greet", func(ctx orca.OrchestrationContext) (any, error) {
 //		var name string
 //		if err := ctx.Input(&name); err != nil {
 //			return nil, err
@@ -32,7 +32,7 @@
 //		err := ctx.CallActivity("SayHello", name).Await(&greeting)
 //		return greeting, err
 //	})
-//	_ = r.AddActivity("SayHello", func(ctx orca.ActivityContext) (any, error) {
+//	r.MustAddActivity("SayHello", func(ctx orca.ActivityContext) (any, error) {
 //		var name string
 //		err := ctx.Input(&name)
 //		return "Hello, " + name + "!", err

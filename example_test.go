@@ -12,12 +12,12 @@ import (
 // An orchestrator calls activities; the tester runs it in memory.
 func Example() {
 	r := orca.NewRegistry()
-	_ = r.AddActivity("SayHello", func(ctx orca.ActivityContext) (any, error) {
+	r.MustAddActivity("SayHello", func(ctx orca.ActivityContext) (any, error) {
 		var name string
 		err := ctx.Input(&name)
 		return "Hello, " + name + "!", err
 	})
-	_ = r.AddOrchestrator("Greetings", func(ctx orca.OrchestrationContext) (any, error) {
+	r.MustAddOrchestrator("Greetings", func(ctx orca.OrchestrationContext) (any, error) {
 		var out []string
 		for _, city := range []string{"Tokyo", "Seattle", "London"} {
 			s, err := orca.Await[string](ctx.CallActivity("SayHello", city))
@@ -39,12 +39,12 @@ func Example() {
 // Fan out to parallel activities and fan in with WhenAll.
 func ExampleOrchestrationContext_whenAll() {
 	r := orca.NewRegistry()
-	_ = r.AddActivity("Square", func(ctx orca.ActivityContext) (any, error) {
+	r.MustAddActivity("Square", func(ctx orca.ActivityContext) (any, error) {
 		var x int
 		err := ctx.Input(&x)
 		return x * x, err
 	})
-	_ = r.AddOrchestrator("SumOfSquares", func(ctx orca.OrchestrationContext) (any, error) {
+	r.MustAddOrchestrator("SumOfSquares", func(ctx orca.OrchestrationContext) (any, error) {
 		tasks := make([]orca.Task, 5)
 		for i := range tasks {
 			tasks[i] = ctx.CallActivity("Square", i+1)
@@ -68,14 +68,14 @@ func ExampleOrchestrationContext_whenAll() {
 func ExampleWithRetry() {
 	attempts := 0
 	r := orca.NewRegistry()
-	_ = r.AddActivity("Flaky", func(ctx orca.ActivityContext) (any, error) {
+	r.MustAddActivity("Flaky", func(ctx orca.ActivityContext) (any, error) {
 		attempts++
 		if attempts < 3 {
 			return nil, errors.New("service unavailable")
 		}
 		return "done", nil
 	})
-	_ = r.AddOrchestrator("Resilient", func(ctx orca.OrchestrationContext) (any, error) {
+	r.MustAddOrchestrator("Resilient", func(ctx orca.OrchestrationContext) (any, error) {
 		start := ctx.CurrentTime()
 		v, err := orca.Await[string](ctx.CallActivity("Flaky", nil, orca.WithRetry(orca.RetryPolicy{
 			MaxAttempts:        5,
@@ -92,7 +92,7 @@ func ExampleWithRetry() {
 // Wait for a human: an external event with a timeout.
 func ExampleOrchestrationContext_waitForExternalEvent() {
 	r := orca.NewRegistry()
-	_ = r.AddOrchestrator("Approval", func(ctx orca.OrchestrationContext) (any, error) {
+	r.MustAddOrchestrator("Approval", func(ctx orca.OrchestrationContext) (any, error) {
 		approver, err := orca.Await[string](ctx.WaitForExternalEvent("Approved", orca.WaitTimeout(24*time.Hour)))
 		if errors.Is(err, orca.ErrTimedOut) {
 			return "escalated", nil
@@ -114,7 +114,7 @@ func ExampleOrchestrationContext_waitForExternalEvent() {
 // An eternal orchestration restarts itself with ContinueAsNew to keep its history short.
 func ExampleOrchestrationContext_continueAsNew() {
 	r := orca.NewRegistry()
-	_ = r.AddOrchestrator("Countdown", func(ctx orca.OrchestrationContext) (any, error) {
+	r.MustAddOrchestrator("Countdown", func(ctx orca.OrchestrationContext) (any, error) {
 		var n int
 		if err := ctx.Input(&n); err != nil {
 			return nil, err
@@ -136,7 +136,7 @@ func ExampleOrchestrationContext_continueAsNew() {
 // Sub-orchestrations compose workflows; a failure arrives as a TaskFailedError.
 func ExampleOrchestrationContext_callSubOrchestrator() {
 	r := orca.NewRegistry()
-	_ = r.AddOrchestrator("Child", func(ctx orca.OrchestrationContext) (any, error) {
+	r.MustAddOrchestrator("Child", func(ctx orca.OrchestrationContext) (any, error) {
 		var n int
 		_ = ctx.Input(&n)
 		if n < 0 {
@@ -144,7 +144,7 @@ func ExampleOrchestrationContext_callSubOrchestrator() {
 		}
 		return n + 1, nil
 	})
-	_ = r.AddOrchestrator("Parent", func(ctx orca.OrchestrationContext) (any, error) {
+	r.MustAddOrchestrator("Parent", func(ctx orca.OrchestrationContext) (any, error) {
 		ok, err := orca.Await[int](ctx.CallSubOrchestrator("Child", 41))
 		if err != nil {
 			return nil, err

@@ -191,6 +191,23 @@ func (r *Registry) AddActivity(name string, fn Activity) error {
 	return nil
 }
 
+// MustAddOrchestrator is AddOrchestrator for registrations at program start: it panics on the
+// error (an empty or too long name, a nil function, a name registered twice).
+func (r *Registry) MustAddOrchestrator(name string, fn Orchestrator) *Registry {
+	if err := r.AddOrchestrator(name, fn); err != nil {
+		panic("orca: " + err.Error())
+	}
+	return r
+}
+
+// MustAddActivity is AddActivity for registrations at program start: it panics on the error.
+func (r *Registry) MustAddActivity(name string, fn Activity) *Registry {
+	if err := r.AddActivity(name, fn); err != nil {
+		panic("orca: " + err.Error())
+	}
+	return r
+}
+
 func checkRegistration(kind, name string, nilFunc bool) error {
 	switch {
 	case name == "":
