@@ -32,6 +32,7 @@ TEST_SERVICES := scripts/test-services.sh
 .PHONY: test
 test: ## Run every test (vet, race detector, crash tests; PostgreSQL, S3 and Azurite started and stopped around them)
 	$(GO) vet ./...
+	cd examples/hostapp && $(GO) vet ./...
 	@status=0; eval "$$($(TEST_SERVICES) start)"; \
 		$(GO) test -race -count=1 -timeout 60m ./... || status=$$?; \
 		$(TEST_SERVICES) stop; exit $$status

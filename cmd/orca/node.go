@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -68,19 +66,6 @@ func (n *nodeFlags) describe() string {
 	return "store: " + storeopen.Describe(n.store, n.data) + ", " + blobs + ", queues " + queueopen.Describe(n.queueURL)
 }
 
-// isLoopback reports whether a listen address only accepts local connections.
-func isLoopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // openNode starts a node from the configuration; it refuses to serve an open API beyond
 // loopback unless --insecure.
 func (n *nodeFlags) openNode(cmd *cobra.Command, logs *logFlags, file *config.File, cfg app.Config) (*app.App, error) {
@@ -88,7 +73,7 @@ func (n *nodeFlags) openNode(cmd *cobra.Command, logs *logFlags, file *config.Fi
 	if err != nil {
 		return nil, err
 	}
-	if keys.Empty() && !isLoopback(n.listen) && !n.insecure {
+	if keys.Empty() && !app.IsLoopback(n.listen) && !n.insecure {
 		return nil, fmt.Errorf("refusing to listen on %s without API keys: anyone who can reach it could start, "+
 			"terminate and purge runs and read every blob. Declare keys (auth.keys in the configuration, or "+
 			"ORCA_ADMIN_KEY), listen on a loopback address, or pass --insecure", n.listen)

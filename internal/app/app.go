@@ -7,11 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orcahq/orca/internal/workitems"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/storeopen"
+	"github.com/orcahq/orca/internal/workitems"
 )
 
 // Config configures a node. Zero values take the documented defaults.
@@ -463,3 +465,17 @@ func (a *App) Source() InProcSource {
 
 // WorkQueue returns the compute flow's queue.
 func (a *App) WorkQueue() string { return a.cfg.WorkQueue }
+
+// IsLoopback reports whether a listen address only accepts local connections: the one place an
+// API without keys may listen.
+func IsLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

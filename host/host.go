@@ -1,0 +1,101 @@
+// Package host runs orca inside your own Go program: the engine hosting your orchestrators and
+// activities, its store, the Durable Functions management API and the compute flow — what
+// `orca server` runs, with your registry in it.
+//
+//	r := orca.NewRegistry().
+//		MustAddActivity("Square", square).
+//		MustAddOrchestrator("SumOfSquares", sumOfSquares)
+//	h, err := host.Start(ctx, host.Options{Registry: r, DataDir: "data"})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer h.Stop(context.Background())
+//	// POST h.URL()+"/runtime/webhooks/durabletask/orchestrators/SumOfSquares" starts a run.
+//
+// The state lives in DataDir (SQLite and blob files) unless Store and Blob name shared
+// services (PostgreSQL and S3 or Azure Blob), where several hosts — and `orca server`s that
+// register the same functions — share one task hub. Every host of a task hub must register
+// every orchestrator and activity the hub runs: any of them may take any instance or task.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/orcahq/orca"
+	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/auth"
+)
+
+// Options configure a host. Zero values take the defaults `orca server` has.
+type Options struct {
+	// Registry holds your orchestrators and activities (required). The compute flow's
+	// ComputeOrchestrator and its activities are added to it.
+	Registry *orca.Registry
+	// DataDir holds the SQLite store and the blob files (default ./.orca).
+	DataDir string
+	// Store is the store's URL: empty for SQLite in DataDir, postgres://… for a task hub that
+	// several hosts share.
+	Store string
+	// Blob is the blob store's URL: empty for files in DataDir; s3://BUCKET?…, azblob://ACCOUNT
+	// or file:///DIR (a PostgreSQL store needs one every host reaches).
+	Blob string
+	// Queue is the work queue service's URL: empty for queues in the store, azqueue://… for an
+	// Azure Storage Queue.
+	Queue string
+	// Listen is the API's address (default 127.0.0.1:7071; port 0 picks a free one).
+	Listen string
+	// AdminKey, when set, is the key every API call must present (the x-functions-key header,
+	// a bearer token or ?code=); at least 16 characters. Without it the API is open, which Start
+	// refuses on a non-loopback address unless Insecure is set.
+	AdminKey string
+	Insecure bool
+	// Logger receives the host's logs (default: none).
+	Logger *slog.Logger
+}
+
+// Host is a running orca node with your functions in it.
+type Host struct {
+	app *app.App
+}
+
+// Start opens the store, starts the engine and serves the API. Stop it when done: its
+// unfinished runs resume at the next Start on the same store.
+func Start(ctx context.Context, opt Options) (*Host, error) {
+	if opt.Registry == nil {
+		return nil, errors.New("host: Options.Registry is required: the orchestrators and activities to host")
+	}
+	if opt.Listen == "" {
+		opt.Listen = "127.0.0.1:7071"
+	}
+	keys := &auth.Keys{}
+	if opt.AdminKey != "" {
+		if len(opt.AdminKey) < auth.MinKeyLength {
+			return nil, fmt.Errorf("host: AdminKey is shorter than %d characters", auth.MinKeyLength)
+		}
+		keys.Add("admin", auth.ScopeAdmin, opt.AdminKey)
+	} else if !app.IsLoopback(opt.Listen) && !opt.Insecure {
+		return nil, fmt.Errorf("host: refusing to listen on %s without an AdminKey: anyone who can reach it could "+
+			"start, terminate and purge runs and read every blob; set AdminKey, listen on a loopback address, or set Insecure", opt.Listen)
+	}
+	a, err := app.New(ctx, app.Config{DataDir: opt.DataDir, StoreURL: opt.Store, BlobURL: opt.Blob, QueueURL: opt.Queue,
+		Listen: opt.Listen, Logger: opt.Logger, Registry: opt.Registry, Keys: keys})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Start(ctx); err != nil {
+		_ = a.Stop(context.Background())
+		return nil, err
+	}
+	return &Host{app: a}, nil
+}
+
+// URL is the base URL of the host's API (http://127.0.0.1:PORT): the Durable Functions routes
+// are under /runtime/webhooks/durabletask, the seeds' starter under /api/orchestrators.
+func (h *Host) URL() string { return h.app.BaseURL }
+
+// Stop drains the API, lets in-flight work finish within the engine's grace period (10 s),
+// releases the rest for the next start, and closes the store.
+func (h *Host) Stop(ctx context.Context) error { return h.app.Stop(ctx) }
