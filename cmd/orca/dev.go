@@ -102,6 +102,9 @@ resumes every unfinished run.`,
 				return err
 			}
 			printDevBanner(cmd, a.BaseURL, n.describe(), policy.WithDefaults(), f.exec)
+			if a.KEDAAddr != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "KEDA external scaler on %s (queue %s)\n", a.KEDAAddr, a.WorkQueue())
+			}
 			if demo > 0 {
 				if err := runDevDemo(cmd, a.BaseURL, demoKey, demo); err != nil && cmd.Context().Err() == nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), "orca dev: demo run:", err)

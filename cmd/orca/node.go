@@ -11,6 +11,7 @@ import (
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/queue/queueopen"
 	"github.com/orcahq/orca/internal/store/storeopen"
+	"github.com/orcahq/orca/internal/workers"
 )
 
 // nodeFlags are the flags of the commands that run a node (dev, server).
@@ -23,6 +24,8 @@ type nodeFlags struct {
 	listen     string
 	sync       string
 	insecure   bool
+	// KEDA's external scaler
+	kedaListen, kedaCert, kedaKey string
 }
 
 func (n *nodeFlags) register(cmd *cobra.Command) {
@@ -34,6 +37,9 @@ func (n *nodeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&n.listen, "listen", "127.0.0.1:7071", "HTTP address (the Functions host's local port)")
 	cmd.Flags().StringVar(&n.sync, "sync", "", "SQLite synchronous setting: FULL (default) or NORMAL")
 	cmd.Flags().BoolVar(&n.insecure, "insecure", false, "allow listening on a non-loopback address without API keys")
+	cmd.Flags().StringVar(&n.kedaListen, "keda-listen", "", "serve KEDA's External Scaler gRPC API on this address (e.g. 0.0.0.0:9090; default: off)")
+	cmd.Flags().StringVar(&n.kedaCert, "keda-tls-cert", "", "TLS certificate file for --keda-listen")
+	cmd.Flags().StringVar(&n.kedaKey, "keda-tls-key", "", "TLS key file for --keda-listen")
 }
 
 // load reads the configuration and lets the command line override it.
@@ -86,6 +92,15 @@ func (n *nodeFlags) openNode(cmd *cobra.Command, logs *logFlags, file *config.Fi
 	cfg.Listen, cfg.Synchronous, cfg.Logger, cfg.Keys = n.listen, n.sync, log, keys
 	cfg.PublicBaseURL, cfg.MaxDequeueCount, cfg.Subscriptions = file.PublicBaseURL, file.Work.MaxDequeueCount, file.Subscriptions
 	cfg.Engine = engineConfig(file)
+	cfg.KEDAListen, cfg.KEDACertFile, cfg.KEDAKeyFile = n.kedaListen, n.kedaCert, n.kedaKey
+	cfg.KEDATarget = int64(workers.Capacity(workers.DefaultConcurrency(false), 0)) // one built-in worker's capacity
+	if (n.kedaCert == "") != (n.kedaKey == "") {
+		return nil, fmt.Errorf("--keda-tls-cert and --keda-tls-key go together")
+	}
+	if n.kedaListen != "" && keys.Empty() && !app.IsLoopback(n.kedaListen) && !n.insecure {
+		return nil, fmt.Errorf("refusing to serve KEDA's scaler API on %s without API keys (it tells anyone the queue's "+
+			"length); declare keys, listen on a loopback address, or pass --insecure", n.kedaListen)
+	}
 	if cfg.WorkQueue == "" {
 		cfg.WorkQueue = file.Work.Queue
 	}

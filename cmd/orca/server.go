@@ -28,6 +28,9 @@ An API without keys is only served on a loopback address unless --insecure is gi
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "orca server listening on %s (%s)\n", a.BaseURL, n.describe())
+			if a.KEDAAddr != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "KEDA external scaler on %s (queue %s)\n", a.KEDAAddr, a.WorkQueue())
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "orca server: shutting down (again to exit at once)")
 			stopCtx, cancel := context.WithTimeout(context.Background(), 45*time.Second)

@@ -27,6 +27,7 @@ import (
 	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/kedascaler"
 	"github.com/orcahq/orca/internal/leader"
 	"github.com/orcahq/orca/internal/metrics"
 	"github.com/orcahq/orca/internal/queue"
@@ -86,6 +87,16 @@ type Config struct {
 	// counters (default 1s); SampleWindow how much of that it keeps (default 30m).
 	SampleInterval time.Duration
 	SampleWindow   time.Duration
+	// KEDAListen, when set, serves KEDA's External Scaler gRPC API there for the work queue
+	// (internal/kedascaler), with TLS when KEDACertFile and KEDAKeyFile are set.
+	KEDAListen                string
+	KEDACertFile, KEDAKeyFile string
+	// KEDATarget is a trigger's queueLength when it sets none: what one worker holds (the
+	// caller knows the workers; required with KEDAListen).
+	KEDATarget int64
+	// KEDARecheck is how often the scaler's streams reread the queue between wakes (tests;
+	// default 1s).
+	KEDARecheck time.Duration
 }
 
 // App is a running node.
@@ -109,6 +120,9 @@ type App struct {
 	// Addr is the address the API listens on, BaseURL its URL.
 	Addr    string
 	BaseURL string
+	// KEDA is the external scaler KEDA reads (nil unless KEDAListen), listening on KEDAAddr.
+	KEDA     *kedascaler.Server
+	KEDAAddr string
 
 	scaler atomic.Pointer[scaler.Scaler]
 	// leading is the fence of this node's tenure as the task hub's leader, 0 when it is not.
@@ -205,9 +219,22 @@ func (a *App) assemble(ctx context.Context) error {
 		if s := a.scaler.Load(); s != nil {
 			s.Wake(container)
 		}
+		if a.KEDA != nil {
+			a.KEDA.Wake(container)
+		}
 	}))
 	if err := compute.Register(cfg.Registry, computeStorage{blobs: a.Blobs, queues: a.Queues}, cfg.WorkQueue); err != nil {
 		return fmt.Errorf("register the compute flow: %w", err)
+	}
+	if cfg.KEDAListen != "" {
+		a.KEDA, err = kedascaler.New(kedascaler.Config{Queues: a.Queues, KnownQueues: []string{cfg.WorkQueue},
+			WorkQueue: cfg.WorkQueue, InputContainer: compute.InputContainer,
+			DefaultTarget: cfg.KEDATarget, Keys: cfg.Keys,
+			CertFile: cfg.KEDACertFile, KeyFile: cfg.KEDAKeyFile, RecheckInterval: cfg.KEDARecheck,
+			Logger: cfg.Logger.With("component", "keda")})
+		if err != nil {
+			return err
+		}
 	}
 
 	ecfg := cfg.Engine
@@ -343,6 +370,13 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
+	if a.KEDA != nil {
+		addr, err := a.KEDA.Serve(a.cfg.KEDAListen)
+		if err != nil {
+			return err
+		}
+		a.KEDAAddr = addr
+	}
 	if err := a.Dispatcher.Start(ctx); err != nil {
 		return err
 	}
@@ -441,6 +475,9 @@ func (a *App) Stop(ctx context.Context) error {
 	// Workers finish the items in hand through the API, so they stop before it does.
 	if s := a.scaler.Load(); s != nil {
 		s.Stop(ctx)
+	}
+	if a.KEDA != nil {
+		a.KEDA.Stop()
 	}
 	a.Engine.Stop(ctx)
 	a.stopWakeups()
