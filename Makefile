@@ -6,6 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI := $(BIN)/golangci-lint
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
 
 .DEFAULT_GOAL := help
 
@@ -18,6 +19,11 @@ build: ## Build bin/orca
 	@if [ -x $(BIN)/orca ]; then echo "make: building $(BIN)/orca" >&2; else \
 		echo "make: building $(BIN)/orca for the first time: Go downloads and compiles its dependencies (SQLite, PostgreSQL, the cloud SDKs), about 3 minutes on 2 cores; later builds take seconds" >&2; fi
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/orca ./cmd/orca
+
+.PHONY: image
+image: ## Build orca's container image as an OCI archive, bin/orca-image.tar, without a container engine
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/orca-linux-$(IMAGE_ARCH) ./cmd/orca
+	$(GO) run ./deploy/mkimage --binary $(BIN)/orca-linux-$(IMAGE_ARCH) --arch $(IMAGE_ARCH) --version $(VERSION) --out $(BIN)/orca-image.tar
 
 .PHONY: run
 run: build ## Run orca dev with a 1,000-item demo run: everything on this machine (API and dashboard on 127.0.0.1:7071)
