@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			"(s3://BUCKET, azblob://ACCOUNT, or file:///DIR on a directory all servers share)")
 	}
 	st, _, err := storeopen.Open(ctx, cfg.StoreURL, storeopen.Options{DataDir: cfg.DataDir, Synchronous: cfg.Synchronous,
-		ObserveCommit: a.Metrics.ObserveCommit})
+		ObserveCommit: a.Metrics.ObserveCommit, Logger: cfg.Logger.With("component", "store")})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +116,10 @@ const subscriberBuffer = 1024
 type listener struct {
 	cfg      *pgx.ConnConfig
 	fallback time.Duration
+	log      *slog.Logger
+	// up is set once LISTEN took effect, so that a loss after it is reported once and the
+	// recovery once, not every reconnection attempt.
+	up bool
 
 	mu   sync.Mutex
 	subs map[chan store.Wakeup]struct{}
@@ -122,9 +127,17 @@ type listener struct {
 	missed map[chan store.Wakeup]bool
 }
 
-func newListener(cfg *pgx.ConnConfig, fallback time.Duration) *listener {
-	return &listener{cfg: cfg, fallback: fallback, subs: map[chan store.Wakeup]struct{}{}, missed: map[chan store.Wakeup]bool{}}
+func newListener(cfg *pgx.ConnConfig, fallback time.Duration, log *slog.Logger) *listener {
+	cfg = cfg.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = listenerApplicationName
+	return &listener{cfg: cfg, fallback: fallback, log: log, subs: map[chan store.Wakeup]struct{}{}, missed: map[chan store.Wakeup]bool{}}
 }
+
+// listenerApplicationName names the listening connection in pg_stat_activity.
+const listenerApplicationName = "orca-wakeups"
 
 // Subscribe returns wake-ups caused by any process's writes (see store.Waker).
 func (b *Backend) Subscribe() (<-chan store.Wakeup, func()) { return b.wakes.subscribe() }
@@ -175,7 +188,14 @@ func (l *listener) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		_ = err // a lost connection is not an error of any call: subscribers poll meanwhile
+		// A lost connection is not an error of any call: subscribers poll meanwhile.
+		if l.up {
+			l.up = false
+			l.log.Warn("lost the PostgreSQL wake-up connection (LISTEN); waking every subscriber every poll-fallback period until it is back",
+				"error", err, "every", l.fallback)
+		} else {
+			l.log.Debug("PostgreSQL wake-up connection not up yet", "error", err)
+		}
 		l.publish(store.Wakeup{Kind: store.WakeAll})
 		select {
 		case <-ctx.Done():
@@ -193,6 +213,10 @@ func (l *listener) listen(ctx context.Context) error {
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
 		return err
+	}
+	if !l.up {
+		l.up = true
+		l.log.Info("PostgreSQL wake-up connection listening")
 	}
 	// Anything committed before LISTEN took effect was not announced.
 	l.publish(store.Wakeup{Kind: store.WakeAll})

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type Config struct {
 	// PollFallback is how often subscribers are woken anyway when the listening connection is
 	// down (default 1s): wake-ups are an optimisation, polling is what guarantees progress.
 	PollFallback time.Duration
+	// Logger is told when the wake-up connection is lost and when it is back (default: none).
+	Logger *slog.Logger
 }
 
 // Backend is the PostgreSQL store.
@@ -64,6 +67,9 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.PollFallback <= 0 {
 		cfg.PollFallback = time.Second
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	pcfg, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
@@ -80,7 +86,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	b := &Backend{cfg: cfg, pool: pool}
 	bgCtx, cancel := context.WithCancel(context.Background())
 	b.stopBg = cancel
-	b.wakes = newListener(pcfg.ConnConfig, cfg.PollFallback)
+	b.wakes = newListener(pcfg.ConnConfig, cfg.PollFallback, cfg.Logger)
 	b.notifier = newNotifier(pool)
 	b.bg.Go(func() { b.wakes.run(bgCtx) })
 	b.bg.Go(func() { b.notifier.run(bgCtx) })

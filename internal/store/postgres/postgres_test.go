@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,5 +180,83 @@ func TestTwoProcessesMigrateAndWake(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no wake-up for queue work within 10s")
 		}
+	}
+}
+
+// lockedBuffer is a log destination that goroutines share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// TestLostWakeupConnectionIsReported kills the listening connection in the server: the loss is
+// logged once as a warning (subscribers fall back to polling), every subscriber is woken, and
+// the reconnection is logged when LISTEN is back.
+func TestLostWakeupConnectionIsReported(t *testing.T) {
+	u := freshDatabase(t)
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	b, err := postgres.Open(context.Background(), postgres.Config{URL: u, MaxConns: 4, PollFallback: 50 * time.Millisecond, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	wakes, cancel := b.Subscribe()
+	defer cancel()
+	waitFor := func(what string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for logs.count(what) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("log has %d of %q, want %d:\n%s", logs.count(what), what, n, logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	const listening, lost = "PostgreSQL wake-up connection listening", "lost the PostgreSQL wake-up connection"
+	waitFor(listening, 1)
+	for len(wakes) > 0 {
+		<-wakes
+	}
+	admin, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var killed int
+	if err := admin.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'orca-wakeups' AND datname = current_database()`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d listening connections (%v), want 1", killed, err)
+	}
+	waitFor(lost, 1)
+	select {
+	case w := <-wakes:
+		if w.Kind != store.WakeAll {
+			t.Fatalf("wake-up %+v after the loss, want WakeAll", w)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up after the listening connection was lost")
+	}
+	waitFor(listening, 2)
+	if n := logs.count(lost); n != 1 {
+		t.Fatalf("the loss was logged %d times, want once", n)
 	}
 }

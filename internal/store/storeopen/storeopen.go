@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,8 @@ type Options struct {
 	Synchronous string
 	// ObserveCommit is told of SQLite's group commits (see sqlite.Config).
 	ObserveCommit func(writes int, d time.Duration, err error)
+	// Logger receives the store's own reports (PostgreSQL: its wake-up connection).
+	Logger *slog.Logger
 }
 
 // Kind names a backend.
@@ -106,7 +109,7 @@ func Open(ctx context.Context, rawURL string, o Options) (store.Backend, Kind, e
 		if o.Synchronous != "" {
 			return nil, "", fmt.Errorf("the synchronous setting (--sync) is SQLite's; PostgreSQL's durability is its own configuration")
 		}
-		st, err := postgres.Open(ctx, postgres.Config{URL: rawURL})
+		st, err := postgres.Open(ctx, postgres.Config{URL: rawURL, Logger: o.Logger})
 		if err != nil {
 			return nil, "", err
 		}
