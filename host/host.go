@@ -76,14 +76,11 @@ func Start(ctx context.Context, opt Options) (*Host, error) {
 			return nil, fmt.Errorf("host: AdminKey is shorter than %d characters", auth.MinKeyLength)
 		}
 		keys.Add("admin", auth.ScopeAdmin, opt.AdminKey)
-	} else if !app.IsLoopback(opt.Listen) && !opt.Insecure {
-		return nil, fmt.Errorf("host: refusing to listen on %s without an AdminKey: anyone who can reach it could "+
-			"start, terminate and purge runs and read every blob; set AdminKey, listen on a loopback address, or set Insecure", opt.Listen)
 	}
 	a, err := app.New(ctx, app.Config{DataDir: opt.DataDir, StoreURL: opt.Store, BlobURL: opt.Blob, QueueURL: opt.Queue,
-		Listen: opt.Listen, Logger: opt.Logger, Registry: opt.Registry, Keys: keys})
+		Listen: opt.Listen, Logger: opt.Logger, Registry: opt.Registry, Keys: keys, Insecure: opt.Insecure})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("host: %w", err)
 	}
 	if err := a.Start(ctx); err != nil {
 		_ = a.Stop(context.Background())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -79,28 +78,16 @@ func (n *nodeFlags) openNode(cmd *cobra.Command, logs *logFlags, file *config.Fi
 	if err != nil {
 		return nil, err
 	}
-	if keys.Empty() && !app.IsLoopback(n.listen) && !n.insecure {
-		return nil, fmt.Errorf("refusing to listen on %s without API keys: anyone who can reach it could start, "+
-			"terminate and purge runs and read every blob. Declare keys (auth.keys in the configuration, or "+
-			"ORCA_ADMIN_KEY), listen on a loopback address, or pass --insecure", n.listen)
-	}
 	log, err := logs.logger(cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
 	cfg.DataDir, cfg.StoreURL, cfg.BlobURL, cfg.QueueURL = n.data, n.store, n.blob, n.queueURL
-	cfg.Listen, cfg.Synchronous, cfg.Logger, cfg.Keys = n.listen, n.sync, log, keys
+	cfg.Listen, cfg.Synchronous, cfg.Logger, cfg.Keys, cfg.Insecure = n.listen, n.sync, log, keys, n.insecure
 	cfg.PublicBaseURL, cfg.MaxDequeueCount, cfg.Subscriptions = file.PublicBaseURL, file.Work.MaxDequeueCount, file.Subscriptions
 	cfg.Engine = engineConfig(file)
 	cfg.KEDAListen, cfg.KEDACertFile, cfg.KEDAKeyFile = n.kedaListen, n.kedaCert, n.kedaKey
 	cfg.KEDATarget = int64(workers.Capacity(workers.DefaultConcurrency(false), 0)) // one built-in worker's capacity
-	if (n.kedaCert == "") != (n.kedaKey == "") {
-		return nil, fmt.Errorf("--keda-tls-cert and --keda-tls-key go together")
-	}
-	if n.kedaListen != "" && keys.Empty() && !app.IsLoopback(n.kedaListen) && !n.insecure {
-		return nil, fmt.Errorf("refusing to serve KEDA's scaler API on %s without API keys (it tells anyone the queue's "+
-			"length); declare keys, listen on a loopback address, or pass --insecure", n.kedaListen)
-	}
 	if cfg.WorkQueue == "" {
 		cfg.WorkQueue = file.Work.Queue
 	}

@@ -75,8 +75,10 @@ type Config struct {
 	RetryDelays []time.Duration
 	// DeliveryPollInterval is how often the event dispatcher looks for due deliveries (default 1s).
 	DeliveryPollInterval time.Duration
-	// Keys are the API keys; nil or empty leaves the API open.
-	Keys *auth.Keys
+	// Keys are the API keys; nil or empty leaves the API open, which New refuses beyond a
+	// loopback address (Listen or KEDAListen) unless Insecure.
+	Keys     *auth.Keys
+	Insecure bool
 	// Pools replaces what the dashboard and /api/pools show (tests); by default they show the
 	// pools of StartPools' scaler.
 	Pools dashboard.Pools
@@ -155,6 +157,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if err := queue.ValidateName(cfg.WorkQueue); err != nil {
 		return nil, fmt.Errorf("work queue: %w", err)
+	}
+	if err := checkExposure(cfg); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -503,9 +508,27 @@ func (a *App) Source() InProcSource {
 // WorkQueue returns the compute flow's queue.
 func (a *App) WorkQueue() string { return a.cfg.WorkQueue }
 
-// IsLoopback reports whether a listen address only accepts local connections: the one place an
+// checkExposure refuses to serve without API keys where others can connect, unless Insecure.
+func checkExposure(cfg Config) error {
+	if !cfg.Keys.Empty() || cfg.Insecure {
+		return nil
+	}
+	const fix = "declare keys (auth.keys in the configuration, ORCA_ADMIN_KEY, or host.Options.AdminKey), " +
+		"listen on a loopback address, or allow it (--insecure, host.Options.Insecure)"
+	if !cfg.NoHTTP && !isLoopback(cfg.Listen) {
+		return fmt.Errorf("refusing to listen on %s without API keys: anyone who can reach it could start, "+
+			"terminate and purge runs and read every blob; %s", cfg.Listen, fix)
+	}
+	if cfg.KEDAListen != "" && !isLoopback(cfg.KEDAListen) {
+		return fmt.Errorf("refusing to serve KEDA's scaler API on %s without API keys (it tells anyone the queue's "+
+			"length); %s", cfg.KEDAListen, fix)
+	}
+	return nil
+}
+
+// isLoopback reports whether a listen address only accepts local connections: the one place an
 // API without keys may listen.
-func IsLoopback(listen string) bool {
+func isLoopback(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return false

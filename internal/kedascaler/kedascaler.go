@@ -90,8 +90,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+		return nil, errors.New("kedascaler: a TLS certificate and its key go together (--keda-tls-cert, --keda-tls-key)")
+	}
 	var opts []grpc.ServerOption
-	if cfg.CertFile != "" || cfg.KeyFile != "" {
+	if cfg.CertFile != "" {
 		creds, err := credentials.NewServerTLSFromFile(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("kedascaler: TLS: %w", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/kedascaler"
 	"github.com/orcahq/orca/internal/queue"
 )
 
@@ -254,3 +255,16 @@ func TestScalerNeedsAKeyWhenTheNodeHasKeys(t *testing.T) {
 		t.Fatalf("key in a header: %v", err)
 	}
 }
+
+// TestScalerTLSNeedsCertificateAndKey: half a TLS setting is refused, not served in clear.
+func TestScalerTLSNeedsCertificateAndKey(t *testing.T) {
+	for _, cfg := range []kedascaler.Config{{CertFile: "cert.pem"}, {KeyFile: "key.pem"}} {
+		cfg.Queues, cfg.DefaultTarget = stubQueues{}, 1
+		if _, err := kedascaler.New(cfg); err == nil || !strings.Contains(err.Error(), "go together") {
+			t.Errorf("%+v: %v, want the certificate and key asked for together", cfg, err)
+		}
+	}
+}
+
+// stubQueues is a queue.Service that New only holds on to.
+type stubQueues struct{ queue.Service }
