@@ -9,6 +9,7 @@ import (
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/app/apptest"
 )
 
 // node runs an orca node in the test process, with Double (returns twice its input at once),
@@ -33,16 +34,7 @@ func node(t *testing.T) *client.Client {
 			t.Fatal(err)
 		}
 	}
-	ctx := context.Background()
-	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Registry: r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		_ = a.Stop(ctx)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	a := apptest.Start(t, app.Config{Registry: r})
 	c, err := client.New(a.BaseURL)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/app/apptest"
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/worker"
 )
@@ -24,14 +25,7 @@ import (
 func startStrictApp(t *testing.T, n int) *app.App {
 	t.Helper()
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), NoHTTP: true, MaxDequeueCount: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Stop(ctx) })
+	a := apptest.Start(t, app.Config{NoHTTP: true, MaxDequeueCount: 1})
 	for i := range n {
 		name := compute.InputBlobName("shutdown", i)
 		in, _ := json.Marshal(compute.Input{InputID: i, InstanceID: "shutdown", InputData: json.RawMessage(`[1,2]`)})

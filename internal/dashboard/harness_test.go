@@ -20,6 +20,7 @@ import (
 
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/app/apptest"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/workers"
@@ -107,18 +108,10 @@ func registry(t *testing.T) *orca.Registry {
 func startNode(t *testing.T, keys *auth.Keys) *node {
 	t.Helper()
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Registry: registry(t), Keys: keys,
-		MaxDequeueCount: 1, SampleInterval: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Stop(ctx) })
+	a := apptest.Start(t, app.Config{Registry: registry(t), Keys: keys, MaxDequeueCount: 1, SampleInterval: 200 * time.Millisecond})
 	pool := workers.NewGoroutinePool(worker.Config{Source: a.Source(), Algorithm: worker.Demo(itemDelay),
 		Queue: a.WorkQueue(), PollWait: 500 * time.Millisecond, ShutdownGrace: 2 * time.Second})
-	err = a.StartPools(ctx, []scaler.Pool{{Name: "compute", Queue: a.WorkQueue(), Provider: pool,
+	err := a.StartPools(ctx, []scaler.Pool{{Name: "compute", Queue: a.WorkQueue(), Provider: pool,
 		Policy: scaler.Policy{Max: 4, TargetQueueLength: 5, PollingInterval: 250 * time.Millisecond,
 			Cooldown: 1500 * time.Millisecond, ScaleDownStabilization: -1}}})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/app/apptest"
 	"github.com/orcahq/orca/internal/workers"
 )
 
@@ -72,19 +73,11 @@ func realPython(t *testing.T) string {
 // node starts an in-test orca node listening on a free port.
 func node(t *testing.T, dir string, tweak func(*app.Config)) *app.App {
 	t.Helper()
-	cfg := app.Config{DataDir: dir, Listen: "127.0.0.1:0"}
+	cfg := app.Config{DataDir: dir}
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	a, err := app.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Stop(context.Background()) })
-	return a
+	return apptest.Start(t, cfg)
 }
 
 // workerPool runs n `orca worker` processes against base with extra flags.

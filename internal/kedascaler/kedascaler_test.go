@@ -15,6 +15,7 @@ import (
 
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/app/apptest"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/kedascaler"
@@ -25,19 +26,12 @@ import (
 // own generated code: what KEDA's operator runs.
 func node(t *testing.T, tweak func(*app.Config)) (*app.App, externalscaler.ExternalScalerClient) {
 	t.Helper()
-	cfg := app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", KEDAListen: "127.0.0.1:0", KEDATarget: 128,
+	cfg := app.Config{KEDAListen: "127.0.0.1:0", KEDATarget: 128,
 		KEDARecheck: time.Hour} // only wakes and the first read decide, unless a test says otherwise
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	a, err := app.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	a := apptest.Start(t, cfg)
 	conn, err := grpc.NewClient(a.KEDAAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

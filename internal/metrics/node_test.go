@@ -14,6 +14,7 @@ import (
 
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/app/apptest"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/store"
@@ -35,15 +36,7 @@ func TestNodeServesMetricsOfRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Keys: keys, MaxDequeueCount: 1,
-		Engine: engine.Config{ShutdownGrace: time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Stop(ctx) })
+	a := apptest.Start(t, app.Config{Keys: keys, MaxDequeueCount: 1, Engine: engine.Config{ShutdownGrace: time.Second}})
 
 	workCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan error, 1)
