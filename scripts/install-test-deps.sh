@@ -2,7 +2,8 @@
 # Installs what the tests need beyond Go on a Debian machine, and only what is missing: a C
 # compiler (the race detector needs cgo), Python (the end-to-end tests run a Python algorithm)
 # Chromium (the dashboard's browser tests, internal/dashboard), curl (the test servers' readiness
-# checks) and Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh).
+# checks), Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh) and
+# the CA bundle (the container image's test, internal/image).
 # PostgreSQL is installed by scripts/services/postgres.sh on first use. .ci/run calls this; run it
 # once on a development machine too (as root, or with sudo available).
 set -euo pipefail
@@ -13,6 +14,7 @@ command -v python3 >/dev/null || missing+=(python3)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v curl >/dev/null || missing+=(curl)
 command -v npm >/dev/null || missing+=(nodejs npm)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
