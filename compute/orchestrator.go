@@ -58,13 +58,30 @@ type RunOutput struct {
 	Failures    []Failure `json:"failures"`
 }
 
-// Progress is a running run's customStatus.
+// Progress is a running run's customStatus. Any orchestrator may report its progress in this
+// shape (orca demo's does): the CLI and the dashboard draw a bar for it.
 type Progress struct {
 	Stage     string `json:"stage"`
 	Total     int    `json:"total"`
 	Completed int    `json:"completed"`
 	Failed    int    `json:"failed"`
 	InFlight  int    `json:"inFlight"`
+}
+
+// ParseProgress reads a customStatus that reports progress: one with a numeric total (not
+// negative) and completed, as Progress has. ok is false for any other customStatus.
+func ParseProgress(customStatus json.RawMessage) (p Progress, ok bool) {
+	var fields struct {
+		Total     *int `json:"total"`
+		Completed *int `json:"completed"`
+	}
+	if json.Unmarshal(customStatus, &fields) != nil || fields.Total == nil || fields.Completed == nil || *fields.Total < 0 {
+		return Progress{}, false
+	}
+	if json.Unmarshal(customStatus, &p) != nil {
+		return Progress{}, false
+	}
+	return p, true
 }
 
 // ParseSpec reads a run's input in any of its accepted forms and returns the items' input data.

@@ -269,3 +269,25 @@ func TestBigRunFansOutInAWindow(t *testing.T) {
 		t.Fatalf("first turn scheduled %d enqueues (want the window, 3), %d in all (want %d)", firstTurn, scheduled, n)
 	}
 }
+
+func TestParseProgress(t *testing.T) {
+	for _, c := range []struct {
+		custom string
+		want   compute.Progress
+		ok     bool
+	}{
+		{`{"stage":"running","total":10,"completed":4,"failed":1,"inFlight":5}`, compute.Progress{Stage: "running", Total: 10, Completed: 4, Failed: 1, InFlight: 5}, true},
+		{`{"total":0,"completed":0}`, compute.Progress{}, true},
+		{`{"total":10}`, compute.Progress{}, false},
+		{`{"completed":3}`, compute.Progress{}, false},
+		{`{"total":-1,"completed":0}`, compute.Progress{}, false},
+		{`{"total":"10","completed":3}`, compute.Progress{}, false},
+		{`"enqueuing"`, compute.Progress{}, false},
+		{``, compute.Progress{}, false},
+	} {
+		got, ok := compute.ParseProgress(json.RawMessage(c.custom))
+		if got != c.want || ok != c.ok {
+			t.Errorf("ParseProgress(%s) = %+v, %v; want %+v, %v", c.custom, got, ok, c.want, c.ok)
+		}
+	}
+}

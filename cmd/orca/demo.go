@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/orcahq/orca"
+	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/store"
-	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/storeopen"
 )
 
 func newDemoCmd() *cobra.Command {
@@ -80,18 +80,18 @@ func demoRegistry(delay time.Duration) *orca.Registry {
 			}
 			sum += v
 			if (i+1)%max(1, n/50) == 0 || i+1 == n {
-				if err := ctx.SetCustomStatus(map[string]any{"stage": "fan-out", "completed": i + 1, "total": n}); err != nil {
+				if err := ctx.SetCustomStatus(compute.Progress{Stage: "fan-out", Completed: i + 1, Total: n}); err != nil {
 					return nil, err
 				}
 			}
 		}
-		if err := ctx.SetCustomStatus(map[string]any{"stage": "durable timer", "completed": n, "total": n}); err != nil {
+		if err := ctx.SetCustomStatus(compute.Progress{Stage: "durable timer", Completed: n, Total: n}); err != nil {
 			return nil, err
 		}
 		if err := ctx.CreateTimer(time.Second).Await(nil); err != nil {
 			return nil, err
 		}
-		if err := ctx.SetCustomStatus(map[string]any{"stage": "waiting for approval", "completed": n, "total": n}); err != nil {
+		if err := ctx.SetCustomStatus(compute.Progress{Stage: stageApproval, Completed: n, Total: n}); err != nil {
 			return nil, err
 		}
 		who, err := orca.Await[string](ctx.WaitForExternalEvent("Approval", orca.WaitTimeout(time.Minute)))
@@ -103,6 +103,10 @@ func demoRegistry(delay time.Duration) *orca.Registry {
 	return r
 }
 
+// stageApproval is the demo's stage while it waits for its external event.
+const stageApproval = "waiting for approval"
+
+// runDemo runs the demo on a node of its own, without HTTP, and drives it through the engine.
 func runDemo(ctx context.Context, out io.Writer, data string, n int, delay time.Duration) error {
 	if data == "" {
 		tmp, err := os.MkdirTemp("", "orca-demo-")
@@ -112,22 +116,20 @@ func runDemo(ctx context.Context, out io.Writer, data string, n int, delay time.
 		defer os.RemoveAll(tmp)
 		data = tmp
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(data, "orca.db")})
+	node, err := app.New(ctx, app.Config{DataDir: data, NoHTTP: true, Registry: demoRegistry(delay),
+		Engine: engine.Config{ActivityConcurrency: 32}})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	eng, err := engine.New(engine.Config{Store: st, Registry: demoRegistry(delay), ActivityConcurrency: 32})
-	if err != nil {
+	if err := node.Start(ctx); err != nil {
+		_ = node.Stop(context.WithoutCancel(ctx))
 		return err
 	}
-	if err := eng.Start(ctx); err != nil {
-		return err
-	}
-	defer eng.Stop(context.WithoutCancel(ctx))
+	defer node.Stop(context.WithoutCancel(ctx))
+	eng := node.Engine
 
 	const id = "demo"
-	fmt.Fprintf(out, "orca demo: embedded engine, store %s\n", filepath.Join(data, "orca.db"))
+	fmt.Fprintf(out, "orca demo: embedded engine, store %s\n", storeopen.Describe("", data))
 	if in, err := eng.Get(ctx, id, false); err == nil && !in.Status.Finished() {
 		fmt.Fprintf(out, "resuming instance %q (%s) from its history\n", id, in.Status)
 	} else {
@@ -138,44 +140,33 @@ func runDemo(ctx context.Context, out io.Writer, data string, n int, delay time.
 		fmt.Fprintf(out, "started instance %q: %d activities of %s each, then a 1s durable timer and an external event\n", id, n, delay)
 	}
 	start := time.Now()
+	view := newProgressView(out)
 	approved := false
 	for {
 		in, err := eng.Get(ctx, id, true)
 		if err != nil {
 			return err
 		}
-		var cs struct {
-			Stage     string `json:"stage"`
-			Completed int    `json:"completed"`
-			Total     int    `json:"total"`
+		if in.Status.Finished() {
+			view.done()
+			fmt.Fprintf(out, "%s in %.2fs, output: %s\n", in.Status, time.Since(start).Seconds(), in.Output)
+			return printHistorySummary(ctx, out, eng, id)
 		}
-		_ = json.Unmarshal(in.CustomStatus, &cs)
-		fmt.Fprintf(out, "\r  %-9s %s %-22s", in.Status, progressBar(cs.Completed, cs.Total, 30), cs.Stage)
-		if cs.Stage == "waiting for approval" && !approved {
+		view.show(id, string(in.Status), in.CustomStatus)
+		if p, _ := compute.ParseProgress(in.CustomStatus); p.Stage == stageApproval && !approved {
 			if err := eng.RaiseEvent(ctx, id, "Approval", json.RawMessage(`"orca demo"`)); err != nil {
 				return err
 			}
 			approved = true
 		}
-		if in.Status.Finished() {
-			fmt.Fprintf(out, "\n%s in %.2fs, output: %s\n", in.Status, time.Since(start).Seconds(), in.Output)
-			return printHistorySummary(ctx, out, eng, id)
-		}
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(out, "\ninterrupted; run again with the same --data to resume")
+			view.done()
+			fmt.Fprintln(out, "interrupted; run again with the same --data to resume")
 			return nil
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func progressBar(done, total, width int) string {
-	if total <= 0 {
-		return "[" + strings.Repeat(" ", width) + "]    "
-	}
-	filled := done * width / total
-	return fmt.Sprintf("[%s%s] %3d%%", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done*100/total)
 }
 
 func printHistorySummary(ctx context.Context, out io.Writer, eng *engine.Engine, id string) error {

@@ -146,17 +146,10 @@ func runDevDemo(cmd *cobra.Command, base, key string, n int) error {
 		return err
 	}
 	took := time.Since(start)
-	p, _ := parseProgress(st.CustomStatus)
+	p, _ := compute.ParseProgress(st.CustomStatus)
 	fmt.Fprintf(out, "Demo run %s %s in %s (%.0f items/s; %d completed, %d failed). orca dev keeps serving; Ctrl-C stops.\n",
-		id, st.RuntimeStatus, took.Round(time.Millisecond), float64(n)/took.Seconds(), deref(p.Completed), p.Failed)
+		id, st.RuntimeStatus, took.Round(time.Millisecond), float64(n)/took.Seconds(), p.Completed, p.Failed)
 	return nil
-}
-
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 // randomKey returns a fresh API key for orca dev's own clients.

@@ -302,13 +302,13 @@ func TestWaitExitCodesAndProgress(t *testing.T) {
 func TestProgressLine(t *testing.T) {
 	st := &client.Status{RuntimeStatus: client.RuntimeStatusRunning,
 		CustomStatus: json.RawMessage(`{"stage":"compute","total":10,"completed":4,"failed":1,"inFlight":3}`)}
-	got := progressLine(st, "|")
+	got := progressLine(string(st.RuntimeStatus), st.CustomStatus, "|")
 	want := "[###############...............] 4/10  50%  failed 1  in flight 3  compute  Running"
 	if got != want {
 		t.Fatalf("progressLine:\n got %q\nwant %q", got, want)
 	}
 	st.CustomStatus = json.RawMessage(`{"step":"download"}`)
-	if got := progressLine(st, "/"); got != "/ Running" {
+	if got := progressLine(string(st.RuntimeStatus), st.CustomStatus, "/"); got != "/ Running" {
 		t.Fatalf("spinner line %q", got)
 	}
 	var b bytes.Buffer
@@ -342,7 +342,7 @@ func TestProgressLineFits(t *testing.T) {
 		{50, []string{"] " + counts}, []string{"[##############"}},
 		{30, []string{counts}, []string{"["}},
 	} {
-		got := fitProgressLine(st, "|", "12s", c.width)
+		got := fitProgressLine(string(st.RuntimeStatus), st.CustomStatus, "|", "12s", c.width)
 		if c.width > 0 && utf8.RuneCountInString(got) > c.width {
 			t.Errorf("width %d: %q is %d wide", c.width, got, utf8.RuneCountInString(got))
 		}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/orcahq/orca/client"
+	"github.com/orcahq/orca/compute"
 )
 
 // printJSON writes v as indented JSON.
@@ -119,25 +120,6 @@ func printInstances(w io.Writer, list []*client.Status) error {
 	return tw.Flush()
 }
 
-// progress is the part of a customStatus that a progress bar shows; the compute flow's
-// customStatus is {"stage", "total", "completed", "failed", "inFlight"}.
-type progress struct {
-	Stage     string `json:"stage"`
-	Total     *int   `json:"total"`
-	Completed *int   `json:"completed"`
-	Failed    int    `json:"failed"`
-	InFlight  int    `json:"inFlight"`
-}
-
-// parseProgress reads a customStatus that has numeric completed and total fields.
-func parseProgress(custom json.RawMessage) (progress, bool) {
-	var p progress
-	if json.Unmarshal(custom, &p) != nil || p.Total == nil || p.Completed == nil || *p.Total < 0 {
-		return progress{}, false
-	}
-	return p, true
-}
-
 // bar renders done of total as a bar of width cells.
 func bar(done, total, width int) string {
 	filled := width
@@ -147,27 +129,27 @@ func bar(done, total, width int) string {
 	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "]"
 }
 
-// progressLine describes a running instance in one line: a bar when its customStatus has
-// completed and total, else the status after a spinner frame.
-func progressLine(st *client.Status, spin string) string {
-	return fitProgressLine(st, spin, "", 0)
+// progressLine describes a running instance in one line: a bar when its customStatus reports
+// progress (compute.Progress), else the status after a spinner frame.
+func progressLine(status string, customStatus json.RawMessage, spin string) string {
+	return fitProgressLine(status, customStatus, spin, "", 0)
 }
 
 // fitProgressLine is progressLine with an elapsed time, fitted to width runes (0: any width).
 // What matters least goes first when the line is too long — the status word (a bar is shown
 // only while the run is running), then the stage, the elapsed time, the in-flight count — then
 // the bar narrows; the counts and the failures stay.
-func fitProgressLine(st *client.Status, spin, elapsed string, width int) string {
-	p, ok := parseProgress(st.CustomStatus)
+func fitProgressLine(status string, customStatus json.RawMessage, spin, elapsed string, width int) string {
+	p, ok := compute.ParseProgress(customStatus)
 	if !ok {
-		return trimRunes(strings.TrimSpace(spin+" "+string(st.RuntimeStatus)+"  "+elapsed), width)
+		return trimRunes(strings.TrimSpace(spin+" "+status+"  "+elapsed), width)
 	}
-	total, done := *p.Total, *p.Completed+p.Failed
+	total, done := p.Total, p.Completed+p.Failed
 	pct := 100
 	if total > 0 {
 		pct = done * 100 / total
 	}
-	counts := fmt.Sprintf("%d/%d %3d%%", *p.Completed, total, pct)
+	counts := fmt.Sprintf("%d/%d %3d%%", p.Completed, total, pct)
 	if p.Failed > 0 {
 		counts += fmt.Sprintf("  failed %d", p.Failed)
 	}
@@ -182,7 +164,7 @@ func fitProgressLine(st *client.Status, spin, elapsed string, width int) string 
 	if p.Stage != "" {
 		extras = append(extras, p.Stage)
 	}
-	extras = append(extras, string(st.RuntimeStatus))
+	extras = append(extras, status)
 	line := func(barWidth, keep int) string {
 		var b strings.Builder
 		if barWidth > 0 {
@@ -229,19 +211,23 @@ func newProgressView(w io.Writer) *progressView {
 
 // update shows st, unless it has finished (the final status is printed by the caller).
 func (v *progressView) update(st *client.Status) {
-	if st.RuntimeStatus.Finished() {
-		return
+	if !st.RuntimeStatus.Finished() {
+		v.show(st.InstanceID, string(st.RuntimeStatus), st.CustomStatus)
 	}
+}
+
+// show draws an instance's status and customStatus.
+func (v *progressView) show(id, status string, customStatus json.RawMessage) {
 	if !v.tty {
-		line := progressLine(st, "-")
+		line := progressLine(status, customStatus, "-")
 		if line != v.last {
-			fmt.Fprintf(v.w, "%s %s\n", st.InstanceID, line)
+			fmt.Fprintf(v.w, "%s %s\n", id, line)
 			v.last = line
 		}
 		return
 	}
 	// A line longer than the terminal would wrap, and only its last row would be redrawn.
-	line := fitProgressLine(st, spinner[v.frame%len(spinner)], time.Since(v.start).Round(time.Second).String(),
+	line := fitProgressLine(status, customStatus, spinner[v.frame%len(spinner)], time.Since(v.start).Round(time.Second).String(),
 		terminalWidth(v.w)-1)
 	v.frame++
 	fmt.Fprintf(v.w, "\r\x1b[K%s", line)

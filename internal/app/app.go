@@ -18,6 +18,7 @@ import (
 
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/compute/flow"
 	"github.com/orcahq/orca/internal/api"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/blob"
@@ -115,8 +116,9 @@ type App struct {
 	API        *api.Server
 	// Sampler records the time series the dashboard draws (nil with NoHTTP).
 	Sampler *dashboard.Sampler
-	// Items counts the compute items finished since the node started (for metrics and charts).
-	Items ItemCounts
+	// Flow is the compute flow; its Items count the items finished since the node started (for
+	// metrics and charts).
+	Flow *flow.Flow
 	// Metrics is the node's Prometheus registry and instruments, served at /metrics.
 	Metrics *metrics.Metrics
 	// Addr is the address the API listens on, BaseURL its URL.
@@ -218,18 +220,17 @@ func (a *App) assemble(ctx context.Context) error {
 	}
 
 	a.Work = workitems.New(workitems.Config{Queues: a.Queues, Blobs: a.Blobs, Logger: cfg.Logger.With("component", "work")})
-	a.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(a.Blobs, clk, cfg.Logger, &a.Items))
-	a.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, clk, cfg.Logger, &a.Items))
-	a.Router.RegisterHandler(handlerScalerWake, scalerWakeHandler(func(container string) {
-		if s := a.scaler.Load(); s != nil {
-			s.Wake(container)
-		}
-		if a.KEDA != nil {
-			a.KEDA.Wake(container)
-		}
-	}))
-	if err := compute.Register(cfg.Registry, computeStorage{blobs: a.Blobs, queues: a.Queues}, cfg.WorkQueue); err != nil {
-		return fmt.Errorf("register the compute flow: %w", err)
+	a.Flow, err = flow.Install(flow.Config{Registry: cfg.Registry, Router: a.Router, Blobs: a.Blobs, Queues: a.Queues,
+		WorkQueue: cfg.WorkQueue, Clock: clk, Logger: cfg.Logger, Wake: func(container string) {
+			if s := a.scaler.Load(); s != nil {
+				s.Wake(container)
+			}
+			if a.KEDA != nil {
+				a.KEDA.Wake(container)
+			}
+		}})
+	if err != nil {
+		return err
 	}
 	if cfg.KEDAListen != "" {
 		a.KEDA, err = kedascaler.New(kedascaler.Config{Queues: a.Queues, KnownQueues: []string{cfg.WorkQueue},
@@ -259,7 +260,7 @@ func (a *App) assemble(ctx context.Context) error {
 	a.Router.SetValidator(a.Dispatcher.Validate)
 
 	err = a.Metrics.Watch(metrics.Sources{Queues: a.Queues, AlwaysQueues: []string{cfg.WorkQueue}, Instances: a.Store, Engine: eng,
-		ItemsCompleted: a.Items.Completed.Load, ItemsFailed: a.Items.Failed.Load,
+		ItemsCompleted: a.Flow.Items.Completed.Load, ItemsFailed: a.Flow.Items.Failed.Load,
 		Leading: func() bool { _, leading := a.Leading(); return leading }})
 	if err != nil {
 		return err
@@ -270,7 +271,7 @@ func (a *App) assemble(ctx context.Context) error {
 			pools = cfg.Pools
 		}
 		a.Sampler, err = dashboard.NewSampler(dashboard.Config{Queues: a.Queues, WorkQueue: cfg.WorkQueue, Pools: pools,
-			Items:    func() (uint64, uint64) { return a.Items.Completed.Load(), a.Items.Failed.Load() },
+			Items:    func() (uint64, uint64) { return a.Flow.Items.Completed.Load(), a.Flow.Items.Failed.Load() },
 			Interval: cfg.SampleInterval, Window: cfg.SampleWindow, Clock: clk, Logger: cfg.Logger.With("component", "dashboard")})
 		if err != nil {
 			return err
@@ -355,10 +356,8 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Router.Load(ctx); err != nil {
 		return err
 	}
-	for _, s := range computeSubscriptions(a.cfg.WorkQueue) {
-		if _, err := a.Router.Put(ctx, s, false); err != nil {
-			return fmt.Errorf("declare subscription %s: %w", s.Name, err)
-		}
+	if err := a.Flow.DeclareSubscriptions(ctx); err != nil {
+		return err
 	}
 	if !a.cfg.NoHTTP {
 		addr, err := a.API.Start(a.cfg.Listen)
@@ -367,10 +366,8 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.Addr, a.BaseURL = addr, "http://"+addr
 	}
-	if c, ok := a.Blobs.(blob.ContainerCreator); ok {
-		if err := c.CreateContainers(ctx, compute.InputContainer, compute.OutputContainer); err != nil {
-			return fmt.Errorf("create the compute flow's containers: %w", err)
-		}
+	if err := a.Flow.CreateContainers(ctx); err != nil {
+		return err
 	}
 	if err := a.Engine.Start(ctx); err != nil {
 		return err

@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/orcahq/orca/internal/workitems"
 	"time"
 
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/workitems"
 	"github.com/orcahq/orca/worker"
 )
 
@@ -145,20 +145,4 @@ func (s InProcSource) PutBlob(ctx context.Context, container, name string, data 
 // DeleteBlob implements worker.Source.
 func (s InProcSource) DeleteBlob(ctx context.Context, container, name string) error {
 	return mapNotFound(s.Blobs.Delete(ctx, container, name))
-}
-
-// computeStorage adapts the blob store and queue to compute.Storage.
-type computeStorage struct {
-	blobs  blob.Store
-	queues queue.Service
-}
-
-func (c computeStorage) PutBlob(ctx context.Context, container, name string, data []byte, contentType string) error {
-	_, err := c.blobs.Put(ctx, container, name, bytes.NewReader(data), contentType)
-	return err
-}
-
-func (c computeStorage) Enqueue(ctx context.Context, q string, body []byte) error {
-	_, err := c.queues.Enqueue(ctx, q, body, queue.EnqueueOptions{})
-	return err
 }

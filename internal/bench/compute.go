@@ -269,7 +269,7 @@ func coldStart(ctx context.Context, st runStore, n int, opt Options) (time.Durat
 	if err != nil {
 		return 0, err
 	}
-	for a.Items.Completed.Load() == 0 {
+	for a.Flow.Items.Completed.Load() == 0 {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}

@@ -1,6 +1,15 @@
-package app
+// Package flow installs the compute flow on an orca node. Package compute holds the flow's
+// shapes and its ComputeOrchestrator; this is the rest of it, inside orca: the orchestrator's
+// activities on the node's blob store and queue, the flow's containers, the subscriptions and
+// handlers that turn an output blob (BlobCreated) or a poisoned work item (MessagePoisoned) into
+// the run's ComputeComplete event, and the wake of the scalers when input arrives.
+//
+// It takes orca's internal components, so only orca's own assembly (internal/app) can call it;
+// a program hosts the flow through package host.
+package flow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/clock"
@@ -17,12 +27,101 @@ import (
 	"github.com/orcahq/orca/internal/store"
 )
 
+// Config is what the flow needs of its node.
+type Config struct {
+	// Registry receives ComputeOrchestrator and its activities.
+	Registry *orca.Registry
+	// Router routes the flow's events to its handlers.
+	Router *events.Router
+	Blobs  blob.Store
+	Queues queue.Service
+	// WorkQueue is the queue the work items go to (compute.DefaultQueue when empty).
+	WorkQueue string
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	// Wake is told, once a blob put is durable, which container received it: a pool or a KEDA
+	// stream whose input it is starts at once instead of at its next poll (the seeds'
+	// BlobCreated → start a container path). Optional.
+	Wake func(container string)
+}
+
+// Flow is the compute flow installed on a node.
+type Flow struct {
+	cfg Config
+	// Items counts the items whose completion this node routed.
+	Items ItemCounts
+}
+
 // Built-in handler and subscription names of the compute flow.
 const (
 	handlerComputeComplete = "compute-complete"
 	handlerComputePoison   = "compute-poison"
 	handlerScalerWake      = "scaler-wake"
 )
+
+// Install registers the flow's orchestrator, activities and event handlers; Start declares its
+// subscriptions and containers.
+func Install(cfg Config) (*Flow, error) {
+	if cfg.WorkQueue == "" {
+		cfg.WorkQueue = compute.DefaultQueue
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	f := &Flow{cfg: cfg}
+	if err := compute.Register(cfg.Registry, storage{blobs: cfg.Blobs, queues: cfg.Queues}, cfg.WorkQueue); err != nil {
+		return nil, fmt.Errorf("register the compute flow: %w", err)
+	}
+	cfg.Router.RegisterHandler(handlerComputeComplete, computeCompleteHandler(cfg.Blobs, cfg.Clock, cfg.Logger, &f.Items))
+	cfg.Router.RegisterHandler(handlerComputePoison, computePoisonHandler(cfg.WorkQueue, cfg.Clock, cfg.Logger, &f.Items))
+	wake := cfg.Wake
+	if wake == nil {
+		wake = func(string) {}
+	}
+	cfg.Router.RegisterHandler(handlerScalerWake, scalerWakeHandler(wake))
+	return f, nil
+}
+
+// DeclareSubscriptions puts the flow's built-in subscriptions in place. It runs before the node
+// takes a request: a blob put routed before would match none of them.
+func (f *Flow) DeclareSubscriptions(ctx context.Context) error {
+	for _, s := range subscriptions(f.cfg.WorkQueue) {
+		if _, err := f.cfg.Router.Put(ctx, s, false); err != nil {
+			return fmt.Errorf("declare subscription %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// CreateContainers creates the flow's input and output containers where the blob store needs
+// containers created (Azure Blob, S3).
+func (f *Flow) CreateContainers(ctx context.Context) error {
+	if c, ok := f.cfg.Blobs.(blob.ContainerCreator); ok {
+		if err := c.CreateContainers(ctx, compute.InputContainer, compute.OutputContainer); err != nil {
+			return fmt.Errorf("create the compute flow's containers: %w", err)
+		}
+	}
+	return nil
+}
+
+// storage is compute.Storage on the node's blob store and queue.
+type storage struct {
+	blobs  blob.Store
+	queues queue.Service
+}
+
+func (s storage) PutBlob(ctx context.Context, container, name string, data []byte, contentType string) error {
+	_, err := s.blobs.Put(ctx, container, name, bytes.NewReader(data), contentType)
+	return err
+}
+
+func (s storage) Enqueue(ctx context.Context, q string, body []byte) error {
+	_, err := s.queues.Enqueue(ctx, q, body, queue.EnqueueOptions{})
+	return err
+}
 
 // maxEventResult is the largest result copied into a ComputeComplete event; a larger one stays
 // in its output blob and the run's output names the blob.
@@ -37,9 +136,9 @@ type ItemCounts struct {
 	Failed    atomic.Uint64
 }
 
-// computeSubscriptions are the built-in subscriptions of the compute flow: BlobCreated in the
+// subscriptions are the built-in subscriptions of the compute flow: BlobCreated in the
 // output container completes an item, MessagePoisoned from the work queue fails one.
-func computeSubscriptions(workQueue string) []events.Subscription {
+func subscriptions(workQueue string) []events.Subscription {
 	return []events.Subscription{
 		{Name: handlerComputeComplete, Builtin: true,
 			Filter: events.Filter{SubjectBeginsWith: events.BlobSubject(compute.OutputContainer, ""),
