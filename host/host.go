@@ -77,14 +77,10 @@ func Start(ctx context.Context, opt Options) (*Host, error) {
 		}
 		keys.Add("admin", auth.ScopeAdmin, opt.AdminKey)
 	}
-	a, err := app.New(ctx, app.Config{DataDir: opt.DataDir, StoreURL: opt.Store, BlobURL: opt.Blob, QueueURL: opt.Queue,
+	a, err := app.Open(ctx, app.Config{DataDir: opt.DataDir, StoreURL: opt.Store, BlobURL: opt.Blob, QueueURL: opt.Queue,
 		Listen: opt.Listen, Logger: opt.Logger, Registry: opt.Registry, Keys: keys, Insecure: opt.Insecure})
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
-	}
-	if err := a.Start(ctx); err != nil {
-		_ = a.Stop(context.Background())
-		return nil, err
 	}
 	return &Host{app: a}, nil
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/orcahq/orca/internal/config"
 )
@@ -29,29 +27,4 @@ func newConfigCmd() *cobra.Command {
 		},
 	})
 	return cmd
-}
-
-// loadConfig reads --config (or $ORCA_CONFIG) and the ORCA_* environment, and validates them.
-func loadConfig(path string) (*config.File, error) {
-	if path == "" {
-		path = os.Getenv("ORCA_CONFIG")
-	}
-	f, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Validate(); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	return f, nil
-}
-
-// pick returns the flag's value when it was set on the command line, else the configured
-// value when there is one, else the flag's default.
-func pick[T comparable](flags *pflag.FlagSet, name string, flagValue, configured T) T {
-	var zero T
-	if flags.Changed(name) || configured == zero {
-		return flagValue
-	}
-	return configured
 }

@@ -116,13 +116,9 @@ func runDemo(ctx context.Context, out io.Writer, data string, n int, delay time.
 		defer os.RemoveAll(tmp)
 		data = tmp
 	}
-	node, err := app.New(ctx, app.Config{DataDir: data, NoHTTP: true, Registry: demoRegistry(delay),
+	node, err := app.Open(ctx, app.Config{DataDir: data, NoHTTP: true, Registry: demoRegistry(delay),
 		Engine: engine.Config{ActivityConcurrency: 32}})
 	if err != nil {
-		return err
-	}
-	if err := node.Start(ctx); err != nil {
-		_ = node.Stop(context.WithoutCancel(ctx))
 		return err
 	}
 	defer node.Stop(context.WithoutCancel(ctx))

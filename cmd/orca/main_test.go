@@ -127,9 +127,9 @@ func TestWorkerRefusesBadExecFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"worker", "--exec-mode", "stream"}, "--exec-mode stream needs --exec"},
-		{[]string{"worker", "--exec", "cat", "--exec-mode", "batch"}, `--exec-mode "batch"`},
-		{[]string{"worker", "--batch", "1000"}, "--batch 0 to 256"},
+		{[]string{"worker", "--exec-mode", "stream"}, "--exec-mode: stream needs exec"},
+		{[]string{"worker", "--exec", "cat", "--exec-mode", "batch"}, `--exec-mode: "batch"`},
+		{[]string{"worker", "--batch", "1000"}, "--batch: 1000: at most 256"},
 	} {
 		if _, err := runCLI(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err = %v, want one saying %q", c.args, err, c.want)

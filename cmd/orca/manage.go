@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orcahq/orca/client"
+	"github.com/orcahq/orca/internal/config"
 	"github.com/orcahq/orca/internal/history"
 )
 
@@ -82,7 +83,7 @@ type serverFlags struct {
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
-	server := os.Getenv("ORCA_SERVER")
+	server := config.ClientFromEnv().Server
 	if server == "" {
 		server = defaultServer
 	}
@@ -107,7 +108,7 @@ func (f *serverFlags) session(cmd *cobra.Command) (*session, error) {
 	}
 	key := f.key
 	if key == "" {
-		key = envKey()
+		key = config.ClientFromEnv().Key
 	}
 	c, err := client.New(f.server, client.WithKey(key), client.WithUserAgent("orca-cli/"+version))
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/orcahq/orca/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -18,8 +20,8 @@ event-sourced history, driving activities, timers and external events.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	logs := &logFlags{}
-	logs.register(root)
+	logs := &config.Flags{}
+	logs.Log(root.PersistentFlags())
 	root.AddCommand(newVersionCmd(), newBenchCmd(), newDemoCmd(), newDevCmd(logs), newServerCmd(logs), newWorkerCmd(logs), newConfigCmd())
 	addManagementCmds(root)
 	return root

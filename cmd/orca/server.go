@@ -1,17 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/orcahq/orca/internal/app"
+	"github.com/orcahq/orca/internal/config"
 )
 
-func newServerCmd(logs *logFlags) *cobra.Command {
-	var n nodeFlags
+func newServerCmd(logs *config.Flags) *cobra.Command {
+	settings := &config.Flags{}
+	settings.Include(logs)
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run an orca server: engine, store, blobs, queue, events and the HTTP API, no workers",
@@ -19,25 +18,21 @@ func newServerCmd(logs *logFlags) *cobra.Command {
 An API without keys is only served on a loopback address unless --insecure is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			file, err := n.load(cmd, logs)
+			file, err := settings.Resolve(cmd.Flags())
 			if err != nil {
 				return err
 			}
-			a, err := n.openNode(cmd, logs, file, app.Config{})
+			a, err := openNode(cmd, file)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "orca server listening on %s (%s)\n", a.BaseURL, n.describe())
+			fmt.Fprintf(cmd.OutOrStdout(), "orca server listening on %s (%s)\n", a.BaseURL, describe(file))
 			if a.KEDAAddr != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "KEDA external scaler on %s (queue %s)\n", a.KEDAAddr, a.WorkQueue())
 			}
-			<-cmd.Context().Done()
-			fmt.Fprintln(cmd.ErrOrStderr(), "orca server: shutting down (again to exit at once)")
-			stopCtx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-			defer cancel()
-			return a.Stop(stopCtx)
+			return serveUntilDone(cmd, "orca server", a)
 		},
 	}
-	n.register(cmd)
+	settings.Node(cmd.Flags())
 	return cmd
 }

@@ -8,9 +8,6 @@ import (
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// envKey is the API key from the environment.
-func envKey() string { return os.Getenv("ORCA_KEY") }
-
 // startCPUProfile profiles the process into path until the returned function is called.
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(path)

@@ -365,6 +365,9 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 		a.Addr, a.BaseURL = addr, "http://"+addr
+		if a.cfg.Keys.Empty() {
+			a.log.Warn("the API is open: no keys are configured", "listen", a.Addr)
+		}
 	}
 	if err := a.Flow.CreateContainers(ctx); err != nil {
 		return err

@@ -28,15 +28,7 @@ func startNode(ctx context.Context, st runStore, opt Options, http bool) (*app.A
 	if http {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	a, err := app.New(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.Start(ctx); err != nil {
-		_ = a.Stop(context.Background())
-		return nil, err
-	}
-	return a, nil
+	return app.Open(ctx, cfg)
 }
 
 // runCompute starts a ComputeOrchestrator run of n items and waits for it; it returns the time

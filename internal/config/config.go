@@ -19,6 +19,7 @@ import (
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/queue/queueopen"
 	"github.com/orcahq/orca/internal/store/storeopen"
+	"github.com/orcahq/orca/worker"
 )
 
 // File is orca's configuration file (YAML). Every field is optional; ${VAR} is replaced by the
@@ -49,6 +50,10 @@ type File struct {
 	Engine  Engine  `yaml:"engine"`
 	// Auth declares the API keys; without keys the API is open (loopback only, unless insecure).
 	Auth Auth `yaml:"auth"`
+	// Insecure allows an API without keys on a non-loopback address.
+	Insecure bool `yaml:"insecure"`
+	// KEDA serves KEDA's External Scaler gRPC API (off unless KEDA.Listen is set).
+	KEDA KEDA `yaml:"keda"`
 	// Pools are further worker pools, each on a queue of its own, run by orca dev.
 	Pools []Pool `yaml:"pools"`
 	// Subscriptions are created or replaced at start.
@@ -69,15 +74,29 @@ type Compute struct {
 	MaxDequeueCount int `yaml:"maxDequeueCount"`
 }
 
-// Workers configures orca dev's local worker pool.
+// KEDA configures the KEDA external scaler's gRPC endpoint.
+type KEDA struct {
+	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are PEM files; with both set the endpoint serves TLS.
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
+}
+
+// Workers configures orca dev's local worker pool, and an `orca worker`.
 type Workers struct {
-	Min          int           `yaml:"min"`
-	Max          int           `yaml:"max"`
-	Exec         string        `yaml:"exec"`
-	ExecMode     string        `yaml:"execMode"`
+	Min  int    `yaml:"min"`
+	Max  int    `yaml:"max"`
+	Exec string `yaml:"exec"`
+	// ExecMode is how Exec runs: ExecPerItem (the default) or ExecStream.
+	ExecMode string `yaml:"execMode"`
+	// ExecTimeout is the time limit of one item under Exec (default 10m).
+	ExecTimeout  time.Duration `yaml:"execTimeout"`
 	Concurrency  int           `yaml:"concurrency"`
 	Batch        int           `yaml:"batch"`
 	ComputeDelay time.Duration `yaml:"computeDelay"`
+	// VisibilityTimeout is a worker's lease on a message, renewed while the item is in hand
+	// (default 30s).
+	VisibilityTimeout time.Duration `yaml:"visibilityTimeout"`
 	// The scaler's policy (KEDA's ScaledObject fields; 0: the defaults).
 	TargetQueueLength     int64         `yaml:"targetQueueLength"`
 	ActivationQueueLength int64         `yaml:"activationQueueLength"`
@@ -90,6 +109,15 @@ type Workers struct {
 	// ScaleDownStabilization: a negative value turns the window off.
 	ScaleDownStabilization time.Duration `yaml:"scaleDownStabilization"`
 }
+
+// The Exec modes.
+const (
+	// ExecPerItem runs a process per item: input_data JSON on stdin, the result JSON on stdout.
+	ExecPerItem = "per-item"
+	// ExecStream runs a long-lived process per slot: a JSON line per item on stdin, a JSON
+	// result line on stdout.
+	ExecStream = "stream"
+)
 
 // Pool is a further worker pool: a name, its queue, and the settings of the workers section.
 type Pool struct {
@@ -306,14 +334,27 @@ func (f *File) Validate() error {
 func (w Workers) validate(field string) error {
 	if w.Min < 0 || w.Max < 0 || w.Concurrency < 0 || w.Batch < 0 || w.ComputeDelay < 0 || w.TargetQueueLength < 0 ||
 		w.ActivationQueueLength < 0 || w.PollingInterval < 0 || w.Cooldown < 0 || w.ScaleUpPeriod < 0 ||
-		w.ScaleUpPods < 0 || w.ScaleUpPercent < 0 {
+		w.ScaleUpPods < 0 || w.ScaleUpPercent < 0 || w.ExecTimeout < 0 || w.VisibilityTimeout < 0 {
 		return &Error{field, "sizes, lengths and durations must not be negative (scaleDownStabilization may be: off)"}
+	}
+	if w.Batch > worker.MaxBatch {
+		return &Error{field + ".batch", fmt.Sprintf("%d: at most %d (0: as many as concurrency)", w.Batch, worker.MaxBatch)}
+	}
+	switch {
+	case w.ExecMode != "" && w.ExecMode != ExecPerItem && w.ExecMode != ExecStream:
+		return &Error{field + ".execMode", fmt.Sprintf("%q: use %q or %q", w.ExecMode, ExecPerItem, ExecStream)}
+	case w.ExecMode == ExecStream && w.Exec == "":
+		return &Error{field + ".execMode", "stream needs exec: the built-in algorithm runs in the worker"}
 	}
 	if w.Max > 0 && w.Min > w.Max {
 		return &Error{field + ".min", fmt.Sprintf("%d is more than %s.max %d", w.Min, field, w.Max)}
 	}
 	if w.Exec != "" {
-		if _, err := SplitCommand(w.Exec); err != nil {
+		argv, err := SplitCommand(w.Exec)
+		if err == nil && len(argv) == 0 {
+			err = errors.New("empty command")
+		}
+		if err != nil {
 			return &Error{field + ".exec", err.Error()}
 		}
 	}

@@ -17,6 +17,14 @@ func DefaultConcurrency(exec bool) int {
 	return 64
 }
 
+// Slots is the concurrency a worker runs at: concurrency when set, else DefaultConcurrency.
+func Slots(concurrency int, exec bool) int {
+	if concurrency > 0 {
+		return concurrency
+	}
+	return DefaultConcurrency(exec)
+}
+
 // Capacity is how many items one worker holds at most with this concurrency and lease batch
 // (0: as many as the concurrency): its slots and a batch waiting for them. It is the target
 // queue length of a pool that is given none — a worker per capacity's worth of queued items.

@@ -1,4 +1,5 @@
-package workers
+// An external test package: internal/app, which assembles the pools, imports this one.
+package workers_test
 
 import (
 	"context"
@@ -7,6 +8,7 @@ import (
 
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/worker"
 )
 
@@ -21,7 +23,7 @@ func TestGoroutinePoolCountsWorkersByState(t *testing.T) {
 	}
 	defer func() { _ = a.Stop(ctx) }()
 
-	p := NewGoroutinePool(worker.Config{Source: a.Source(), Algorithm: worker.Demo(0), Queue: a.WorkQueue(),
+	p := workers.NewGoroutinePool(worker.Config{Source: a.Source(), Algorithm: worker.Demo(0), Queue: a.WorkQueue(),
 		PollWait: 50 * time.Millisecond})
 	p.Scale(3)
 	if w := p.Workers(); w.Starting+w.Ready != 3 {
@@ -36,5 +38,16 @@ func TestGoroutinePoolCountsWorkersByState(t *testing.T) {
 	p.Stop(ctx)
 	if w := p.Workers(); w != (scaler.Workers{}) {
 		t.Fatalf("after Stop: %+v", w)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

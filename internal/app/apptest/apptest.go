@@ -18,12 +18,8 @@ func Start(t testing.TB, cfg app.Config) *app.App {
 	if cfg.Listen == "" && !cfg.NoHTTP {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	a, err := app.New(context.Background(), cfg)
+	a, err := app.Open(context.Background(), cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		_ = a.Stop(context.Background())
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Stop(context.Background()) })
