@@ -172,7 +172,8 @@ func Orchestrator(ctx orca.OrchestrationContext) (any, error) {
 		return nil, fmt.Errorf("invalid input: %w", err)
 	}
 	r := &run{ctx: ctx, spec: spec, items: items, state: make([]itemState, len(items)),
-		results: make([]json.RawMessage, len(items)), resultBlobs: map[int]string{}, reasons: map[int]string{}}
+		results: make([]json.RawMessage, len(items)), resultBlobs: map[int]string{}, reasons: map[int]string{},
+		event: ctx.WaitForExternalEvent(EventName)}
 	if spec.ItemTimeout != "" {
 		r.timeout, _ = time.ParseDuration(spec.ItemTimeout)
 	}
@@ -202,6 +203,8 @@ type run struct {
 	timeout     time.Duration
 	succeeded   int
 	failed      int
+	// event waits for the next ComputeComplete, from the first enqueue on.
+	event orca.Task
 }
 
 var computeRetry = orca.RetryPolicy{MaxAttempts: 5, FirstRetryInterval: time.Second, BackoffCoefficient: 2, MaxRetryInterval: 30 * time.Second}
@@ -229,8 +232,38 @@ func (r *run) enqueueAll() error {
 		}
 	}
 	scheduleUpTo(fanOutWindow)
+	// enqueued counts the items enqueued so far: the i awaited and those past them whose
+	// enqueue has finished too.
+	enqueued := func(i int) int {
+		k := i
+		for _, t := range tasks[i:scheduled] {
+			if t.Done() {
+				k++
+			}
+		}
+		return k
+	}
 	step := max(1, n/100)
 	for i := range n {
+		// Items that finish while others are still being enqueued count as they come, so the
+		// progress shows them. Waiting for an event is no action: the actions and their order
+		// are those of a run that counted them only after the enqueues.
+		for !tasks[i].Done() {
+			if r.event.Done() {
+				if err := r.takeCompletion(); err != nil {
+					return err
+				}
+				if (r.succeeded+r.failed)%step == 0 {
+					if err := r.progress("enqueuing", enqueued(i)); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := r.ctx.WhenAny(tasks[i], r.event).Await(nil); err != nil {
+				return err
+			}
+		}
 		err := tasks[i].Await(nil)
 		tasks[i] = nil // done: let it go
 		if err != nil {
@@ -238,7 +271,7 @@ func (r *run) enqueueAll() error {
 		}
 		scheduleUpTo(i + 1 + fanOutWindow)
 		if (i+1)%step == 0 || i+1 == n {
-			if err := r.progress("enqueuing", i+1); err != nil {
+			if err := r.progress("enqueuing", enqueued(i+1)); err != nil {
 				return err
 			}
 		}
@@ -258,14 +291,24 @@ func (r *run) enqueueAll() error {
 func (r *run) progress(stage string, enqueued int) error {
 	done := r.succeeded + r.failed
 	return r.ctx.SetCustomStatus(Progress{Stage: stage, Total: len(r.items), Completed: r.succeeded, Failed: r.failed,
-		InFlight: enqueued - done})
+		InFlight: max(0, enqueued-done)})
 }
 
 func (r *run) remaining() int { return len(r.items) - r.succeeded - r.failed }
 
+// takeCompletion records the ComputeComplete r.event got and waits for the next one.
+func (r *run) takeCompletion() error {
+	var c Completion
+	if err := r.event.Await(&c); err != nil {
+		return err
+	}
+	r.event = r.ctx.WaitForExternalEvent(EventName)
+	r.complete(&c)
+	return nil
+}
+
 // collect waits for every item's ComputeComplete event (or its timeout).
 func (r *run) collect() error {
-	event := r.ctx.WaitForExternalEvent(EventName)
 	var timer orca.Task
 	for r.remaining() > 0 {
 		if r.timeout > 0 {
@@ -273,7 +316,7 @@ func (r *run) collect() error {
 				timer = r.ctx.CreateTimer(r.nextDeadline().Sub(r.ctx.CurrentTime()))
 			}
 			var winner int
-			if err := r.ctx.WhenAny(event, timer).Await(&winner); err != nil {
+			if err := r.ctx.WhenAny(r.event, timer).Await(&winner); err != nil {
 				return err
 			}
 			if winner == 1 {
@@ -284,12 +327,9 @@ func (r *run) collect() error {
 				continue
 			}
 		}
-		var c Completion
-		if err := event.Await(&c); err != nil {
+		if err := r.takeCompletion(); err != nil {
 			return err
 		}
-		event = r.ctx.WaitForExternalEvent(EventName)
-		r.complete(&c)
 		if err := r.progress("computing", len(r.items)); err != nil {
 			return err
 		}

@@ -291,3 +291,36 @@ func TestParseProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestItemsFinishedWhileEnqueuingAreCounted: completions that arrive while the run still waits
+// for an enqueue show in its progress at once, not only after the last enqueue.
+func TestItemsFinishedWhileEnqueuingAreCounted(t *testing.T) {
+	tester, _ := newTester(t)
+	attempts := 0
+	// Item 0's enqueue fails twice: it is retried after 1s and 2s more, so the run waits for it
+	// until 3s.
+	tester.Stub(compute.ActivityName, func(ctx orca.ActivityContext) (any, error) {
+		var in compute.ActivityInput
+		if err := ctx.Input(&in); err != nil {
+			return nil, err
+		}
+		if in.InputID == 0 {
+			if attempts++; attempts <= 2 {
+				return nil, fmt.Errorf("queue unavailable (attempt %d)", attempts)
+			}
+		}
+		return nil, nil
+	})
+	for _, i := range []int{1, 2} {
+		complete(t, tester, 500*time.Millisecond, "run", compute.Completion{InputID: i, OK: true, Result: json.RawMessage(`2`)})
+	}
+	tester.Terminate(2*time.Second, "run", "look at the progress")
+	res, err := tester.Run("run", compute.OrchestratorName, "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := compute.ParseProgress(res.CustomStatus)
+	if res.Status != orcatest.StatusTerminated || !ok || p.Stage != "enqueuing" || p.Completed != 2 {
+		t.Fatalf("status %s, custom status %s: want Terminated while enqueuing, with the 2 finished items counted", res.Status, res.CustomStatus)
+	}
+}

@@ -283,7 +283,7 @@ func TestKilledOrcaResumesEveryRun(t *testing.T) {
 			if err == nil {
 				_ = json.Unmarshal(st.CustomStatus, &p)
 			}
-			if (share == 0 && p.Stage == "enqueuing") || (p.Stage == "computing" && float64(p.Completed) >= share*n) {
+			if (share == 0 && p.Stage == "enqueuing") || (share > 0 && float64(p.Completed) >= share*n) {
 				t.Logf("kill %d at %+v", kill+1, p)
 				break
 			}
