@@ -20,9 +20,10 @@
 // Activities can live elsewhere. A host takes only the tasks of the activities its registry has
 // functions for; an orchestrator may call one it does not have once the registry declares it
 // with [orca.Registry.AddRemoteActivity], and each such call waits in the store, pending, until a
-// host that has the function takes it. With ActivitiesOnly a host runs just that — its
-// registry's activities, for a PostgreSQL task hub that other hosts orchestrate — and no
-// orchestrations, compute flow or API:
+// host that has the function takes it. That needs a PostgreSQL task hub: a host on SQLite
+// refuses such a registry, as no other process could take the tasks. With ActivitiesOnly a host
+// runs just that — its registry's activities, for a task hub that other hosts orchestrate — and
+// no orchestrations, compute flow or API:
 //
 //	// The orchestrating host, with the API.
 //	r := orca.NewRegistry().

@@ -131,6 +131,8 @@ func TestHostRefusesBadOptions(t *testing.T) {
 			"needs a store the task hub's other processes share (postgres://…)"},
 		{"activities only on a SQLite path", host.Options{Registry: registry(), Store: "sqlite:orca.db", ActivitiesOnly: true},
 			"needs a store the task hub's other processes share (postgres://…)"},
+		{"remote activities on SQLite", host.Options{Registry: registry().MustAddRemoteActivity("Render")},
+			"no other host can take their tasks"},
 		{"activities only without activities", host.Options{Registry: orca.NewRegistry().MustAddRemoteActivity("Elsewhere"),
 			Store: "postgres://127.0.0.1:1/none", ActivitiesOnly: true}, "needs a registry with activities"},
 	} {

@@ -175,9 +175,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, Metrics: metrics.New()}
-	if kind, _, err := storeopen.Parse(cfg.StoreURL, cfg.DataDir); err == nil && kind == storeopen.Postgres && cfg.BlobURL == "" {
+	kind, _, parseErr := storeopen.Parse(cfg.StoreURL, cfg.DataDir) // Open reports a bad URL
+	if parseErr == nil && kind == storeopen.Postgres && cfg.BlobURL == "" {
 		return nil, errors.New("a PostgreSQL store needs a blob store every server reaches: give a blob URL " +
 			"(s3://BUCKET, azblob://ACCOUNT, or file:///DIR on a directory all servers share)")
+	}
+	if remote := cfg.Registry.RemoteActivityNames(); parseErr == nil && kind == storeopen.SQLite && len(remote) > 0 {
+		return nil, fmt.Errorf("the registry declares activities other hosts run (%s), but a SQLite store belongs "+
+			"to this process and no other host can take their tasks: register their functions here, or share a "+
+			"PostgreSQL task hub with the hosts that have them", strings.Join(remote, ", "))
 	}
 	st, _, err := storeopen.Open(ctx, cfg.StoreURL, storeopen.Options{DataDir: cfg.DataDir, Synchronous: cfg.Synchronous,
 		ObserveCommit: a.Metrics.ObserveCommit, Logger: cfg.Logger.With("component", "store")})
