@@ -151,16 +151,18 @@ func DiscardUnprocessedEvents() ContinueAsNewOption {
 	return func(o *ContinueAsNewOptions) { o.DiscardUnprocessedEvents = true }
 }
 
-// Registry maps names to orchestrator and activity functions. It is safe for concurrent use.
+// Registry maps names to orchestrator and activity functions, and names the activities other
+// hosts of the task hub run (AddRemoteActivity). It is safe for concurrent use.
 type Registry struct {
 	mu            sync.RWMutex
 	orchestrators map[string]Orchestrator
 	activities    map[string]Activity
+	remote        map[string]bool
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{orchestrators: map[string]Orchestrator{}, activities: map[string]Activity{}}
+	return &Registry{orchestrators: map[string]Orchestrator{}, activities: map[string]Activity{}, remote: map[string]bool{}}
 }
 
 // AddOrchestrator registers an orchestrator under name. Names are unique per kind.
@@ -184,10 +186,38 @@ func (r *Registry) AddActivity(name string, fn Activity) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.activities[name]; ok {
-		return fmt.Errorf("register activity %q: already registered", name)
+	if err := r.checkActivityNameLocked("activity", name); err != nil {
+		return err
 	}
 	r.activities[name] = fn
+	return nil
+}
+
+// AddRemoteActivity declares an activity that another host of the task hub runs (one whose
+// registry has its function, such as an activities-only host): the orchestrators here may call
+// it, and each call waits in the store, pending, until such a host takes it. Calling a name
+// that is neither registered nor declared still fails the call with ActivityNotFound, so a typo
+// does not wait forever. A name is either an activity here or a remote one.
+func (r *Registry) AddRemoteActivity(name string) error {
+	if err := checkRegistration("remote activity", name, false); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.checkActivityNameLocked("remote activity", name); err != nil {
+		return err
+	}
+	r.remote[name] = true
+	return nil
+}
+
+func (r *Registry) checkActivityNameLocked(kind, name string) error {
+	if _, ok := r.activities[name]; ok {
+		return fmt.Errorf("register %s %q: already registered", kind, name)
+	}
+	if r.remote[name] {
+		return fmt.Errorf("register %s %q: already declared remote", kind, name)
+	}
 	return nil
 }
 
@@ -203,6 +233,15 @@ func (r *Registry) MustAddOrchestrator(name string, fn Orchestrator) *Registry {
 // MustAddActivity is AddActivity for registrations at program start: it panics on the error.
 func (r *Registry) MustAddActivity(name string, fn Activity) *Registry {
 	if err := r.AddActivity(name, fn); err != nil {
+		panic("orca: " + err.Error())
+	}
+	return r
+}
+
+// MustAddRemoteActivity is AddRemoteActivity for declarations at program start: it panics on
+// the error.
+func (r *Registry) MustAddRemoteActivity(name string) *Registry {
+	if err := r.AddRemoteActivity(name); err != nil {
 		panic("orca: " + err.Error())
 	}
 	return r
@@ -239,6 +278,13 @@ func (r *Registry) Activity(name string) (Activity, bool) {
 	return fn, ok
 }
 
+// RemoteActivity reports whether name is declared an activity other hosts run.
+func (r *Registry) RemoteActivity(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.remote[name]
+}
+
 // OrchestratorNames returns the registered orchestrator names, sorted.
 func (r *Registry) OrchestratorNames() []string {
 	r.mu.RLock()
@@ -251,6 +297,13 @@ func (r *Registry) ActivityNames() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return sortedKeys(r.activities)
+}
+
+// RemoteActivityNames returns the names declared with AddRemoteActivity, sorted.
+func (r *Registry) RemoteActivityNames() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return sortedKeys(r.remote)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

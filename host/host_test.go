@@ -125,6 +125,16 @@ func TestHostRefusesBadOptions(t *testing.T) {
 		{"no registry", host.Options{}, "Registry is required"},
 		{"short key", host.Options{Registry: registry(), AdminKey: "short"}, "shorter than 16"},
 		{"open beyond loopback", host.Options{Registry: registry(), Listen: "0.0.0.0:0"}, "refusing to listen on 0.0.0.0:0"},
+		// A SQLite store belongs to the host that runs its orchestrations: another process
+		// cannot take its tasks.
+		{"activities only on SQLite", host.Options{Registry: registry(), ActivitiesOnly: true},
+			"needs a store the task hub's other processes share (postgres://…)"},
+		{"activities only on a SQLite path", host.Options{Registry: registry(), Store: "sqlite:orca.db", ActivitiesOnly: true},
+			"needs a store the task hub's other processes share (postgres://…)"},
+		{"remote activities on SQLite", host.Options{Registry: registry().MustAddRemoteActivity("Render")},
+			"no other host can take their tasks"},
+		{"activities only without activities", host.Options{Registry: orca.NewRegistry().MustAddRemoteActivity("Elsewhere"),
+			Store: "postgres://127.0.0.1:1/none", ActivitiesOnly: true}, "needs a registry with activities"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.opt.DataDir = t.TempDir()

@@ -350,8 +350,11 @@ func (t *Tester) callActivity(inst *instance, a *history.Event) *history.Event {
 		fn, ok = t.reg.Activity(name)
 	}
 	if !ok {
-		return history.NewTaskFailed(t.now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound",
-			ErrorMessage: fmt.Sprintf("no activity named %q is registered or stubbed", name)})
+		msg := fmt.Sprintf("no activity named %q is registered or stubbed", name)
+		if t.reg.RemoteActivity(name) {
+			msg = fmt.Sprintf("activity %q is declared remote (another host runs it): stub it", name)
+		}
+		return history.NewTaskFailed(t.now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound", ErrorMessage: msg})
 	}
 	actx := &activityContext{Context: context.Background(), name: name, instanceID: inst.id, taskID: a.EventID,
 		input: a.TaskScheduled.Input, logger: t.logger}

@@ -395,6 +395,30 @@ func TestPanicsAndMissingFunctionsFailCleanly(t *testing.T) {
 	}
 }
 
+// An activity declared remote has no function here: a test stubs it, and one that does not is
+// told so.
+func TestRemoteActivitiesAreStubbed(t *testing.T) {
+	r := registry(t, map[string]orca.Orchestrator{
+		"CallsRemote": func(ctx orca.OrchestrationContext) (any, error) {
+			var n int
+			err := ctx.CallActivity("Remote", 21).Await(&n)
+			return n, err
+		},
+	}, nil).MustAddRemoteActivity("Remote")
+	res := mustRun(t, orcatest.New(r), "unstubbed", "CallsRemote", nil)
+	wantStatus(t, res, orcatest.StatusFailed)
+	if !strings.Contains(res.Failure.ErrorMessage, "declared remote") {
+		t.Fatalf("failure = %v, want it to say the activity is declared remote", res.Failure)
+	}
+	tester := orcatest.New(r)
+	tester.Stub("Remote", double)
+	res = mustRun(t, tester, "stubbed", "CallsRemote", nil)
+	wantStatus(t, res, orcatest.StatusCompleted)
+	if string(res.Output) != "42" {
+		t.Fatalf("output %s, want 42", res.Output)
+	}
+}
+
 func TestGUIDsAreDeterministicAndUnique(t *testing.T) {
 	r := registry(t, map[string]orca.Orchestrator{
 		"G": func(ctx orca.OrchestrationContext) (any, error) {

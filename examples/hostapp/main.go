@@ -8,6 +8,12 @@
 // The answer is Durable Functions' check-status payload; its statusQueryGetUri shows the run,
 // Completed with output 385 (1² + … + 10²). It prints the API's URL on stdout once it serves,
 // logs on stderr, and stops cleanly on Ctrl-C; unfinished runs resume at the next start.
+//
+// On a PostgreSQL task hub, more copies share the work, and copies started with
+// --activities-only run only its Square activities (no orchestrations, no API):
+//
+//	go run . --store postgres://… --blob file:///shared/dir --listen 127.0.0.1:7072
+//	go run . --store postgres://… --activities-only
 package main
 
 import (
@@ -53,27 +59,35 @@ func sumOfSquares(ctx orca.OrchestrationContext) (any, error) {
 }
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:7072", "API address (port 0 picks a free one)")
-	data := flag.String("data", "hostapp-data", "data directory (SQLite store and blob files)")
+	var opt host.Options
+	flag.StringVar(&opt.Listen, "listen", "127.0.0.1:7072", "API address (port 0 picks a free one)")
+	flag.StringVar(&opt.DataDir, "data", "hostapp-data", "data directory (SQLite store and blob files)")
+	flag.StringVar(&opt.Store, "store", "", "store URL: empty for SQLite in the data directory, postgres://… for a shared task hub")
+	flag.StringVar(&opt.Blob, "blob", "", "blob store URL (a PostgreSQL store needs one every copy reaches)")
+	flag.BoolVar(&opt.ActivitiesOnly, "activities-only", false, "run only the activities, for a PostgreSQL task hub")
 	flag.Parse()
-	if err := run(*listen, *data); err != nil {
+	if err := run(opt); err != nil {
 		fmt.Fprintln(os.Stderr, "hostapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, data string) error {
+func run(opt host.Options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := orca.NewRegistry().
+	opt.Registry = orca.NewRegistry().
 		MustAddActivity("Square", square).
 		MustAddOrchestrator("SumOfSquares", sumOfSquares)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h, err := host.Start(ctx, host.Options{Registry: r, DataDir: data, Listen: listen, Logger: log})
+	opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h, err := host.Start(ctx, opt)
 	if err != nil {
 		return err
 	}
-	fmt.Println(h.URL())
+	if opt.ActivitiesOnly {
+		fmt.Fprintln(os.Stderr, "hostapp: running Square for the task hub; Ctrl-C stops")
+	} else {
+		fmt.Println(h.URL())
+	}
 	<-ctx.Done()
 	return h.Stop(context.Background())
 }

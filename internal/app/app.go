@@ -1,6 +1,8 @@
 // Package app assembles an orca node: the store, the engine, the blob store and work queue, the
 // event router and dispatcher, the compute flow, the HTTP API and the dashboard's sampler.
-// `orca dev`, `orca server`, the benchmarks and the end-to-end tests all run this one assembly.
+// `orca dev`, `orca server`, the benchmarks and the end-to-end tests all run this one assembly;
+// a node that only runs activities for a shared task hub (Config.ActivitiesOnly) is the store
+// and the engine's activity dispatcher alone.
 package app
 
 import (
@@ -100,6 +102,11 @@ type Config struct {
 	// KEDARecheck is how often the scaler's streams reread the queue between wakes (tests;
 	// default 1s).
 	KEDARecheck time.Duration
+	// ActivitiesOnly assembles a node that runs the Registry's activities and nothing else on
+	// a task hub other nodes run: the store (StoreURL, which must be one several processes
+	// share) and the engine's activity dispatcher. No orchestrations, compute flow, blob store,
+	// queues, event routing, singletons or HTTP: the fields for those are not used.
+	ActivitiesOnly bool
 }
 
 // App is a running node.
@@ -142,6 +149,9 @@ type App struct {
 
 // New opens the store under DataDir and assembles the node; Start runs it.
 func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.ActivitiesOnly {
+		return newActivitiesOnly(ctx, cfg)
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = ".orca"
 	}
@@ -167,9 +177,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, Metrics: metrics.New()}
-	if kind, _, err := storeopen.Parse(cfg.StoreURL, cfg.DataDir); err == nil && kind == storeopen.Postgres && cfg.BlobURL == "" {
+	kind, _, parseErr := storeopen.Parse(cfg.StoreURL, cfg.DataDir) // Open reports a bad URL
+	if parseErr == nil && kind == storeopen.Postgres && cfg.BlobURL == "" {
 		return nil, errors.New("a PostgreSQL store needs a blob store every server reaches: give a blob URL " +
 			"(s3://BUCKET, azblob://ACCOUNT, or file:///DIR on a directory all servers share)")
+	}
+	if remote := cfg.Registry.RemoteActivityNames(); parseErr == nil && kind == storeopen.SQLite && len(remote) > 0 {
+		return nil, fmt.Errorf("the registry declares activities other hosts run (%s), but a SQLite store belongs "+
+			"to this process and no other host can take their tasks: register their functions here, or share a "+
+			"PostgreSQL task hub with the hosts that have them", strings.Join(remote, ", "))
 	}
 	st, _, err := storeopen.Open(ctx, cfg.StoreURL, storeopen.Options{DataDir: cfg.DataDir, Synchronous: cfg.Synchronous,
 		ObserveCommit: a.Metrics.ObserveCommit, Logger: cfg.Logger.With("component", "store")})
@@ -178,6 +194,46 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.Store = st
 	if err := a.assemble(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// newActivitiesOnly assembles an activities-only node (Config.ActivitiesOnly).
+func newActivitiesOnly(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil || len(cfg.Registry.ActivityNames()) == 0 {
+		return nil, errors.New("an activities-only node needs a registry with activities: it runs nothing else")
+	}
+	// Checked before opening: a SQLite database is locked by the process that runs its task hub.
+	kind, _, err := storeopen.Parse(cfg.StoreURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if kind != storeopen.Postgres {
+		return nil, errors.New("an activities-only node needs a store the task hub's other processes share " +
+			"(postgres://…): a SQLite store belongs to the one process that runs its orchestrations")
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, Metrics: metrics.New(), clock: cfg.Engine.Clock}
+	if a.clock == nil {
+		a.clock = clock.Real{}
+	}
+	st, _, err := storeopen.Open(ctx, cfg.StoreURL, storeopen.Options{Synchronous: cfg.Synchronous,
+		Logger: cfg.Logger.With("component", "store")})
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	ecfg := cfg.Engine
+	ecfg.Store, ecfg.Registry, ecfg.Clock, ecfg.ObserveActivity = st, cfg.Registry, a.clock, a.Metrics.ObserveActivity
+	ecfg.ActivitiesOnly = true
+	if ecfg.Logger == nil {
+		ecfg.Logger = cfg.Logger.With("component", "engine")
+	}
+	if a.Engine, err = engine.New(ecfg); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -349,8 +405,12 @@ func (a *App) Leading() (fence int64, leading bool) {
 }
 
 // Start declares the subscriptions, starts the engine, the dispatcher, the competition for the
-// singletons (the queue's poison sweeper) and the HTTP API.
+// singletons (the queue's poison sweeper) and the HTTP API; an activities-only node starts its
+// engine.
 func (a *App) Start(ctx context.Context) error {
+	if a.cfg.ActivitiesOnly {
+		return a.Engine.Start(ctx)
+	}
 	// The subscriptions are in place before the API takes a request: a blob put or an ingested
 	// event routed before would match none of them (the router refuses to route until then).
 	if err := a.Router.Load(ctx); err != nil {
@@ -486,7 +546,9 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	a.Engine.Stop(ctx)
 	a.stopWakeups()
-	a.Dispatcher.Stop()
+	if a.Dispatcher != nil {
+		a.Dispatcher.Stop()
+	}
 	a.stopLeader()
 	if a.Sampler != nil {
 		a.Sampler.Stop()

@@ -141,9 +141,16 @@ func (a *activities) pollOnce(ctx context.Context) bool {
 	if free <= 0 || !more {
 		return false
 	}
+	// Only the activities this node has functions for: the others are for the hosts that have
+	// them (orca.Registry.AddRemoteActivity), and a node deployed without an activity must not
+	// take its tasks and fail them.
+	names := a.e.cfg.Registry.ActivityNames()
+	if len(names) == 0 {
+		return false
+	}
 	now := a.e.clock.Now()
 	tasks, err := a.e.store.TaskLease(ctx, &store.TaskLeaseParams{Owner: a.e.cfg.NodeID, Now: now,
-		LockExpiry: now.Add(a.e.cfg.LockDuration), Limit: free})
+		LockExpiry: now.Add(a.e.cfg.LockDuration), Limit: free, Names: names})
 	if err != nil {
 		if ctx.Err() == nil {
 			a.e.log.Error("lease activity tasks", "err", err)
@@ -193,8 +200,15 @@ func (a *activities) run(t *store.Task) {
 	h.cancel = cancel
 	a.mu.Unlock()
 
+	fn, ok := a.e.cfg.Registry.Activity(t.Name)
+	if !ok {
+		// Leases are restricted to the registry's activities, which only grow, so this does not
+		// happen; should it, the task goes back to the store for a host that has the function.
+		a.giveBack(t)
+		return
+	}
 	began := time.Now()
-	ev := a.execute(ctx, t)
+	ev := a.execute(ctx, fn, t)
 	a.e.stats.activities.Add(1)
 	if observe := a.e.cfg.ObserveActivity; observe != nil {
 		observe(t.Name, ev.TaskFailed != nil, time.Since(began))
@@ -222,14 +236,21 @@ func (a *activities) run(t *store.Task) {
 	a.maybeWakePoll()
 }
 
-// execute runs the activity function and returns its TaskCompleted or TaskFailed event.
-func (a *activities) execute(ctx context.Context, t *store.Task) (ev *history.Event) {
-	fn, ok := a.e.cfg.Registry.Activity(t.Name)
-	now := a.e.clock.Now
-	if !ok {
-		return history.NewTaskFailed(now(), t.TaskID, &history.FailureDetails{ErrorType: "ActivityNotFound",
-			ErrorMessage: fmt.Sprintf("no activity named %q is registered", t.Name)})
+// giveBack abandons the lease of a task this node cannot run.
+func (a *activities) giveBack(t *store.Task) {
+	err := a.e.store.TaskAbandon(a.e.runCtx, a.e.cfg.NodeID, []store.TaskLease{{Key: t.TaskKey, Attempt: t.Attempt}})
+	a.mu.Lock()
+	a.forgetLocked(t.TaskKey, t.Attempt)
+	a.mu.Unlock()
+	if err != nil && a.e.runCtx.Err() == nil {
+		a.e.log.Error("give back a task of an activity this node does not have; it returns when its lease expires",
+			"instance_id", t.InstanceID, "task_id", t.TaskID, "activity", t.Name, "err", err)
 	}
+}
+
+// execute runs the activity function fn and returns its TaskCompleted or TaskFailed event.
+func (a *activities) execute(ctx context.Context, fn orca.Activity, t *store.Task) (ev *history.Event) {
+	now := a.e.clock.Now
 	actx := &activityContext{Context: ctx, task: t, logger: a.e.log.With("instance_id", t.InstanceID, "task_id", t.TaskID, "activity", t.Name)}
 	defer func() {
 		if r := recover(); r != nil {

@@ -3,9 +3,11 @@
 // The orchestration side keeps a runner per instance this node holds the lock of. A runner owns a
 // cached replay.Executor, so a turn costs O(new events); it collects the instance's new messages
 // (from the store's inbox, and results of activities that ran on this node, handed over in memory)
-// and commits each turn as one store transaction. The activity side leases tasks, runs activity
-// functions with a bounded concurrency, renews their leases and hands results back to the runner
-// of their instance, or completes them in the store when no local runner holds the instance.
+// and commits each turn as one store transaction. The activity side leases the tasks of the
+// activities its registry has functions for, runs them with a bounded concurrency, renews their
+// leases and hands results back to the runner of their instance, or completes them in the store
+// when no local runner holds the instance. Tasks of activities declared remote wait in the store
+// for a node that has them, such as an activities-only one (Config.ActivitiesOnly).
 package engine
 
 import (
@@ -60,6 +62,12 @@ type Config struct {
 	PollInterval time.Duration
 	// ShutdownGrace is how long Stop lets in-flight work finish (default 10s).
 	ShutdownGrace time.Duration
+	// ActivitiesOnly runs the activity dispatcher alone: the node takes tasks of the registry's
+	// activities from a store other nodes share and runs no orchestration (the registry's
+	// orchestrators are not used; StartInstance and the other calls write to the store for the
+	// nodes that run orchestrations). It follows the store's task wake-ups, having no turn of
+	// its own to hand results to.
+	ActivitiesOnly bool
 	// ObserveActivity, when set, is told of every activity execution on this node: the
 	// activity's name, whether it failed and how long its function ran (wall time). It runs on
 	// the activity's worker and must be fast.
@@ -178,7 +186,8 @@ func (e *Engine) Notify(instanceID string) { e.orch.notify(instanceID) }
 // their results to the turn in memory, while a node woken to take them must send every result
 // back through the store. Following them made a 10,000-task fan-out on two servers 4–5× slower
 // (2.0–2.9k vs 11–14k items/s, orca bench --scenario fanout --servers 2 on PostgreSQL). Other
-// nodes take tasks their owner leaves (it died, or it is full) at their next poll.
+// nodes take tasks their owner leaves (it died, or it is full) at their next poll. An
+// activities-only node follows only them: every task it runs is one another node scheduled.
 func (e *Engine) wakeLoop(ch <-chan store.Wakeup, unsubscribe func()) {
 	defer unsubscribe()
 	for {
@@ -186,10 +195,14 @@ func (e *Engine) wakeLoop(ch <-chan store.Wakeup, unsubscribe func()) {
 		case <-e.stopping:
 			return
 		case w := <-ch:
-			switch w.Kind {
-			case store.WakeInbox:
+			switch {
+			case e.cfg.ActivitiesOnly:
+				if w.Kind == store.WakeTasks || w.Kind == store.WakeAll {
+					e.acts.pollSoon()
+				}
+			case w.Kind == store.WakeInbox:
 				e.orch.notify(w.Key)
-			case store.WakeAll: // wake-ups may have been missed
+			case w.Kind == store.WakeAll: // wake-ups may have been missed
 				e.orch.wakePoll()
 			}
 		}
@@ -212,14 +225,16 @@ func (e *Engine) Start(ctx context.Context) error {
 			return
 		}
 		e.started = true
-		e.orch.start()
+		if !e.cfg.ActivitiesOnly {
+			e.orch.start()
+		}
 		e.acts.start()
 		e.goLoop(e.renewLoop)
 		if w, ok := e.store.(store.Waker); ok && e.store.Supports(store.FeatureWakeups) {
 			ch, unsubscribe := w.Subscribe()
 			e.goLoop(func() { e.wakeLoop(ch, unsubscribe) })
 		}
-		e.log.Info("engine started", "node", e.cfg.NodeID)
+		e.log.Info("engine started", "node", e.cfg.NodeID, "activities_only", e.cfg.ActivitiesOnly)
 	})
 	return err
 }
@@ -287,6 +302,10 @@ func (e *Engine) renewLoop() {
 
 func (e *Engine) renewOnce(ctx context.Context) {
 	expiry := e.clock.Now().Add(e.cfg.LockDuration)
+	if e.cfg.ActivitiesOnly {
+		e.acts.renew(ctx, expiry) // it holds no instance locks
+		return
+	}
 	if err := e.store.OrchestrationRenew(ctx, e.cfg.NodeID, expiry); err != nil && ctx.Err() == nil {
 		e.log.Warn("renew instance locks", "err", err)
 	}
@@ -426,7 +445,7 @@ func (e *Engine) StartInstance(ctx context.Context, p StartParams) (string, erro
 	started := history.NewExecutionStarted(now, history.ExecutionStartedAttrs{
 		Name: p.Name, ExecutionID: newID(), Input: p.Input})
 	cp := &store.InstanceCreateParams{ID: p.ID, Name: p.Name, Started: started, CreatedAt: now}
-	local := e.started && !e.isStopping()
+	local := e.started && !e.isStopping() && !e.cfg.ActivitiesOnly
 	if local {
 		cp.Owner, cp.LockExpiry = e.cfg.NodeID, now.Add(e.cfg.LockDuration)
 	}

@@ -57,7 +57,7 @@ func (o *orchestrations) runTurn(r *runner, local []localResult, readDB bool) er
 		}
 	}
 	turn := r.exec.Run(now, events)
-	p, granted := o.commitParams(r, turn, now)
+	p, leased, unleased := o.commitParams(r, turn, now)
 	p.Consumed = consumed
 	p.CompletedTasks = completed
 	o.advance(r, turn, p)
@@ -66,12 +66,11 @@ func (o *orchestrations) runTurn(r *runner, local []localResult, readDB bool) er
 	// its scheduling is durable, which at-least-once execution allows (a crash before the
 	// commit replays the turn and schedules it again). A big fan-out waits for its commit, so
 	// a crash does not make thousands of activities run twice.
-	leased := p.Tasks[:granted]
 	speculative := len(leased) <= maxSpeculativeTasks
 	if speculative {
 		o.e.acts.pushLeased(leased, false)
 	}
-	if len(p.Tasks) > granted {
+	if unleased {
 		o.e.acts.pollSoon()
 	}
 	o.startCommit(r, p, local, leased, speculative)
@@ -156,12 +155,18 @@ func (o *orchestrations) finishedTurn(r *runner, msgs []*store.Message, local []
 	return nil
 }
 
-// commitParams turns a Turn into the step's store transaction. granted is how many of the new
-// tasks were created leased to this node (slots reserved in the activity dispatcher).
-func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Time) (*store.OrchestrationCommitParams, int) {
+// commitParams turns a Turn into the step's store transaction. leased are the new tasks created
+// leased to this node (slots reserved in the activity dispatcher); unleased reports whether
+// tasks of activities this node runs were left in the store for want of slots.
+//
+// A task of an activity this node has no function for is created unleased, for a host that has
+// it (orca.Registry.AddRemoteActivity); one neither registered nor declared remote fails at once
+// with ActivityNotFound.
+func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Time) (p *store.OrchestrationCommitParams,
+	leased []*store.TaskCreate, unleased bool) {
 	e := o.e
 	executionID := r.currentExecution(o)
-	p := &store.OrchestrationCommitParams{
+	p = &store.OrchestrationCommitParams{
 		InstanceID: r.id, Owner: e.cfg.NodeID, ExpectHistoryLen: r.historyLen,
 		Append: turn.History, LockExpiry: now.Add(e.cfg.LockDuration),
 		Update: store.InstanceUpdate{Status: statusOf(turn), CustomStatus: turn.CustomStatus, Output: turn.Output,
@@ -173,19 +178,27 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 		}
 	}
 	var tasks []*history.Event
+	var runsHere []bool // runsHere[i]: this node has tasks[i]'s function
+	locals := 0
 	for _, a := range turn.Actions {
 		switch a.Type {
 		case history.TaskScheduled:
 			if turn.Outcome.Finished() {
 				continue // nobody will wait for it
 			}
-			if _, ok := e.cfg.Registry.Activity(a.TaskScheduled.Name); !ok {
+			name := a.TaskScheduled.Name
+			_, here := e.cfg.Registry.Activity(name)
+			if !here && !e.cfg.Registry.RemoteActivity(name) {
 				p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: executionID,
 					Event: history.NewTaskFailed(now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound",
-						ErrorMessage: fmt.Sprintf("no activity named %q is registered", a.TaskScheduled.Name)})})
+						ErrorMessage: fmt.Sprintf("no activity named %q is registered or declared remote", name)})})
 				continue
 			}
 			tasks = append(tasks, a)
+			runsHere = append(runsHere, here)
+			if here {
+				locals++
+			}
 		case history.TimerCreated:
 			if turn.Outcome.Finished() {
 				continue
@@ -211,12 +224,17 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 				Event: history.NewEventRaised(now, a.EventSent.Name, a.EventSent.Input)})
 		}
 	}
-	granted := e.acts.reserve(len(tasks))
+	granted := e.acts.reserve(locals)
 	for i, a := range tasks {
 		tc := &store.TaskCreate{TaskKey: store.TaskKey{InstanceID: r.id, ExecutionID: executionID, TaskID: a.EventID},
 			Name: a.TaskScheduled.Name, Input: a.TaskScheduled.Input}
-		if i < granted {
+		switch {
+		case !runsHere[i]: // another host runs it: it waits in the store, unleased
+		case len(leased) < granted:
 			tc.Owner, tc.LockExpiry = e.cfg.NodeID, p.LockExpiry
+			leased = append(leased, tc)
+		default:
+			unleased = true
 		}
 		p.Tasks = append(p.Tasks, tc)
 	}
@@ -238,7 +256,7 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 			p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, Event: ev})
 		}
 	}
-	return p, granted
+	return p, leased, unleased
 }
 
 // parentNotice is the message that tells a parent orchestration how its sub-orchestration ended.
