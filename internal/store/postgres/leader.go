@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +14,9 @@ import (
 // leaderAcquireSQL takes or renews a lease in one statement. Concurrent calls serialise on the
 // row: ON CONFLICT re-checks its WHERE against the latest committed version. The fallback read
 // (the lease is another's) runs on the statement's snapshot, which may predate a rival's
-// takeover, so the caller trusts only the granted flag, never the holder it read.
+// takeover, so the caller trusts only the granted flag, never the holder it read; when a rival
+// inserted the row after that snapshot the read finds no row at all, which means the same: not
+// granted.
 const leaderAcquireSQL = `WITH up AS (
 	INSERT INTO leader_leases AS l (role, holder, fence, expiry) VALUES ($1, $2, 1, $4)
 	ON CONFLICT (role) DO UPDATE SET
@@ -36,7 +39,11 @@ func (b *Backend) LeaderAcquire(ctx context.Context, p *store.LeaderAcquireParam
 	err := b.batch(ctx, func(bt *batch) {
 		bt.Queue(leaderAcquireSQL, p.Role, p.Holder, sc.Nanos(p.Now), sc.Nanos(p.Expiry))
 	}, func(br pgx.BatchResults) error {
-		return br.QueryRow().Scan(&held, &lease.Holder, &lease.Fence, &expiry)
+		err := br.QueryRow().Scan(&held, &lease.Holder, &lease.Fence, &expiry)
+		if errors.Is(err, pgx.ErrNoRows) {
+			held, err = false, nil
+		}
+		return err
 	})
 	if err != nil {
 		return store.LeaderLease{}, false, fmt.Errorf("acquire the %s lease: %w", p.Role, err)
