@@ -145,7 +145,9 @@ func (a *activities) pollOnce(ctx context.Context) bool {
 	// them (orca.Registry.AddRemoteActivity), and a node deployed without an activity must not
 	// take its tasks and fail them.
 	names := a.e.cfg.Registry.ActivityNames()
-	if len(names) == 0 {
+	if r := a.e.cfg.Remote; r != nil && r.Connected() {
+		names = nil // any: the ones the registry lacks go to the remote workers
+	} else if len(names) == 0 {
 		return false
 	}
 	now := a.e.clock.Now()
@@ -200,15 +202,24 @@ func (a *activities) run(t *store.Task) {
 	h.cancel = cancel
 	a.mu.Unlock()
 
-	fn, ok := a.e.cfg.Registry.Activity(t.Name)
-	if !ok {
+	began := time.Now()
+	var ev *history.Event
+	if fn, ok := a.e.cfg.Registry.Activity(t.Name); ok {
+		ev = a.execute(ctx, fn, t)
+	} else if a.e.cfg.Remote != nil {
+		var err error
+		if ev, err = a.executeRemote(ctx, t); err != nil {
+			a.e.log.Debug("remote activity did not run; its task goes back", "instance_id", t.InstanceID,
+				"task_id", t.TaskID, "activity", t.Name, "err", err)
+			a.giveBack(t)
+			return
+		}
+	} else {
 		// Leases are restricted to the registry's activities, which only grow, so this does not
 		// happen; should it, the task goes back to the store for a host that has the function.
 		a.giveBack(t)
 		return
 	}
-	began := time.Now()
-	ev := a.execute(ctx, fn, t)
 	a.e.stats.activities.Add(1)
 	if observe := a.e.cfg.ObserveActivity; observe != nil {
 		observe(t.Name, ev.TaskFailed != nil, time.Since(began))
@@ -234,6 +245,20 @@ func (a *activities) run(t *store.Task) {
 		a.completeInStore(localResult{lease: lease, event: ev})
 	}
 	a.maybeWakePoll()
+}
+
+// executeRemote runs a task of an activity the registry lacks on the Remote. An error means it
+// did not run there (no worker, the worker lost, shutdown): the task goes back to the store.
+func (a *activities) executeRemote(ctx context.Context, t *store.Task) (*history.Event, error) {
+	result, failure, err := a.e.cfg.Remote.RunActivity(ctx, &RemoteActivity{Name: t.Name, InstanceID: t.InstanceID,
+		ExecutionID: t.ExecutionID, TaskID: t.TaskID, Input: t.Input})
+	switch {
+	case err != nil:
+		return nil, err
+	case failure != nil:
+		return history.NewTaskFailed(a.e.clock.Now(), t.TaskID, failure), nil
+	}
+	return history.NewTaskCompleted(a.e.clock.Now(), t.TaskID, result), nil
 }
 
 // giveBack abandons the lease of a task this node cannot run.

@@ -68,6 +68,9 @@ type Config struct {
 	// nodes that run orchestrations). It follows the store's task wake-ups, having no turn of
 	// its own to hand results to.
 	ActivitiesOnly bool
+	// Remote, when set, runs the orchestrators and activities the registry does not have, on
+	// workers in other processes (see Remote).
+	Remote Remote
 	// ObserveActivity, when set, is told of every activity execution on this node: the
 	// activity's name, whether it failed and how long its function ran (wall time). It runs on
 	// the activity's worker and must be fast.
@@ -429,7 +432,7 @@ type StartParams struct {
 // is Pending, Running, Suspended or ContinuedAsNew fails with a *store.StatusError wrapping
 // store.ErrInstanceExists; a finished one is replaced.
 func (e *Engine) StartInstance(ctx context.Context, p StartParams) (string, error) {
-	if _, ok := e.cfg.Registry.Orchestrator(p.Name); !ok {
+	if _, ok := e.cfg.Registry.Orchestrator(p.Name); !ok && e.cfg.Remote == nil {
 		return "", invalid("no orchestrator named %q is registered", p.Name)
 	}
 	if p.ID == "" {

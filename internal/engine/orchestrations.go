@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/orcahq/orca/internal/history"
-	"github.com/orcahq/orca/internal/replay"
 	"github.com/orcahq/orca/internal/store"
 )
 
@@ -41,7 +40,7 @@ type runner struct {
 	name        string
 	status      store.Status
 	historyLen  int
-	exec        *replay.Executor
+	exec        executor
 	parentCache *history.ParentInstance
 
 	// inflight are the commits handed to the store and not landed yet, oldest first; the last
@@ -267,7 +266,12 @@ func (o *orchestrations) fail(r *runner, local []localResult, err error) {
 	local = append(local, r.local...)
 	local = append(local, r.orphans...)
 	r.local, r.orphans = nil, nil
-	if !errors.Is(err, store.ErrLeaseLost) {
+	noWorker := errors.Is(err, ErrNoWorker)
+	switch {
+	case noWorker:
+		// Not a failure: the instance waits for a worker, tried again at every poll.
+		o.backoff[r.id] = backoff{until: o.e.clock.Now().Add(o.e.cfg.PollInterval)}
+	case !errors.Is(err, store.ErrLeaseLost):
 		b := o.backoff[r.id]
 		b.failures++
 		delay := time.Duration(1<<min(b.failures, 6)) * time.Second
@@ -276,9 +280,12 @@ func (o *orchestrations) fail(r *runner, local []localResult, err error) {
 	}
 	o.mu.Unlock()
 	if o.e.runCtx.Err() == nil {
-		if errors.Is(err, store.ErrLeaseLost) {
+		switch {
+		case noWorker:
+			o.e.log.Debug("orchestration waits for a worker", "instance_id", r.id, "orchestrator", r.name)
+		case errors.Is(err, store.ErrLeaseLost):
 			o.e.log.Info("instance lock lost; dropping it from the cache", "instance_id", r.id, "err", err)
-		} else {
+		default:
 			o.e.log.Error("orchestration turn failed; will retry", "instance_id", r.id, "err", err)
 		}
 	}

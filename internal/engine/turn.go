@@ -56,7 +56,10 @@ func (o *orchestrations) runTurn(r *runner, local []localResult, readDB bool) er
 			events = append(events, res.event)
 		}
 	}
-	turn := r.exec.Run(now, events)
+	turn, err := r.exec.Run(now, events)
+	if err != nil {
+		return err
+	}
 	p, leased, unleased := o.commitParams(r, turn, now)
 	p.Consumed = consumed
 	p.CompletedTasks = completed
@@ -86,9 +89,18 @@ func (r *runner) currentExecution(o *orchestrations) string {
 	return r.executionID
 }
 
+// newExecutor returns an executor for r's orchestrator: the registry's, else a remote one when
+// the engine has a Remote (an unknown name without one fails the execution).
+func (o *orchestrations) newExecutor(r *runner) executor {
+	if _, ok := o.e.cfg.Registry.Orchestrator(r.name); !ok && o.e.cfg.Remote != nil {
+		return newRemoteExecutor(o.e.runCtx, o.e.cfg.Remote, r.id)
+	}
+	return localExecutor{replay.New(replay.Config{InstanceID: r.id, Resolve: o.e.cfg.Registry.Orchestrator, Logger: o.e.log})}
+}
+
 // load rebuilds r's executor from the stored history (a cache miss).
 func (o *orchestrations) load(r *runner) error {
-	exec := replay.New(replay.Config{InstanceID: r.id, Resolve: o.e.cfg.Registry.Orchestrator, Logger: o.e.log})
+	exec := o.newExecutor(r)
 	n := 0
 	for after := -1; r.historyLen > 0; {
 		recs, err := o.e.store.HistoryRead(o.e.runCtx, &store.HistoryReadParams{InstanceID: r.id, After: after, Limit: historyPage})
@@ -188,7 +200,7 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 			}
 			name := a.TaskScheduled.Name
 			_, here := e.cfg.Registry.Activity(name)
-			if !here && !e.cfg.Registry.RemoteActivity(name) {
+			if !here && !e.cfg.Registry.RemoteActivity(name) && e.cfg.Remote == nil {
 				p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: executionID,
 					Event: history.NewTaskFailed(now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound",
 						ErrorMessage: fmt.Sprintf("no activity named %q is registered or declared remote", name)})})
