@@ -696,9 +696,10 @@ func (x *InstanceBatch) GetInstanceIds() []string {
 	return nil
 }
 
-// One history event. eventId is the orchestrator's sequence number for events that answer an
-// action (taskScheduled, timerCreated, subOrchestrationInstanceCreated, eventSent and the entity
-// messages carry the id of the action they record) and -1 for the others.
+// One history event. The events that record an action (taskScheduled, timerCreated,
+// subOrchestrationInstanceCreated, eventSent and the entity messages) carry the action's id as
+// eventId; the others carry -1, and the events that answer an action point back to it by
+// taskScheduledId or timerId.
 type HistoryEvent struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	EventId   int32                  `protobuf:"varint,1,opt,name=eventId,proto3" json:"eventId,omitempty"`
@@ -2862,8 +2863,8 @@ func (x *EntityUnlockSentEvent) GetTargetInstanceId() *wrapperspb.StringValue {
 
 // One action. id is the orchestrator's sequence number (1, 2, ... within a replay); the event
 // that records the action carries it as eventId, and the event that answers it carries it as
-// taskScheduledId / timerId. The JS SDK uses id -1 for the completion it sends when the
-// orchestrator itself threw, and for a rewind.
+// taskScheduledId / timerId. The JS SDK uses id -1 for a completion it sends when a turn fails
+// outside the orchestrator's code (a broken work item, a version mismatch) and for a rewind.
 type OrchestratorAction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
