@@ -89,6 +89,10 @@ fuzz: ## Run each fuzz target for 30s
 	for t in $$($(GO) test ./internal/api -list '^Fuzz' | grep '^Fuzz'); do \
 		$(GO) test ./internal/api -run '^$$' -fuzz "^$$t$$" -fuzztime 30s || exit 1; done
 
+.PHONY: proto
+proto: ## Regenerate the Durable Task protocol's Go code (internal/dtgrpc/dtpb) from internal/dtgrpc/protos
+	scripts/tools/protoc.sh
+
 .PHONY: lint
 lint: $(GOLANGCI) ## Run golangci-lint (installed into bin/ if missing)
 	$(GOLANGCI) run ./...
