@@ -28,6 +28,7 @@ import (
 	blobembedded "github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/clock"
 	"github.com/orcahq/orca/internal/dashboard"
+	"github.com/orcahq/orca/internal/dtgrpc"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/events"
 	"github.com/orcahq/orca/internal/kedascaler"
@@ -99,6 +100,11 @@ type Config struct {
 	// KEDATarget is a trigger's queueLength when it sets none: what one worker holds (the
 	// caller knows the workers; required with KEDAListen).
 	KEDATarget int64
+	// GRPCListen, when set, serves the Durable Task gRPC protocol there (internal/dtgrpc): the
+	// Durable Task SDKs' clients, and their workers, which run the orchestrators and activities
+	// the Registry lacks. TLS when GRPCCertFile and GRPCKeyFile are set.
+	GRPCListen                string
+	GRPCCertFile, GRPCKeyFile string
 	// KEDARecheck is how often the scaler's streams reread the queue between wakes (tests;
 	// default 1s).
 	KEDARecheck time.Duration
@@ -134,6 +140,9 @@ type App struct {
 	// KEDA is the external scaler KEDA reads (nil unless KEDAListen), listening on KEDAAddr.
 	KEDA     *kedascaler.Server
 	KEDAAddr string
+	// DT serves the Durable Task protocol (nil unless GRPCListen), listening on GRPCAddr.
+	DT       *dtgrpc.Server
+	GRPCAddr string
 
 	scaler atomic.Pointer[scaler.Scaler]
 	// leading is the fence of this node's tenure as the task hub's leader, 0 when it is not.
@@ -301,6 +310,14 @@ func (a *App) assemble(ctx context.Context) error {
 
 	ecfg := cfg.Engine
 	ecfg.Store, ecfg.Registry, ecfg.Clock, ecfg.ObserveActivity = a.Store, cfg.Registry, clk, a.Metrics.ObserveActivity
+	if cfg.GRPCListen != "" {
+		a.DT, err = dtgrpc.New(dtgrpc.Config{Keys: cfg.Keys, CertFile: cfg.GRPCCertFile, KeyFile: cfg.GRPCKeyFile,
+			Logger: cfg.Logger.With("component", "dtgrpc")})
+		if err != nil {
+			return err
+		}
+		ecfg.Remote = a.DT.Remote()
+	}
 	if ecfg.Logger == nil {
 		ecfg.Logger = cfg.Logger.With("component", "engine")
 	}
@@ -309,6 +326,9 @@ func (a *App) assemble(ctx context.Context) error {
 		return err
 	}
 	a.Engine = eng
+	if a.DT != nil {
+		a.DT.Attach(eng)
+	}
 	a.Dispatcher = events.NewDispatcher(events.DispatcherConfig{Store: a.Store, Router: a.Router, Clock: clk,
 		Logger: cfg.Logger.With("component", "delivery"), Owner: eng.NodeID(), RetryDelays: cfg.RetryDelays,
 		PollInterval: cfg.DeliveryPollInterval, Observe: a.Metrics.ObserveDelivery})
@@ -442,6 +462,13 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.KEDAAddr = addr
 	}
+	if a.DT != nil {
+		addr, err := a.DT.Serve(a.cfg.GRPCListen)
+		if err != nil {
+			return fmt.Errorf("%w (another orca on this machine? --grpc-listen picks another address, \"off\" none)", err)
+		}
+		a.GRPCAddr = addr
+	}
 	if err := a.Dispatcher.Start(ctx); err != nil {
 		return err
 	}
@@ -544,6 +571,9 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.KEDA != nil {
 		a.KEDA.Stop()
 	}
+	if a.DT != nil {
+		a.DT.Stop() // its workers' turns and activities go back to the engine
+	}
 	a.Engine.Stop(ctx)
 	a.stopWakeups()
 	if a.Dispatcher != nil {
@@ -572,6 +602,10 @@ func (a *App) WorkQueue() string { return a.cfg.WorkQueue }
 
 // checkExposure refuses to serve without API keys where others can connect, unless Insecure.
 func checkExposure(cfg Config) error {
+	if cfg.GRPCListen != "" && !isLoopback(cfg.GRPCListen) && cfg.GRPCCertFile == "" && !cfg.Insecure {
+		return fmt.Errorf("refusing to serve the Durable Task gRPC protocol on %s without TLS: its API keys would cross "+
+			"the network in the clear; give --grpc-tls-cert and --grpc-tls-key (or allow it: --insecure)", cfg.GRPCListen)
+	}
 	if !cfg.Keys.Empty() || cfg.Insecure {
 		return nil
 	}
@@ -580,6 +614,10 @@ func checkExposure(cfg Config) error {
 	if !cfg.NoHTTP && !isLoopback(cfg.Listen) {
 		return fmt.Errorf("refusing to listen on %s without API keys: anyone who can reach it could start, "+
 			"terminate and purge runs and read every blob; %s", cfg.Listen, fix)
+	}
+	if cfg.GRPCListen != "" && !isLoopback(cfg.GRPCListen) {
+		return fmt.Errorf("refusing to serve the Durable Task gRPC protocol on %s without API keys: anyone who can reach "+
+			"it could start and terminate runs and take their work items; %s", cfg.GRPCListen, fix)
 	}
 	if cfg.KEDAListen != "" && !isLoopback(cfg.KEDAListen) {
 		return fmt.Errorf("refusing to serve KEDA's scaler API on %s without API keys (it tells anyone the queue's "+

@@ -26,9 +26,18 @@ func ConfigFrom(f *config.File, log *slog.Logger) (Config, error) {
 		Engine: engine.Config{LockDuration: f.Engine.LockDuration, CacheSize: f.Engine.CacheSize,
 			ActivityConcurrency: f.Engine.ActivityConcurrency, ShutdownGrace: f.Engine.ShutdownGrace},
 		KEDAListen: f.KEDA.Listen, KEDACertFile: f.KEDA.TLSCert, KEDAKeyFile: f.KEDA.TLSKey,
+		GRPCListen: grpcListen(f.GRPC.Listen), GRPCCertFile: f.GRPC.TLSCert, GRPCKeyFile: f.GRPC.TLSKey,
 		// A trigger without a queueLength gets what one built-in worker holds.
 		KEDATarget: int64(workers.Capacity(workers.DefaultConcurrency(false), 0)),
 	}, nil
+}
+
+// grpcListen is the Durable Task endpoint's address; "off" turns it off.
+func grpcListen(listen string) string {
+	if listen == "off" {
+		return ""
+	}
+	return listen
 }
 
 // Open assembles a node and starts it; a node that fails to start is stopped again.

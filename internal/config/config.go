@@ -54,6 +54,9 @@ type File struct {
 	Insecure bool `yaml:"insecure"`
 	// KEDA serves KEDA's External Scaler gRPC API (off unless KEDA.Listen is set).
 	KEDA KEDA `yaml:"keda"`
+	// GRPC serves the Durable Task protocol, for orchestrators and activities written with the
+	// Durable Task SDKs (docs/sdks.md).
+	GRPC GRPC `yaml:"grpc"`
 	// Pools are further worker pools, each on a queue of its own, run by orca dev.
 	Pools []Pool `yaml:"pools"`
 	// Subscriptions are created or replaced at start.
@@ -76,6 +79,16 @@ type Compute struct {
 
 // KEDA configures the KEDA external scaler's gRPC endpoint.
 type KEDA struct {
+	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are PEM files; with both set the endpoint serves TLS.
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
+}
+
+// GRPC configures the Durable Task gRPC endpoint.
+type GRPC struct {
+	// Listen is its address (orca dev and orca server: 127.0.0.1:4001, the SDKs' default; "off"
+	// serves none).
 	Listen string `yaml:"listen"`
 	// TLSCert and TLSKey are PEM files; with both set the endpoint serves TLS.
 	TLSCert string `yaml:"tlsCert"`
@@ -231,6 +244,7 @@ func (f *File) applyEnv(lookup func(string) (string, bool)) error {
 	str("ORCA_LOG_LEVEL", &f.Log.Level)
 	str("ORCA_LOG_FORMAT", &f.Log.Format)
 	str("ORCA_QUEUE", &f.Work.Queue)
+	str("ORCA_GRPC_LISTEN", &f.GRPC.Listen)
 	str("ORCA_EXEC", &f.Workers.Exec)
 	for _, scope := range []auth.Scope{auth.ScopeAdmin, auth.ScopeWorker, auth.ScopeReader} {
 		name := "ORCA_" + strings.ToUpper(string(scope)) + "_KEY"

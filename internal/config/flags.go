@@ -65,6 +65,12 @@ func (fl *Flags) Node(fs *pflag.FlagSet) {
 		"sync", func(f *File) *string { return &f.Sync })
 	bind(fl, fs.BoolVar, "insecure", false, "allow listening on a non-loopback address without API keys",
 		"insecure", func(f *File) *bool { return &f.Insecure })
+	bind(fl, fs.StringVar, "grpc-listen", "127.0.0.1:4001", `serve the Durable Task gRPC protocol (the Durable Task SDKs' workers and clients) on this address ("off": none)`,
+		"grpc.listen", func(f *File) *string { return &f.GRPC.Listen })
+	bind(fl, fs.StringVar, "grpc-tls-cert", "", "TLS certificate file for --grpc-listen",
+		"grpc.tlsCert", func(f *File) *string { return &f.GRPC.TLSCert })
+	bind(fl, fs.StringVar, "grpc-tls-key", "", "TLS key file for --grpc-listen",
+		"grpc.tlsKey", func(f *File) *string { return &f.GRPC.TLSKey })
 	bind(fl, fs.StringVar, "keda-listen", "", "serve KEDA's External Scaler gRPC API on this address (e.g. 0.0.0.0:9090; default: off)",
 		"keda.listen", func(f *File) *string { return &f.KEDA.Listen })
 	bind(fl, fs.StringVar, "keda-tls-cert", "", "TLS certificate file for --keda-listen",

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// Every orca these tests start serves the Durable Task protocol on a port of its own, not
+	// on the SDKs' default that only one of them could take.
+	os.Setenv("ORCA_GRPC_LISTEN", "127.0.0.1:0")
 	dir, err := os.MkdirTemp("", "orca-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

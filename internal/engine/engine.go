@@ -212,6 +212,13 @@ func (e *Engine) wakeLoop(ch <-chan store.Wakeup, unsubscribe func()) {
 	}
 }
 
+// WakeUp makes the dispatchers look for work at once: work that waited for something outside
+// the store (a Remote's worker connecting) may be ready now.
+func (e *Engine) WakeUp() {
+	e.orch.retryWaiting()
+	e.acts.pollSoon()
+}
+
 // NodeID returns the node's lock owner name.
 func (e *Engine) NodeID() string { return e.cfg.NodeID }
 

@@ -31,6 +31,8 @@ type orchestrations struct {
 type backoff struct {
 	until    time.Time
 	failures int
+	// noWorker: the instance waits for a Remote's worker, not after a failure.
+	noWorker bool
 }
 
 // runner holds one instance's cached executor and the work waiting for its next turn. Fields
@@ -128,6 +130,18 @@ func (o *orchestrations) deliverLocal(res localResult) bool {
 	r.local = append(r.local, res)
 	o.scheduleLocked(r)
 	return true
+}
+
+// retryWaiting lets the instances that waited for a worker run at the next poll.
+func (o *orchestrations) retryWaiting() {
+	o.mu.Lock()
+	for id, b := range o.backoff {
+		if b.noWorker {
+			delete(o.backoff, id)
+		}
+	}
+	o.mu.Unlock()
+	o.wakePoll()
 }
 
 func (o *orchestrations) wakePoll() {
@@ -270,7 +284,7 @@ func (o *orchestrations) fail(r *runner, local []localResult, err error) {
 	switch {
 	case noWorker:
 		// Not a failure: the instance waits for a worker, tried again at every poll.
-		o.backoff[r.id] = backoff{until: o.e.clock.Now().Add(o.e.cfg.PollInterval)}
+		o.backoff[r.id] = backoff{until: o.e.clock.Now().Add(o.e.cfg.PollInterval), noWorker: true}
 	case !errors.Is(err, store.ErrLeaseLost):
 		b := o.backoff[r.id]
 		b.failures++

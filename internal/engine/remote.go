@@ -64,6 +64,16 @@ type RemoteActivity struct {
 	Input       json.RawMessage
 }
 
+// TerminationOutput is the output of a remote orchestration's termination: the reason when it
+// is JSON (the SDKs' terminate requests carry JSON), else the reason as a JSON string.
+func TerminationOutput(reason string) json.RawMessage {
+	if reason != "" && json.Valid([]byte(reason)) {
+		return json.RawMessage(reason)
+	}
+	b, _ := json.Marshal(reason)
+	return b
+}
+
 // executor runs an instance's turns: a replay.Executor for the registry's orchestrators, a
 // remoteExecutor for the others.
 type executor interface {
@@ -192,7 +202,7 @@ func (x *remoteExecutor) Run(now time.Time, events []*history.Event) (*replay.Tu
 	case terminate != nil:
 		t.History = append(t.History, accepted...)
 		t.Outcome = replay.Terminated
-		t.Output, _ = json.Marshal(terminate.ExecutionTerminated.Reason)
+		t.Output = TerminationOutput(terminate.ExecutionTerminated.Reason)
 		return x.commit(t, now), nil
 	case len(accepted) == 0:
 		t.Suspended = x.suspended

@@ -200,7 +200,11 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 			}
 			name := a.TaskScheduled.Name
 			_, here := e.cfg.Registry.Activity(name)
-			if !here && !e.cfg.Registry.RemoteActivity(name) && e.cfg.Remote == nil {
+			declared := e.cfg.Registry.RemoteActivity(name)
+			if !here && !declared && e.cfg.Remote != nil {
+				// The Remote's workers run it: leased here while one is connected to take it.
+				here = e.cfg.Remote.Connected()
+			} else if !here && !declared {
 				p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: executionID,
 					Event: history.NewTaskFailed(now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound",
 						ErrorMessage: fmt.Sprintf("no activity named %q is registered or declared remote", name)})})

@@ -1,0 +1,201 @@
+// Drives orca's Durable Task gRPC server with @microsoft/durabletask-js for internal/dtgrpc's
+// SDK test: node scenarios.js HOST:PORT. It runs a worker with the orchestrators and activities
+// below and a client that exercises them, then prints one JSON line per scenario,
+// {"scenario", "id", "status", "output", ...}, for the Go test to check against orca's own
+// state. A scenario that throws prints {"scenario", "error"}; the script goes on.
+"use strict";
+
+const { TaskHubGrpcClient, TaskHubGrpcWorker, OrchestrationStatus, RetryPolicy, whenAll } = require("@microsoft/durabletask-js");
+
+const quiet = { error() {}, warn() {}, info() {}, debug() {} };
+const statusName = (s) => OrchestrationStatus[s];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// flaky fails the first two attempts of each instance's call.
+const attempts = new Map();
+
+function register(worker) {
+  worker.addNamedActivity("square", (_ctx, x) => x * x);
+  worker.addNamedActivity("add1", (_ctx, x) => x + 1);
+  worker.addNamedActivity("flaky", (ctx, x) => {
+    const key = ctx.orchestrationId;
+    const n = (attempts.get(key) || 0) + 1;
+    attempts.set(key, n);
+    if (n < 3) {
+      throw new Error(`flaky attempt ${n}`);
+    }
+    return { value: x, attempts: n };
+  });
+  worker.addNamedOrchestrator("fanout", async function* (ctx, n) {
+    const tasks = [];
+    for (let i = 0; i < n; i++) {
+      tasks.push(ctx.callActivity("square", i));
+    }
+    const results = yield whenAll(tasks);
+    return results.reduce((a, b) => a + b, 0);
+  });
+  worker.addNamedOrchestrator("sequence", async function* (ctx, n) {
+    let x = 0;
+    for (let i = 0; i < n; i++) {
+      x = yield ctx.callActivity("add1", x);
+    }
+    return x;
+  });
+  worker.addNamedOrchestrator("approval", async function* (ctx) {
+    yield ctx.createTimer(0.2);
+    ctx.setCustomStatus({ stage: "waiting for approval" });
+    const who = yield ctx.waitForExternalEvent("approve");
+    return { approvedBy: who };
+  });
+  worker.addNamedOrchestrator("parent", async function* (ctx, n) {
+    const child = yield ctx.callSubOrchestrator("fanout", n);
+    return { child };
+  });
+  worker.addNamedOrchestrator("retrying", async function* (ctx, x) {
+    const policy = new RetryPolicy({ maxNumberOfAttempts: 3, firstRetryIntervalInMilliseconds: 100 });
+    return yield ctx.callActivity("flaky", x, { retry: policy });
+  });
+  worker.addNamedOrchestrator("waiter", async function* (ctx) {
+    ctx.setCustomStatus({ stage: "waiting" });
+    const data = yield ctx.waitForExternalEvent("go");
+    return { got: data };
+  });
+  worker.addNamedOrchestrator("counter", async function* (ctx, n) {
+    if (n < 3) {
+      yield ctx.callActivity("add1", n);
+      ctx.continueAsNew(n + 1, false);
+      return;
+    }
+    return n;
+  });
+  worker.addNamedOrchestrator("failing", async function* () {
+    throw new Error("boom");
+  });
+}
+
+function report(scenario, st, extra) {
+  console.log(JSON.stringify({
+    scenario, id: st && st.instanceId, status: st ? statusName(st.runtimeStatus) : "missing",
+    output: st && st.serializedOutput, customStatus: st && st.serializedCustomStatus,
+    failure: st && st.failureDetails ? st.failureDetails.message || st.failureDetails.errorMessage : undefined, ...extra,
+  }));
+}
+
+async function run(client, scenario, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    console.log(JSON.stringify({ scenario, error: String(err && err.stack ? err.stack : err) }));
+  }
+}
+
+async function main() {
+  const hostAddress = process.argv[2];
+  const worker = new TaskHubGrpcWorker({ hostAddress, logger: quiet });
+  register(worker);
+  await worker.start();
+  const client = new TaskHubGrpcClient({ hostAddress, logger: quiet });
+  const wait = (id) => client.waitForOrchestrationCompletion(id, true, 60);
+
+  await run(client, "fanout", async () => {
+    const id = await client.scheduleNewOrchestration("fanout", 50);
+    report("fanout", await wait(id));
+  });
+  await run(client, "sequence", async () => {
+    const id = await client.scheduleNewOrchestration("sequence", 10);
+    report("sequence", await wait(id));
+  });
+  await run(client, "approval", async () => {
+    const id = await client.scheduleNewOrchestration("approval");
+    await client.waitForOrchestrationStart(id, false, 30);
+    await client.raiseOrchestrationEvent(id, "approve", "ops");
+    report("approval", await wait(id));
+  });
+  await run(client, "parent", async () => {
+    const id = await client.scheduleNewOrchestration("parent", 5);
+    report("parent", await wait(id));
+  });
+  await run(client, "retrying", async () => {
+    const id = await client.scheduleNewOrchestration("retrying", 7);
+    report("retrying", await wait(id));
+  });
+  await run(client, "status", async () => {
+    const id = await client.scheduleNewOrchestration("waiter");
+    let st;
+    for (let i = 0; i < 100; i++) {
+      st = await client.getOrchestrationState(id, true);
+      if (st && st.serializedCustomStatus) break;
+      await sleep(50);
+    }
+    const seen = st && st.serializedCustomStatus;
+    await client.raiseOrchestrationEvent(id, "go", 42);
+    report("status", await wait(id), { seenCustomStatus: seen });
+  });
+  await run(client, "terminate", async () => {
+    const id = await client.scheduleNewOrchestration("waiter");
+    await client.waitForOrchestrationStart(id, false, 30);
+    await client.terminateOrchestration(id, "bye");
+    report("terminate", await wait(id));
+  });
+  await run(client, "suspend", async () => {
+    const id = await client.scheduleNewOrchestration("waiter");
+    await client.waitForOrchestrationStart(id, false, 30);
+    await client.suspendOrchestration(id);
+    await client.raiseOrchestrationEvent(id, "go", "late");
+    await sleep(500);
+    const suspended = await client.getOrchestrationState(id, false);
+    await client.resumeOrchestration(id);
+    report("suspend", await wait(id), { whileSuspended: statusName(suspended.runtimeStatus) });
+  });
+  await run(client, "counter", async () => {
+    const id = await client.scheduleNewOrchestration("counter", 0);
+    report("counter", await wait(id));
+  });
+  await run(client, "failing", async () => {
+    const id = await client.scheduleNewOrchestration("failing");
+    report("failing", await wait(id));
+  });
+  await run(client, "history", async () => {
+    const id = await client.scheduleNewOrchestration("sequence", 2);
+    const st = await wait(id);
+    const events = await client.getOrchestrationHistory(id);
+    report("history", st, { events: events.map((e) => e.type) });
+  });
+  await run(client, "query", async () => {
+    const ids = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(await client.scheduleNewOrchestration("sequence", 1, `query-${i}`));
+    }
+    for (const id of ids) await wait(id);
+    const pages = [];
+    for await (const page of client.getAllInstances({ instanceIdPrefix: "query-", pageSize: 2 }).asPages()) {
+      pages.push(page.values.map((s) => s.instanceId));
+    }
+    console.log(JSON.stringify({ scenario: "query", pages }));
+  });
+  await run(client, "purge", async () => {
+    const id = await client.scheduleNewOrchestration("sequence", 1);
+    await wait(id);
+    const result = await client.purgeOrchestration(id);
+    const after = await client.getOrchestrationState(id);
+    console.log(JSON.stringify({ scenario: "purge", id, deleted: result && result.deletedInstanceCount, after: after === undefined ? "gone" : "still there" }));
+  });
+  await run(client, "unknown", async () => {
+    const st = await client.getOrchestrationState("no-such-instance");
+    let raised = "";
+    try {
+      await client.raiseOrchestrationEvent("no-such-instance", "x", 1);
+    } catch (err) {
+      raised = String(err.message || err);
+    }
+    console.log(JSON.stringify({ scenario: "unknown", state: st === undefined ? "undefined" : "defined", raised }));
+  });
+
+  await client.stop();
+  await worker.stop();
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err && err.stack ? err.stack : String(err));
+  process.exit(1);
+});
