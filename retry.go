@@ -8,7 +8,8 @@ import (
 
 // RetryPolicy retries a failed activity or sub-orchestration. Between attempts the orchestrator
 // waits on a durable timer: FirstRetryInterval, multiplied by BackoffCoefficient per further
-// attempt, capped at MaxRetryInterval.
+// attempt, capped at MaxRetryInterval. There is no jitter: the delay must come out the same when
+// the orchestrator replays, and one instance's retries do not crowd anything.
 type RetryPolicy struct {
 	// MaxAttempts is the total number of attempts, the first included. Must be at least 1.
 	MaxAttempts int

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/backoff"
 )
 
 // Run processes work items until ctx ends or, with MaxIdle, until the queue has been empty that
@@ -133,7 +134,7 @@ func (r *run) room() int {
 // lease takes items while ctx lasts and there is room, and hands them to the slots.
 func (r *run) lease(ctx context.Context) {
 	cfg := r.cfg
-	backoff := time.Duration(0)
+	delays := backoff.Backoff{Base: 100 * time.Millisecond, Cap: 5 * time.Second}
 	for {
 		n := r.room()
 		if n <= 0 {
@@ -160,16 +161,16 @@ func (r *run) lease(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			r.log.Warn("lease failed; retrying", "err", err, "in", backoff)
+			delay := delays.Next()
+			r.log.Warn("lease failed; retrying", "err", err, "in", delay)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(backoff):
+			case <-time.After(delay):
 			}
 			continue
 		}
-		backoff = 0
+		delays.Reset()
 		now := time.Now()
 		r.mu.Lock()
 		r.inHand += len(got)
@@ -440,7 +441,7 @@ func reason(err error) string {
 // items' leases would have run out (then they are forgotten: they return after their lease).
 func (r *run) retry(what string, items []*item, call func(ctx context.Context, attempt int) error) {
 	start := time.Now()
-	backoff := 100 * time.Millisecond
+	delays := backoff.Backoff{Base: 100 * time.Millisecond, Cap: 5 * time.Second}
 	for attempt := 0; ; attempt++ {
 		r.calls.RLock()
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
@@ -450,16 +451,16 @@ func (r *run) retry(what string, items []*item, call func(ctx context.Context, a
 		if err == nil {
 			return
 		}
-		if time.Since(start)+backoff > r.cfg.VisibilityTimeout {
+		delay := delays.Next()
+		if time.Since(start)+delay > r.cfg.VisibilityTimeout {
 			r.log.Error(what+" failed; the items return after their lease", "items", len(items), "err", err)
 			for _, it := range items {
 				r.forget(it, fmt.Errorf("%s: %w", what, err))
 			}
 			return
 		}
-		r.log.Warn(what+" failed; retrying", "items", len(items), "err", err, "in", backoff)
-		time.Sleep(backoff)
-		backoff = min(2*backoff, 5*time.Second)
+		r.log.Warn(what+" failed; retrying", "items", len(items), "err", err, "in", delay)
+		time.Sleep(delay)
 	}
 }
 

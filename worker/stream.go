@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/backoff"
 )
 
 // Stream is an Algorithm that keeps its executable running and streams items to it, in any
@@ -28,7 +29,8 @@ import (
 // the process goes on). stderr goes to the log line by line. A line that is not one of these, a
 // line over MaxLine, an exit mid-item or an item past Timeout fails the item with the reason
 // and the end of stderr, kills the process's group and starts a new process for the next item,
-// after a backoff that grows from 100ms to 5s while failures follow one another.
+// after a backoff while failures follow one another: a random delay of up to 100ms, up to twice
+// that after each further failure, up to 5s.
 type Stream struct {
 	// Command is the program and its arguments.
 	Command []string
@@ -41,8 +43,8 @@ type Stream struct {
 	mu        sync.Mutex
 	idle      []*streamProc
 	closed    bool
-	backoff   time.Duration // the restart delay after the last failure (0: none)
-	notBefore time.Time     // when the next process may start
+	restarts  backoff.Backoff // the delays of restarts after failures in a row
+	notBefore time.Time       // when the next process may start
 }
 
 // Stream's defaults and bounds.
@@ -139,7 +141,7 @@ func (s *Stream) take(ctx context.Context) (*streamProc, error) {
 // giveBack returns a healthy process to the idle ones; a success resets the restart backoff.
 func (s *Stream) giveBack(p *streamProc) {
 	s.mu.Lock()
-	s.backoff = 0
+	s.restarts.Reset()
 	if !s.closed {
 		s.idle = append(s.idle, p)
 		s.mu.Unlock()
@@ -162,8 +164,8 @@ func (s *Stream) discard(p *streamProc, failure bool) {
 func (s *Stream) failed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.backoff = min(max(2*s.backoff, streamMinBackoff), streamMaxBackoff)
-	s.notBefore = time.Now().Add(s.backoff)
+	s.restarts.Base, s.restarts.Cap = streamMinBackoff, streamMaxBackoff
+	s.notBefore = time.Now().Add(s.restarts.Next())
 }
 
 // Close stops the idle processes: each has its stdin closed (the end of the stream) and

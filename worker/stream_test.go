@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,8 +124,14 @@ func TestStreamMisbehavioursFailTheItemAndRestartTheProcess(t *testing.T) {
 	}
 }
 
+// top is a random source whose every draw is the top of its range: each delay is its bound.
+type top struct{}
+
+func (top) Uint64() uint64 { return math.MaxUint64 }
+
 func TestStreamRestartsWithGrowingBackoff(t *testing.T) {
 	s := &worker.Stream{Command: []string{"sh", "-c", "exit 1"}}
+	s.SetRestartRand(rand.New(top{}))
 	defer s.Close()
 	start := time.Now()
 	for range 3 {
@@ -131,7 +139,7 @@ func TestStreamRestartsWithGrowingBackoff(t *testing.T) {
 			t.Fatalf("err = %v, want the exit", err)
 		}
 	}
-	// The second start waits 100ms, the third 200ms.
+	// The second start waits up to 100ms, the third up to 200ms: here, the bounds.
 	if took := time.Since(start); took < 300*time.Millisecond {
 		t.Fatalf("three failing starts took %v: no backoff between restarts", took)
 	}

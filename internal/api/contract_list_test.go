@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Contract: reference §1.4 (list) and the paged history route of df.go/history.go.
+// Contract: DF's instance list (docs/api.md) and the paged history route of df.go/history.go.
 
 func TestList(t *testing.T) {
 	n := newNode(t, nodeConfig{})

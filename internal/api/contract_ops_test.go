@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// Contract: reference §1.5–§1.9 (raise event, terminate/suspend/resume, rewind, restart, purge)
+// Contract: DF's raise event, terminate/suspend/resume, rewind, restart and purge (docs/api.md)
 // and the deviations documented at the top of df.go.
 
 // finished starts name and waits until it reaches status.

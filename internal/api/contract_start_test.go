@@ -13,9 +13,9 @@ import (
 	"github.com/orcahq/orca/internal/api"
 )
 
-// Contract: reference §1.1 (start), §1.2 (check-status payload) and df.go/routes.go.
+// Contract: DF's start and its check-status payload (docs/api.md) and df.go/routes.go.
 
-// checkStatusKeys are the check-status payload's keys in DF's order (§1.2).
+// checkStatusKeys are the check-status payload's keys in DF's order (HttpManagementPayload).
 var checkStatusKeys = []string{"id", "statusQueryGetUri", "sendEventPostUri", "terminatePostUri",
 	"purgeHistoryDeleteUri", "restartPostUri", "suspendPostUri", "resumePostUri"}
 
@@ -47,7 +47,7 @@ func wantCheckStatus(t testing.TB, r *result) map[string]string {
 	return out
 }
 
-// managementURLs are the URLs DF builds for an instance on origin (§1.2); extra is appended to
+// managementURLs are the URLs DF builds for an instance on origin; extra is appended to
 // the common query (the code= of the request).
 func managementURLs(origin, escapedID, extra string) map[string]string {
 	base := origin + df + "/instances/" + escapedID
@@ -155,8 +155,8 @@ func TestStartInput(t *testing.T) {
 	}
 }
 
-// dfArgumentError checks DF's ArgumentException shape (§1.0) and that the message says what
-// is wrong.
+// dfArgumentError checks DF's ArgumentException shape (a 400 with Message and ExceptionMessage)
+// and that the message says what is wrong.
 func dfArgumentError(t testing.TB, r *result, contains string) {
 	t.Helper()
 	r.want(t, http.StatusBadRequest)
@@ -224,7 +224,8 @@ func TestStartErrors(t *testing.T) {
 }
 
 // TestDFErrorMessages checks the Message of DF's named 400s: DF answers these with
-// CreateErrorResponse(400, message, exception), so Message is the text itself (§1.1, §1.5, §1.8).
+// CreateErrorResponse(400, message, exception), so Message is the text itself (start, raise
+// event, restart).
 func TestDFErrorMessages(t *testing.T) {
 	n := newNode(t, nodeConfig{})
 	id := n.start(t, "WaitEvent", "", "")

@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// Contract: reference §1.3 (status, historyEvents) and df.go.
+// Contract: DF's instance status and its historyEvents (docs/api.md) and df.go.
 
-// statusKeys are the status payload's keys in DF's order (§1.3, StatusResponsePayload).
+// statusKeys are the status payload's keys in DF's order (StatusResponsePayload).
 var statusKeys = []string{"name", "instanceId", "runtimeStatus", "input", "customStatus", "output", "createdTime", "lastUpdatedTime"}
 
 var (

@@ -18,8 +18,9 @@ import (
 	"github.com/orcahq/orca/internal/store"
 )
 
-// This file is Durable Functions' HTTP management API (../shared/reference/df-http-api.md §1),
-// where the reference's [impl] column is followed over its [docs] column. Deviations, each a
+// This file is Durable Functions' HTTP management API (docs/api.md). Where DF's documentation
+// and its implementation (HttpApiHandler of azure-functions-durable-extension) disagree, it
+// answers as the implementation does, which is what DF's clients expect. Deviations, each a
 // client error DF answers with 500: starting or restarting an id that is running and suspending
 // or resuming an instance in the wrong state answer 409; purging an unfinished instance 409;
 // rewinding one that did not fail 412 (as newer DF builds).

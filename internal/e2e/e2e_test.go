@@ -452,9 +452,9 @@ func TestWebhookSubscriberDownIsDeliveredWhenBack(t *testing.T) {
 	})
 	c := newClient(t, a.BaseURL)
 	ctx := context.Background()
-	if _, err := c.PutSubscription(ctx, "watch-output", map[string]any{
-		"filter":      map[string]any{"subjectBeginsWith": "/blobServices/default/containers/output/"},
-		"destination": map[string]any{"endpointType": "WebHook", "endpointUrl": hook.url()},
+	if _, err := c.PutSubscription(ctx, "watch-output", client.Subscription{
+		Filter:      client.SubscriptionFilter{SubjectBeginsWith: "/blobServices/default/containers/output/"},
+		Destination: client.SubscriptionDestination{Type: client.DestinationWebHook, EndpointURL: hook.url()},
 	}); err != nil {
 		t.Fatal(err)
 	}

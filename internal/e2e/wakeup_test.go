@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orcahq/orca"
+	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/queue"
@@ -134,9 +135,9 @@ func TestSubscriptionReachesEveryServer(t *testing.T) {
 	b := node(t, filepath.Join(dir, "b"), shared)
 	hook := newFlakyEndpoint(t)
 	ctx := context.Background()
-	if _, err := newClient(t, a.BaseURL).PutSubscription(ctx, "watch-reports", map[string]any{
-		"filter":      map[string]any{"subjectBeginsWith": "/blobServices/default/containers/reports/"},
-		"destination": map[string]any{"endpointType": "WebHook", "endpointUrl": hook.url()},
+	if _, err := newClient(t, a.BaseURL).PutSubscription(ctx, "watch-reports", client.Subscription{
+		Filter:      client.SubscriptionFilter{SubjectBeginsWith: "/blobServices/default/containers/reports/"},
+		Destination: client.SubscriptionDestination{Type: client.DestinationWebHook, EndpointURL: hook.url()},
 	}); err != nil {
 		t.Fatal(err)
 	}

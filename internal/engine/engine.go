@@ -435,7 +435,7 @@ type StartParams struct {
 }
 
 // StartInstance creates an instance and schedules its first turn. It returns once the instance
-// row exists (DESIGN.md §3.2): events raised to it from then on are kept. Starting an id that
+// row exists (guarantee 2, docs/guarantees.md): events raised to it from then on are kept. Starting an id that
 // is Pending, Running, Suspended or ContinuedAsNew fails with a *store.StatusError wrapping
 // store.ErrInstanceExists; a finished one is replaced.
 func (e *Engine) StartInstance(ctx context.Context, p StartParams) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orcahq/orca/internal/backoff"
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 )
@@ -20,7 +21,7 @@ type orchestrations struct {
 	mu      sync.Mutex
 	runners map[string]*runner
 	idle    *list.List // idle runners, most recently used first
-	backoff map[string]backoff
+	backoff map[string]*turnBackoff
 	// releasing are evicted instances whose lock release is not committed yet.
 	releasing map[string]bool
 
@@ -28,9 +29,12 @@ type orchestrations struct {
 	turns sync.WaitGroup
 }
 
-type backoff struct {
-	until    time.Time
-	failures int
+// turnBackoff holds an instance back after failed turns: it is not adopted again before until.
+// The delays grow from up to 2s to up to 64s while turns keep failing; a turn loop that ends
+// with its commits landed forgets them.
+type turnBackoff struct {
+	until  time.Time
+	delays backoff.Backoff
 	// noWorker: the instance waits for a Remote's worker, not after a failure.
 	noWorker bool
 }
@@ -75,7 +79,7 @@ type localResult struct {
 
 func newOrchestrations(e *Engine) *orchestrations {
 	return &orchestrations{e: e, sem: make(chan struct{}, e.cfg.TurnConcurrency), runners: map[string]*runner{},
-		idle: list.New(), backoff: map[string]backoff{}, releasing: map[string]bool{}, wake: make(chan struct{}, 1)}
+		idle: list.New(), backoff: map[string]*turnBackoff{}, releasing: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 func (o *orchestrations) start() {
@@ -202,6 +206,7 @@ func (o *orchestrations) turnLoop(r *runner) {
 				continue
 			}
 			r.busy = false
+			delete(o.backoff, r.id) // every commit landed: the failures in a row are over
 			if !r.gone {
 				r.lastUsed = o.e.clock.Now()
 				r.idleElem = o.idle.PushFront(r)
@@ -238,6 +243,7 @@ func (o *orchestrations) retire(r *runner) {
 	err := r.commitErr
 	var leftover []localResult
 	if err == nil {
+		delete(o.backoff, r.id)
 		o.removeLocked(r)
 		r.busy = false
 		leftover, r.local = r.local, nil
@@ -284,13 +290,14 @@ func (o *orchestrations) fail(r *runner, local []localResult, err error) {
 	switch {
 	case noWorker:
 		// Not a failure: the instance waits for a worker, tried again at every poll.
-		o.backoff[r.id] = backoff{until: o.e.clock.Now().Add(o.e.cfg.PollInterval), noWorker: true}
+		o.backoff[r.id] = &turnBackoff{until: o.e.clock.Now().Add(o.e.cfg.PollInterval), noWorker: true}
 	case !errors.Is(err, store.ErrLeaseLost):
 		b := o.backoff[r.id]
-		b.failures++
-		delay := time.Duration(1<<min(b.failures, 6)) * time.Second
-		b.until = o.e.clock.Now().Add(delay)
-		o.backoff[r.id] = b
+		if b == nil || b.noWorker {
+			b = &turnBackoff{delays: backoff.Backoff{Base: 2 * time.Second, Cap: 64 * time.Second}}
+			o.backoff[r.id] = b
+		}
+		b.until = o.e.clock.Now().Add(b.delays.Next())
 	}
 	o.mu.Unlock()
 	if o.e.runCtx.Err() == nil {

@@ -17,12 +17,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/orcahq/orca/internal/backoff"
 	"github.com/orcahq/orca/internal/clock"
 	"github.com/orcahq/orca/internal/store"
 )
 
 // DefaultRetryDelays is Event Grid's backoff schedule between delivery attempts; after the last
-// entry, attempts continue at its interval until the retry policy gives up.
+// entry, attempts continue at its interval until the retry policy gives up. Each delay is
+// spread by up to a quarter either way (backoff.Spread), so that the deliveries that failed
+// together (an endpoint that was down) do not all come back at once. Full jitter would halve
+// the time maxDeliveryAttempts lasts, and dead-letter events an endpoint down for half a day
+// would have got.
 var DefaultRetryDelays = []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute,
 	10 * time.Minute, 30 * time.Minute, time.Hour}
 
@@ -205,7 +210,7 @@ func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, del *store.Del
 		return
 	}
 	delays := d.cfg.RetryDelays
-	delay := delays[min(del.Attempts, len(delays)-1)]
+	delay := backoff.Spread(nil, delays[min(del.Attempts, len(delays)-1)])
 	log.Info("event delivery failed; will retry", "reason", reason, "in", delay)
 	d.cfg.Observe(del.Subscription, Retried)
 	next := d.cfg.Clock.Now().Add(delay)

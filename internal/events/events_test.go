@@ -276,7 +276,7 @@ func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
 		t.Fatalf("%d attempts before the backoff passed", n)
 	}
 	hook.set(http.StatusOK)
-	g.clk.Advance(time.Minute)
+	g.clk.Advance(time.Minute * 5 / 4) // the first delay, a minute, spread by up to a quarter
 	g.deliver(t)
 	bodies := hook.delivered()
 	if len(bodies) != 2 || !strings.Contains(bodies[1], `"id":"e1"`) || !strings.HasPrefix(bodies[1], "[") {
@@ -402,7 +402,7 @@ func TestValidationHandshake(t *testing.T) {
 	hook.mu.Lock()
 	hook.validate = true
 	hook.mu.Unlock()
-	g.clk.Advance(time.Minute)
+	g.clk.Advance(time.Minute * 5 / 4)
 	g.deliver(t)
 	if n := len(hook.delivered()); n != 1 {
 		t.Fatalf("delivered %d events after validation, want 1", n)

@@ -4,7 +4,7 @@
 // orchestration lock), history (the events of the current execution), the inbox (messages waiting
 // for an instance: ExecutionStarted, completions, timers, external events, control requests),
 // tasks (activity work items with leases) and nothing else. Every orchestration step is one call
-// to OrchestrationCommit, which a backend must apply atomically (DESIGN.md §3.1).
+// to OrchestrationCommit, which a backend must apply atomically (guarantee 1, docs/guarantees.md).
 //
 // Backends: internal/store/sqlite (embedded), internal/store/postgres (scale-out). Each backend runs the conformance suite in
 // internal/store/storetest.

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orcahq/orca/internal/backoff"
 	"github.com/orcahq/orca/internal/scaler"
 )
 
@@ -206,7 +207,7 @@ func (p *ProcessPool) killAll() {
 func (p *ProcessPool) run(s *slot) {
 	defer p.wg.Done()
 	defer p.remove(s)
-	backoff := 500 * time.Millisecond
+	delays := backoff.Backoff{Base: 500 * time.Millisecond, Cap: 30 * time.Second}
 	for {
 		started := time.Now()
 		err := p.runOnce(s)
@@ -216,21 +217,21 @@ func (p *ProcessPool) run(s *slot) {
 		default:
 		}
 		if time.Since(started) > 30*time.Second {
-			backoff = 500 * time.Millisecond
+			delays.Reset() // it ran long enough to count as a success
 		}
+		delay := delays.Next()
 		p.mu.Lock()
 		s.restarts++
 		if s.state != StateStopping { // a Scale may have stopped the slot meanwhile
 			s.state = StateStarting
 		}
 		p.mu.Unlock()
-		p.cfg.Logger.Warn("worker exited; restarting", "worker", s.id, "err", err, "in", backoff)
+		p.cfg.Logger.Warn("worker exited; restarting", "worker", s.id, "err", err, "in", delay)
 		select {
 		case <-s.stop:
 			return
-		case <-time.After(backoff):
+		case <-time.After(delay):
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
