@@ -13,6 +13,7 @@ import (
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func openStore(t *testing.T) store.Backend {
@@ -76,7 +77,7 @@ func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 		LockDuration: 500 * time.Millisecond, ShutdownGrace: 50 * time.Millisecond})
 	id, err := a.StartInstance(context.Background(), engine.StartParams{Name: "Once", ID: "once"})
 	must(t, err)
-	waitUntil(t, firstStarted.Load)
+	wait.For(t, 20*time.Second, firstStarted.Load, "node A to start the activity")
 
 	b := startEngine(t, engine.Config{Store: st, Registry: r, NodeID: "node-b", PollInterval: 50 * time.Millisecond,
 		LockDuration: 500 * time.Millisecond})
@@ -87,7 +88,7 @@ func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 	wantCompleted(t, in, `"from B"`)
 
 	close(release) // A's result arrives after B's was recorded
-	waitUntil(t, func() bool { return a.Stats().Activities == 1 })
+	wait.For(t, 20*time.Second, func() bool { return a.Stats().Activities == 1 }, "node A's activity to return")
 	time.Sleep(200 * time.Millisecond) // let A try to deliver it
 	in, err = st.InstanceGet(context.Background(), id, true)
 	must(t, err)
@@ -120,14 +121,14 @@ func TestLostLeaseCancelsActivity(t *testing.T) {
 		PollInterval: 50 * time.Millisecond})
 	id, err := eng.StartInstance(context.Background(), engine.StartParams{Name: "Once", ID: "lost"})
 	must(t, err)
-	waitUntil(t, started.Load)
+	wait.For(t, 20*time.Second, started.Load, "the activity to start")
 	// The activity may start before the commit that schedules it lands (speculative dispatch):
 	// abandoning the lease before the task row exists would change nothing, so wait for it.
-	waitUntil(t, func() bool {
+	wait.For(t, 20*time.Second, func() bool {
 		recs, err := st.HistoryRead(context.Background(), &store.HistoryReadParams{InstanceID: id, After: -1, Limit: 10,
 			Types: []history.Type{history.TaskScheduled}})
 		return err == nil && len(recs) == 1
-	})
+	}, "the TaskScheduled commit")
 	// Another party takes the lease: abandon it under the engine's feet.
 	must(t, st.TaskAbandon(context.Background(), eng.NodeID(), nil))
 	select {
@@ -179,7 +180,7 @@ func TestGracefulShutdown(t *testing.T) {
 	must(t, eng.Start(context.Background()))
 	_, err = eng.StartInstance(context.Background(), engine.StartParams{Name: "Call", ID: "slow", Input: []byte(`"Slow"`)})
 	must(t, err)
-	waitUntil(t, slowStarted.Load)
+	wait.For(t, 20*time.Second, slowStarted.Load, "the Slow activity to start")
 	eng.Stop(context.Background())
 	in, err := st.InstanceGet(context.Background(), "slow", true)
 	must(t, err)
@@ -190,7 +191,7 @@ func TestGracefulShutdown(t *testing.T) {
 	must(t, eng.Start(context.Background()))
 	_, err = eng.StartInstance(context.Background(), engine.StartParams{Name: "Call", ID: "stuck", Input: []byte(`"Stuck"`)})
 	must(t, err)
-	waitUntil(t, stuckStarted.Load)
+	wait.For(t, 20*time.Second, stuckStarted.Load, "the Stuck activity to start")
 	start := time.Now()
 	eng.Stop(context.Background())
 	if d := time.Since(start); d > 5*time.Second {
@@ -217,15 +218,4 @@ func TestGracefulShutdown(t *testing.T) {
 	in, err = eng.WaitForFinish(ctx, "stuck")
 	must(t, err)
 	wantCompleted(t, in, `"resumed"`)
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

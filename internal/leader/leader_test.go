@@ -14,6 +14,7 @@ import (
 	"github.com/orcahq/orca/internal/leader"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -85,17 +86,6 @@ func (tn *tenures) leader() string {
 	return ""
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // One server plays the role at a time; when it stops, another takes over at once (it released
 // the lease) under a higher fence.
 func TestOneLeaderAndHandOver(t *testing.T) {
@@ -105,7 +95,7 @@ func TestOneLeaderAndHandOver(t *testing.T) {
 	ctxB, stopB := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	wg.Go(func() { leader.Run(ctxA, leader.Config{Store: st, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
-	eventually(t, "a to lead", func() bool { return tn.leader() == "a" })
+	wait.For(t, 10*time.Second, func() bool { return tn.leader() == "a" }, "a to lead")
 	wg.Go(func() { leader.Run(ctxB, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
 	time.Sleep(3 * ttl) // a renews; b keeps trying
 	if tn.leader() != "a" {
@@ -113,7 +103,7 @@ func TestOneLeaderAndHandOver(t *testing.T) {
 	}
 	stopA()
 	start := time.Now()
-	eventually(t, "b to take over", func() bool { return tn.leader() == "b" })
+	wait.For(t, 10*time.Second, func() bool { return tn.leader() == "b" }, "b to take over")
 	// b tries every TTL/3; without the release it would wait for the lease to expire first.
 	if d := time.Since(start); d > ttl {
 		t.Errorf("b took over %v after a stopped; a released the lease, so within TTL/3 (+ slack) expected", d)
@@ -136,10 +126,10 @@ func TestPartitionedLeaderStepsDownBeforeTakeOver(t *testing.T) {
 	var wg sync.WaitGroup
 	ctx, stop := context.WithCancel(t.Context())
 	wg.Go(func() { leader.Run(ctx, leader.Config{Store: cutA, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
-	eventually(t, "a to lead", func() bool { return tn.leader() == "a" })
+	wait.For(t, 10*time.Second, func() bool { return tn.leader() == "a" }, "a to lead")
 	wg.Go(func() { leader.Run(ctx, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
 	cutA.cut.Store(true)
-	eventually(t, "b to take over", func() bool { return tn.leader() == "b" })
+	wait.For(t, 10*time.Second, func() bool { return tn.leader() == "b" }, "b to take over")
 	tn.mu.Lock()
 	overlap, fences := tn.overlap, append([]int64(nil), tn.fences...)
 	tn.mu.Unlock()
