@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/orcahq/orca"
@@ -55,8 +57,14 @@ func completedResults(t *testing.T, st store.Backend, id string) map[int32]int {
 
 // TestExpiredLeaseIsRedeliveredAndLateResultDropped runs two nodes on one store. Node A's clock
 // stands still, so it never renews: its lease on a stuck activity expires, node B runs the
-// activity again and completes the instance, and A's late result changes nothing.
+// activity again and completes the instance, and A's late result changes nothing. It runs in a
+// synctest bubble: B's time is virtual, and synctest.Wait returns once A has done all it does
+// with its late result.
 func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
+	synctest.Test(t, testExpiredLeaseIsRedeliveredAndLateResultDropped)
+}
+
+func testExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 	st := openStore(t)
 	release := make(chan struct{})
 	var firstStarted atomic.Bool
@@ -75,6 +83,8 @@ func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 	frozen := clock.NewFake(time.Now())
 	a := startEngine(t, engine.Config{Store: st, Registry: r, NodeID: "node-a", Clock: frozen,
 		LockDuration: 500 * time.Millisecond, ShutdownGrace: 50 * time.Millisecond})
+	releaseA := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseA) // before A stops, should the test end early
 	id, err := a.StartInstance(context.Background(), engine.StartParams{Name: "Once", ID: "once"})
 	must(t, err)
 	wait.For(t, 20*time.Second, firstStarted.Load, "node A to start the activity")
@@ -87,9 +97,11 @@ func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 	must(t, err)
 	wantCompleted(t, in, `"from B"`)
 
-	close(release) // A's result arrives after B's was recorded
-	wait.For(t, 20*time.Second, func() bool { return a.Stats().Activities == 1 }, "node A's activity to return")
-	time.Sleep(200 * time.Millisecond) // let A try to deliver it
+	releaseA()      // A's result arrives after B's was recorded
+	synctest.Wait() // A has tried to deliver it
+	if n := a.Stats().Activities; n != 1 {
+		t.Fatalf("node A ran %d activities, want its one late one", n)
+	}
 	in, err = st.InstanceGet(context.Background(), id, true)
 	must(t, err)
 	wantCompleted(t, in, `"from B"`)
