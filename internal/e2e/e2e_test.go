@@ -198,17 +198,10 @@ func TestKilledWorkerItemIsRedeliveredAndCountedOnce(t *testing.T) {
 	// The first worker's algorithm takes long: it will be killed holding its item.
 	slow := workerPool(t, a.BaseURL, 1, "--compute-delay", "30s", "--visibility-timeout", "2s")
 	id := startRun(t, c, "3")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.For(t, 30*time.Second, func() bool {
 		q, err := c.Queue(context.Background(), compute.DefaultQueue)
-		if err == nil && q.InFlight > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker never took an item (%+v, %v)", q, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && q.InFlight > 0
+	}, "the worker to take an item")
 	pids := slow.PIDs()
 	if len(pids) != 1 {
 		t.Fatalf("worker pids %v", pids)
@@ -311,13 +304,8 @@ func TestKilledOrcaResumesEveryRun(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	// No worker outlived the orca processes that started them, killed or stopped.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(processesOf(orcaBin)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("orca processes left behind: %v", processesOf(orcaBin))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, func() bool { return len(processesOf(orcaBin)) == 0 },
+		"every orca process to end with the ones that started it")
 }
 
 // processesOf returns the command lines of running processes started from bin.
