@@ -28,19 +28,19 @@ func TestLongPollWokenByAnotherServer(t *testing.T) {
 	}
 	a := node(t, filepath.Join(dir, "a"), shared)
 	// b's clock stands still, so its long poll cannot run out: only a wake-up ends it.
-	const wait = 20 * time.Second
-	bClock := newWatchedClock(wait)
+	const longPoll = 20 * time.Second
+	bClock := newWatchedClock(longPoll)
 	b := node(t, filepath.Join(dir, "b"), func(c *app.Config) { shared(c); c.Engine.Clock = bClock })
 	for i := range 3 {
 		got := make(chan []*queue.Message, 1)
 		go func() {
-			msgs, err := b.Queues.Dequeue(context.Background(), "wakeups", queue.DequeueOptions{Wait: wait})
-			if err != nil {
+			msgs, err := b.Queues.Dequeue(t.Context(), "wakeups", queue.DequeueOptions{Wait: longPoll})
+			if err != nil && t.Context().Err() == nil {
 				t.Error(err)
 			}
 			got <- msgs
 		}()
-		bClock.waitForAfter(t, "b's long poll to find the queue empty and wait")
+		bClock.waitForAfter(t, 1, "b's long poll to find the queue empty and wait")
 		sent := time.Now()
 		if _, err := a.Queues.Enqueue(context.Background(), "wakeups", []byte("hello"), queue.EnqueueOptions{}); err != nil {
 			t.Fatal(err)
@@ -101,9 +101,9 @@ func TestOrchestrationWokenByAnotherProcess(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	client, err := engine.New(engine.Config{Store: st, Registry: reg})
 	must(err)
-	// The activity and orchestration pollers wait PollInterval after their first poll.
-	serverClock.waitForAfter(t, "the server's first activity or orchestration poll")
-	serverClock.waitForAfter(t, "the server's first orchestration or activity poll")
+	// The activity and orchestration pollers each wait PollInterval after their first poll, and
+	// nothing else wakes them before the instance exists.
+	serverClock.waitForAfter(t, 2, "the server's activity and orchestration pollers to have polled")
 	for i := range 3 {
 		sent := time.Now()
 		id, err := client.StartInstance(context.Background(), engine.StartParams{Name: "Hello", Input: json.RawMessage(`"orca"`)})
@@ -144,13 +144,16 @@ func (c *watchedClock) After(d time.Duration) <-chan time.Time {
 	return c.Fake.After(d)
 }
 
-// waitForAfter waits until someone has called After(d) since the last call.
-func (c *watchedClock) waitForAfter(t *testing.T, what string) {
+// waitForAfter waits until After(d) has been called n more times since the last wait.
+func (c *watchedClock) waitForAfter(t *testing.T, n int, what string) {
 	t.Helper()
-	select {
-	case <-c.waited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
+	timeout := time.After(30 * time.Second)
+	for range n {
+		select {
+		case <-c.waited:
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
 
