@@ -10,6 +10,7 @@ import (
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/host"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func registry() *orca.Registry {
@@ -103,17 +104,10 @@ func TestHostRunsYourOrchestrators(t *testing.T) {
 
 func waitStatus(t *testing.T, c *client.Client, id string, want client.RuntimeStatus) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.For(t, 10*time.Second, func() bool {
 		st, err := c.Status(context.Background(), id)
-		if err == nil && st.RuntimeStatus == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never became %s (%+v, %v)", id, want, st, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && st.RuntimeStatus == want
+	}, id+" to become "+string(want))
 }
 
 func TestHostRefusesBadOptions(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -28,6 +29,8 @@ type memSource struct {
 	nextPop int
 	updates []string // "id visibility lastError"
 	deleted []string
+	// deletedDequeues counts the dequeues of the deleted messages.
+	deletedDequeues int
 }
 
 type memMsg struct {
@@ -98,6 +101,7 @@ func (s *memSource) Delete(_ context.Context, _, id, pop string) error {
 	if _, err := s.held(id, pop); err != nil {
 		return err
 	}
+	s.deletedDequeues += s.msgs[id].dequeues
 	delete(s.msgs, id)
 	s.deleted = append(s.deleted, id)
 	return nil
@@ -138,6 +142,15 @@ func (s *memSource) DeleteBlob(_ context.Context, container, name string) error 
 	defer s.mu.Unlock()
 	delete(s.blobs, container+"/"+name)
 	return nil
+}
+
+// dequeues counts the dequeues of the messages left and deleted (s.mu held).
+func (s *memSource) dequeues() int {
+	n := 0
+	for _, m := range s.msgs {
+		n += m.dequeues
+	}
+	return n + s.deletedDequeues
 }
 
 func (s *memSource) snapshot() (msgs int, blobs map[string][]byte, updates []string) {
@@ -232,7 +245,13 @@ func TestDuplicateOfAFinishedItemIsDeleted(t *testing.T) {
 	}
 }
 
+// TestLeaseIsRenewedWhileTheAlgorithmRuns runs on synctest's virtual clock: the algorithm's
+// 350ms and the 150ms lease are exact, whatever the machine's load.
 func TestLeaseIsRenewedWhileTheAlgorithmRuns(t *testing.T) {
+	synctest.Test(t, testLeaseIsRenewedWhileTheAlgorithmRuns)
+}
+
+func testLeaseIsRenewedWhileTheAlgorithmRuns(t *testing.T) {
 	src := newMemSource()
 	src.addItem("run", 0, `[1]`)
 	slow := worker.AlgorithmFunc(func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -249,13 +268,17 @@ func TestLeaseIsRenewedWhileTheAlgorithmRuns(t *testing.T) {
 	if msgs != 0 {
 		t.Fatalf("the item was not completed (%d messages left); updates %q", msgs, updates)
 	}
-	if len(updates) < 2 {
-		t.Fatalf("lease renewed %d times in 350ms with a 150ms visibility timeout", len(updates))
+	// Renewed every third of the lease: at 50ms, 100ms, ... while the algorithm runs.
+	if len(updates) < 6 {
+		t.Fatalf("lease renewed %d times in 350ms with a 150ms visibility timeout, want one every 50ms", len(updates))
 	}
 	src.mu.Lock()
 	defer src.mu.Unlock()
 	if len(src.deleted) != 1 {
 		t.Fatalf("deleted %v: the delete must use the renewed pop receipt", src.deleted)
+	}
+	if m := src.dequeues(); m != 1 {
+		t.Fatalf("the item was dequeued %d times: its lease ran out while the algorithm ran", m)
 	}
 }
 
@@ -291,16 +314,20 @@ func TestShutdownFinishesTheItemsInHand(t *testing.T) {
 	}
 }
 
+// TestMaxIdleExits runs on synctest's virtual clock: Run must return once MaxIdle has passed,
+// not at the end of its one-second long poll.
 func TestMaxIdleExits(t *testing.T) {
-	src := newMemSource()
-	start := time.Now()
-	if err := worker.Run(context.Background(), worker.Config{Source: src, Algorithm: worker.Demo(0),
-		MaxIdle: 150 * time.Millisecond, PollWait: time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
-		t.Fatalf("returned after %s with MaxIdle 150ms", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		src := newMemSource()
+		start := time.Now()
+		if err := worker.Run(context.Background(), worker.Config{Source: src, Algorithm: worker.Demo(0),
+			MaxIdle: 150 * time.Millisecond, PollWait: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < 150*time.Millisecond || d >= time.Second {
+			t.Fatalf("returned after %s with MaxIdle 150ms and PollWait 1s", d)
+		}
+	})
 }
 
 func TestMalformedMessageIsGivenBack(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/testutil/wait"
 	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/worker"
 )
@@ -176,20 +177,6 @@ func compact(t *testing.T, raw json.RawMessage) string {
 	return b.String()
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 // statusOf reads an instance's runtime status through the CLI.
 func (n *testNode) statusOf(t *testing.T, id string) client.RuntimeStatus {
 	t.Helper()
@@ -198,7 +185,7 @@ func (n *testNode) statusOf(t *testing.T, id string) client.RuntimeStatus {
 
 func (n *testNode) waitStatus(t *testing.T, id string, want client.RuntimeStatus) {
 	t.Helper()
-	eventually(t, "instance "+id+" to be "+string(want), func() bool { return n.statusOf(t, id) == want })
+	wait.For(t, 20*time.Second, func() bool { return n.statusOf(t, id) == want }, "instance "+id+" to be "+string(want))
 }
 
 func TestStartStatusWait(t *testing.T) {
@@ -284,7 +271,7 @@ func TestWaitExitCodesAndProgress(t *testing.T) {
 	progressOut := &syncBuffer{}
 	done := make(chan result, 1)
 	go func() { done <- runWith(t, progressOut, "wait", "bar", "--interval", "20ms", "--server", n.url) }()
-	eventually(t, "a progress line", func() bool { return strings.Contains(progressOut.String(), "1/2") })
+	wait.For(t, 20*time.Second, func() bool { return strings.Contains(progressOut.String(), "1/2") }, "a progress line")
 	line := progressOut.String()
 	if !strings.Contains(line, "[###############...............]") || !strings.Contains(line, "compute") || strings.Contains(line, "\r") {
 		t.Fatalf("progress line %q", line)
@@ -414,7 +401,7 @@ func TestControlVerbs(t *testing.T) {
 	n.flakyOK.Store(true)
 	n.cli(t, "rewind", "f-1", "--reason", "fixed").ok(t)
 	// The rewind is asynchronous, as in DF: the instance is Failed until the engine takes it.
-	eventually(t, "f-1 to leave Failed", func() bool { return n.statusOf(t, "f-1") != client.RuntimeStatusFailed })
+	wait.For(t, 20*time.Second, func() bool { return n.statusOf(t, "f-1") != client.RuntimeStatusFailed }, "f-1 to leave Failed")
 	st := decode[client.Status](t, n.cli(t, "wait", "f-1", "--interval", "20ms", "-o", "json").ok(t))
 	if string(st.Output) != `"fine"` {
 		t.Fatalf("rewound instance: %+v", st)
@@ -654,7 +641,7 @@ func TestPools(t *testing.T) {
 		Policy: scaler.Policy{Min: 1, Max: 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the pool's first worker", func() bool { return pool.Workers().Ready == 1 })
+	wait.For(t, 20*time.Second, func() bool { return pool.Workers().Ready == 1 }, "the pool's first worker")
 
 	out := runWith(t, &syncBuffer{}, "pools", server).ok(t)
 	if !strings.Contains(out, "crunch") || !strings.Contains(out, "goroutine") || !strings.Contains(out, "1-2") {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/orcahq/orca/internal/auth"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // authCase is a request of a route group and the scope it needs (ScopeNone: open).
@@ -247,9 +248,9 @@ func TestKeysNeverLogged(t *testing.T) {
 	}
 	admin := withHeader("x-functions-key", adminKey)
 	id := wantCheckStatus(t, n.do(t, "POST", df+"/orchestrators/Echo", "", admin))["id"]
-	eventually(t, id+" to complete", func() bool {
+	wait.For(t, waitLimit, func() bool {
 		return n.do(t, "GET", df+"/instances/"+id, "", admin).code == http.StatusOK
-	})
+	}, id+" to complete")
 
 	// A server error: the store goes away under the API.
 	if err := n.app.Store.Close(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // Contract: DF's raise event, terminate/suspend/resume, rewind, restart and purge (docs/api.md)
@@ -282,10 +284,10 @@ func TestRestart(t *testing.T) {
 		if p["id"] != orig {
 			t.Fatalf("restarted as %q, want %q", p["id"], orig)
 		}
-		eventually(t, "the same-id restart to finish again", func() bool {
+		wait.For(t, waitLimit, func() bool {
 			_, st := n.status(t, orig, "")
 			return st["runtimeStatus"] == "Completed" && st["createdTime"].(string) >= before["createdTime"].(string)
-		})
+		}, "the same-id restart to finish again")
 	})
 	t.Run("same id while running: 409", func(t *testing.T) {
 		id := n.start(t, "WaitEvent", "", "")

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/orcahq/orca/internal/api"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // Contract: DF's start and its check-status payload (docs/api.md) and df.go/routes.go.
@@ -300,10 +301,10 @@ func TestStartAndWait(t *testing.T) {
 			b, err := io.ReadAll(resp.Body)
 			done <- answer{&result{code: resp.StatusCode, header: resp.Header, body: b}, err}
 		}()
-		eventually(t, "wait-term to exist", func() bool {
+		wait.For(t, waitLimit, func() bool {
 			code, _ := n.status(t, "wait-term", "")
 			return code == http.StatusAccepted
-		})
+		}, "wait-term to exist")
 		n.do(t, "POST", df+"/instances/wait-term/terminate?reason=enough", "").want(t, http.StatusAccepted)
 		a := <-done
 		if a.err != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // Contract: DF's instance status and its historyEvents (docs/api.md) and df.go.
@@ -264,10 +266,10 @@ func TestStatusHistoryPendingTask(t *testing.T) {
 	id := n.start(t, "Block", "blocked-1", "")
 	n.waitStatus(t, id, "Running")
 	var events []map[string]any
-	eventually(t, "the Gate activity to be scheduled", func() bool {
+	wait.For(t, waitLimit, func() bool {
 		events = historyOf(t, n, id, "")
 		return slices.Contains(eventTypes(events), "TaskScheduled")
-	})
+	}, "the Gate activity to be scheduled")
 	for _, e := range events {
 		if e["EventType"] != "TaskScheduled" {
 			continue

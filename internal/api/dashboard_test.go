@@ -10,6 +10,7 @@ import (
 
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestDashboardPage(t *testing.T) {
@@ -110,10 +111,10 @@ func (fakePools) Decisions(pool string, limit int, changesOnly bool) ([]scaler.D
 func TestDashboardSeries(t *testing.T) {
 	n := newNode(t, nodeConfig{pools: fakePools{}})
 	var first series
-	eventually(t, "two samples", func() bool {
+	wait.For(t, waitLimit, func() bool {
 		first = n.series(t, "")
 		return len(first.Samples) >= 2
-	})
+	}, "two samples")
 	if first.WorkQueue != "input" || first.IntervalSeconds != 1 {
 		t.Fatalf("series header %+v", first)
 	}
@@ -125,7 +126,7 @@ func TestDashboardSeries(t *testing.T) {
 		t.Fatalf("decisions %+v, want the two resizes", first.Decisions)
 	}
 	last := first.Samples[len(first.Samples)-1].T
-	eventually(t, "a newer sample", func() bool {
+	wait.For(t, waitLimit, func() bool {
 		next := n.series(t, "?since="+strconv.FormatInt(last, 10))
 		for _, s := range next.Samples {
 			if s.T <= last {
@@ -133,7 +134,7 @@ func TestDashboardSeries(t *testing.T) {
 			}
 		}
 		return len(next.Samples) > 0
-	})
+	}, "a newer sample")
 	for _, bad := range []string{"abc", "1.5", "2026-01-01T00:00:00Z"} {
 		n.do(t, "GET", "/api/dashboard/series?since="+bad, "").want(t, http.StatusBadRequest)
 	}
@@ -142,10 +143,10 @@ func TestDashboardSeries(t *testing.T) {
 	if _, err := n.app.Queues.Enqueue(t.Context(), "input", []byte("{}"), queue.EnqueueOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the queued message in a sample", func() bool {
+	wait.For(t, waitLimit, func() bool {
 		ss := n.series(t, "").Samples
 		return len(ss) > 0 && ss[len(ss)-1].Visible == 1
-	})
+	}, "the queued message in a sample")
 }
 
 func TestPools(t *testing.T) {

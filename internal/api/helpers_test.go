@@ -28,6 +28,7 @@ import (
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -374,20 +375,6 @@ func sameJSON(t testing.TB, what string, got any, want string) {
 	}
 }
 
-// eventually polls cond until it holds or waitLimit passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitLimit, what)
-		}
-		<-tick.C
-	}
-}
-
 // start starts an orchestration through the DF route and returns its id.
 func (n *node) start(t testing.TB, name, id, input string) string {
 	t.Helper()
@@ -425,11 +412,11 @@ func escapeID(id string) string { return strings.ReplaceAll(url.PathEscape(id), 
 func (n *node) waitStatus(t testing.TB, id string, want ...string) map[string]any {
 	t.Helper()
 	var last map[string]any
-	eventually(t, "instance "+id+" to be "+strings.Join(want, " or "), func() bool {
+	wait.For(t, waitLimit, func() bool {
 		_, last = n.status(t, id, "")
 		st, _ := last["runtimeStatus"].(string)
 		return slices.Contains(want, st)
-	})
+	}, "instance "+id+" to be "+strings.Join(want, " or "))
 	return last
 }
 

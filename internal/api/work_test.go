@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/orcahq/orca/client"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // leaseWork leases up to max items of queue through the batched route.
@@ -62,10 +63,10 @@ func TestWorkBatchCompletionMix(t *testing.T) {
 	id, _ := r.object(t)["id"].(string)
 
 	var items []*client.LeasedItem
-	eventually(t, "4 items leased", func() bool {
+	wait.For(t, waitLimit, func() bool {
 		items = append(items, n.leaseWork(t, "input", 4-len(items))...)
 		return len(items) == 4
-	})
+	}, "4 items leased")
 	byInput := map[int]*client.LeasedItem{}
 	for _, it := range items {
 		if it.Problem != "" || it.DequeueCount != 1 || it.Item.InstanceID != id {

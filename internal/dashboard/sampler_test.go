@@ -13,6 +13,7 @@ import (
 	"github.com/orcahq/orca/internal/clock"
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -174,12 +175,12 @@ func TestSamplerStartStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first sample is taken at once, the next when the interval has passed.
-	waitFor(t, func() bool { return clk.Waiters() == 1 })
+	wait.For(t, 5*time.Second, func() bool { return clk.Waiters() == 1 }, "the sampler to wait on the clock")
 	if n := len(s.Series(time.Time{}).Samples); n != 1 {
 		t.Fatalf("%d samples after Start, want 1", n)
 	}
 	clk.Advance(time.Second)
-	waitFor(t, func() bool { return len(s.Series(time.Time{}).Samples) == 2 })
+	wait.For(t, 5*time.Second, func() bool { return len(s.Series(time.Time{}).Samples) == 2 }, "the second sample")
 	s.Stop()
 	s.Stop() // twice is fine
 }
@@ -198,17 +199,5 @@ func TestNewSamplerChecks(t *testing.T) {
 	}
 	if s.cfg.Interval != DefaultInterval || s.cfg.Window != DefaultWindow || len(s.ring) != 1800 {
 		t.Fatalf("defaults: interval %v, window %v, %d slots", s.cfg.Interval, s.cfg.Window, len(s.ring))
-	}
-}
-
-// waitFor polls cond for up to 5s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

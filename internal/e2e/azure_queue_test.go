@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/azurite"
 	"github.com/orcahq/orca/internal/queue/queuetest"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // azureAccount is the Azurite account a test shares with the seeds' side: its blob and queue
@@ -89,13 +91,8 @@ func TestAzureQueueOrcaWorkers(t *testing.T) {
 	id := startRun(t, c, "300")
 	acct.trackRun(id)
 	// Before any worker runs, the account's queue holds the run's items: what KEDA scales on.
-	deadline := time.Now().Add(30 * time.Second)
-	for acct.approximateCount(t, compute.DefaultQueue) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the Azure queue holds %d messages, want %d", acct.approximateCount(t, compute.DefaultQueue), n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, func() bool { return acct.approximateCount(t, compute.DefaultQueue) >= n },
+		fmt.Sprintf("the Azure queue to hold the run's %d messages", n))
 	if q, err := c.Queue(context.Background(), compute.DefaultQueue); err != nil || q.ApproximateMessagesCount != n {
 		t.Fatalf("orca's view of the queue: %+v (%v), want %d messages", q, err, n)
 	}

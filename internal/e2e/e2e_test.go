@@ -22,6 +22,8 @@ import (
 	"github.com/orcahq/orca/compute"
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/app/apptest"
+	"github.com/orcahq/orca/internal/events"
+	"github.com/orcahq/orca/internal/testutil/wait"
 	"github.com/orcahq/orca/internal/workers"
 )
 
@@ -199,17 +201,10 @@ func TestKilledWorkerItemIsRedeliveredAndCountedOnce(t *testing.T) {
 	// The first worker's algorithm takes long: it will be killed holding its item.
 	slow := workerPool(t, a.BaseURL, 1, "--compute-delay", "30s", "--visibility-timeout", "2s")
 	id := startRun(t, c, "3")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.For(t, 30*time.Second, func() bool {
 		q, err := c.Queue(context.Background(), compute.DefaultQueue)
-		if err == nil && q.InFlight > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker never took an item (%+v, %v)", q, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && q.InFlight > 0
+	}, "the worker to take an item")
 	pids := slow.PIDs()
 	if len(pids) != 1 {
 		t.Fatalf("worker pids %v", pids)
@@ -312,13 +307,8 @@ func TestKilledOrcaResumesEveryRun(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	// No worker outlived the orca processes that started them, killed or stopped.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(processesOf(orcaBin)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("orca processes left behind: %v", processesOf(orcaBin))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, func() bool { return len(processesOf(orcaBin)) == 0 },
+		"every orca process to end with the ones that started it")
 }
 
 // processesOf returns the command lines of running processes started from bin.
@@ -465,21 +455,42 @@ func TestWebhookSubscriberDownIsDeliveredWhenBack(t *testing.T) {
 	if st.RuntimeStatus != "Completed" {
 		t.Fatalf("status %s", st.RuntimeStatus)
 	}
-	time.Sleep(500 * time.Millisecond) // a few failed attempts while it is down
-	if n := hook.count(); n != 0 {
-		t.Fatalf("%d events reached an endpoint that was down", n)
+	// The dispatcher has tried and failed while the endpoint was down: at least once per event.
+	wait.For(t, 30*time.Second, func() bool { return deliveries(t, a, "watch-output", events.Retried) >= 20 },
+		"20 failed delivery attempts while the subscriber is down")
+	if n, got := deliveries(t, a, "watch-output", events.Delivered), hook.count(); n != 0 || got != 0 {
+		t.Fatalf("%d deliveries counted, %d events received, by an endpoint that was down", n, got)
 	}
 	hook.up()
-	deadline := time.Now().Add(30 * time.Second)
-	for hook.count() < 20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 20 events delivered after the subscriber came back", hook.count())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, func() bool { return hook.count() == 20 }, "all 20 events to be delivered after the subscriber came back")
 	if dl, err := c.DeadLetters(ctx, "watch-output"); err != nil || len(dl) != 0 {
 		t.Fatalf("dead letters %v (%v)", dl, err)
 	}
+}
+
+// deliveries reads a node's count of a subscription's delivery attempts with an outcome
+// (orca_event_deliveries_total).
+func deliveries(t *testing.T, a *app.App, subscription string, outcome events.DeliveryOutcome) int {
+	t.Helper()
+	families, err := a.Metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "orca_event_deliveries_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["subscription"] == subscription && labels["outcome"] == string(outcome) {
+				return int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return 0
 }
 
 // flakyEndpoint is a webhook subscriber on a fixed address that can go down (its listener

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // postgresURL returns the test PostgreSQL's URL (scripts/services/postgres.sh); without one the
@@ -91,16 +92,8 @@ func startProcess(t *testing.T, logs *os.File, args ...string) *exec.Cmd {
 func waitUp(t *testing.T, base string) {
 	t.Helper()
 	c := newClient(t, base)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := c.Queues(context.Background()); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server %s did not come up in 30s", base)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, func() bool { _, err := c.Queues(context.Background()); return err == nil },
+		"server "+base+" to come up")
 }
 
 // TestServerFailover runs the seeds' flow on two `orca server`s sharing one PostgreSQL task hub,

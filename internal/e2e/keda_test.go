@@ -12,6 +12,8 @@ import (
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // TestServerServesKEDAsScaler runs `orca server --keda-listen` as a process and reads its work
@@ -42,17 +44,10 @@ func TestServerServesKEDAsScaler(t *testing.T) {
 	keda := externalscaler.NewExternalScalerClient(conn)
 	ref := &externalscaler.ScaledObjectRef{Name: "workers", Namespace: "default",
 		ScalerMetadata: map[string]string{"scalerAddress": kedaAddr, "queueName": "input", "queueLength": "16"}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	wait.For(t, 20*time.Second, func() bool {
 		m, err := keda.GetMetrics(context.Background(), &externalscaler.GetMetricsRequest{ScaledObjectRef: ref})
-		if err == nil && m.MetricValues[0].MetricValueFloat == 40 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metric %v (%v), want the 40 items the run enqueued", m, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && m.MetricValues[0].MetricValueFloat == 40
+	}, "KEDA's metric to be the 40 items the run enqueued")
 	if a, err := keda.IsActive(context.Background(), ref); err != nil || !a.Result {
 		t.Fatalf("IsActive %v (%v), want true", a, err)
 	}

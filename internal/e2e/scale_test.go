@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/orcahq/orca/client"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // TestAutoscaledRun runs the seeds' KEDA setup on real processes: `orca dev` with a pool of
@@ -81,13 +82,8 @@ func TestAutoscaledRun(t *testing.T) {
 	checkEveryItemOnce(t, decodeOutput(t, st), n, "[1,1]")
 
 	// Back to zero after the cooldown.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(workersOf(cmd.Process.Pid)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d workers still running 30s after the run", len(workersOf(cmd.Process.Pid)))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, func() bool { return len(workersOf(cmd.Process.Pid)) == 0 },
+		"the pool to scale to zero after the run")
 	close(stop)
 	<-sampled
 	mu.Lock()

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
 )
@@ -275,7 +277,12 @@ func TestTimersAndSubOrchestrations(t *testing.T) {
 	}
 }
 
-func TestTerminateSuspendResume(t *testing.T) {
+// TestTerminateSuspendResume runs in a synctest bubble: synctest.Wait returns once the engine's
+// goroutines are all parked, so the check that a suspended instance did not take its event is
+// made after the engine had every chance to deliver it.
+func TestTerminateSuspendResume(t *testing.T) { synctest.Test(t, testTerminateSuspendResume) }
+
+func testTerminateSuspendResume(t *testing.T) {
 	r := newRegistry(t)
 	must(t, r.AddOrchestrator("Wait", func(ctx orca.OrchestrationContext) (any, error) {
 		return orca.Await[string](ctx.WaitForExternalEvent("go"))
@@ -288,9 +295,12 @@ func TestTerminateSuspendResume(t *testing.T) {
 	must(t, h.eng.Suspend(ctx, id, "hold on"))
 	h.waitStatus(id, store.StatusSuspended)
 	must(t, h.eng.RaiseEvent(ctx, id, "go", json.RawMessage(`"now"`)))
-	time.Sleep(100 * time.Millisecond) // the event must wait for the resume
+	synctest.Wait() // the turn that takes the event has committed
 	if in, _ := h.eng.Get(ctx, id, false); in.Status != store.StatusSuspended {
 		t.Fatalf("status = %s while suspended", in.Status)
+	}
+	if n := len(eventsOf(t, h.store, id, history.EventRaised)); n != 1 {
+		t.Fatalf("%d EventRaised in the history, want the one raised while suspended", n)
 	}
 	must(t, h.eng.Resume(ctx, id, "go on"))
 	wantCompleted(t, h.wait(id), `"now"`)
@@ -470,4 +480,17 @@ func TestCacheMissesReplay(t *testing.T) {
 		t.Fatalf("stats %+v: the cache of one must have evicted and replayed", st)
 	}
 	t.Logf("stats %+v", st)
+}
+
+// eventsOf returns an instance's history events of one type.
+func eventsOf(t *testing.T, st store.Backend, id string, typ history.Type) []*history.Event {
+	t.Helper()
+	recs, err := st.HistoryRead(context.Background(), &store.HistoryReadParams{InstanceID: id, After: -1, Limit: 1000,
+		Types: []history.Type{typ}})
+	must(t, err)
+	var out []*history.Event
+	for _, r := range recs {
+		out = append(out, r.Event)
+	}
+	return out
 }

@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/orcahq/orca"
@@ -13,6 +15,7 @@ import (
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func openStore(t *testing.T) store.Backend {
@@ -54,8 +57,14 @@ func completedResults(t *testing.T, st store.Backend, id string) map[int32]int {
 
 // TestExpiredLeaseIsRedeliveredAndLateResultDropped runs two nodes on one store. Node A's clock
 // stands still, so it never renews: its lease on a stuck activity expires, node B runs the
-// activity again and completes the instance, and A's late result changes nothing.
+// activity again and completes the instance, and A's late result changes nothing. It runs in a
+// synctest bubble: B's time is virtual, and synctest.Wait returns once A has done all it does
+// with its late result.
 func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
+	synctest.Test(t, testExpiredLeaseIsRedeliveredAndLateResultDropped)
+}
+
+func testExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 	st := openStore(t)
 	release := make(chan struct{})
 	var firstStarted atomic.Bool
@@ -74,9 +83,11 @@ func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 	frozen := clock.NewFake(time.Now())
 	a := startEngine(t, engine.Config{Store: st, Registry: r, NodeID: "node-a", Clock: frozen,
 		LockDuration: 500 * time.Millisecond, ShutdownGrace: 50 * time.Millisecond})
+	releaseA := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseA) // before A stops, should the test end early
 	id, err := a.StartInstance(context.Background(), engine.StartParams{Name: "Once", ID: "once"})
 	must(t, err)
-	waitUntil(t, firstStarted.Load)
+	wait.For(t, 20*time.Second, firstStarted.Load, "node A to start the activity")
 
 	b := startEngine(t, engine.Config{Store: st, Registry: r, NodeID: "node-b", PollInterval: 50 * time.Millisecond,
 		LockDuration: 500 * time.Millisecond})
@@ -86,9 +97,11 @@ func TestExpiredLeaseIsRedeliveredAndLateResultDropped(t *testing.T) {
 	must(t, err)
 	wantCompleted(t, in, `"from B"`)
 
-	close(release) // A's result arrives after B's was recorded
-	waitUntil(t, func() bool { return a.Stats().Activities == 1 })
-	time.Sleep(200 * time.Millisecond) // let A try to deliver it
+	releaseA()      // A's result arrives after B's was recorded
+	synctest.Wait() // A has tried to deliver it
+	if n := a.Stats().Activities; n != 1 {
+		t.Fatalf("node A ran %d activities, want its one late one", n)
+	}
 	in, err = st.InstanceGet(context.Background(), id, true)
 	must(t, err)
 	wantCompleted(t, in, `"from B"`)
@@ -120,14 +133,14 @@ func TestLostLeaseCancelsActivity(t *testing.T) {
 		PollInterval: 50 * time.Millisecond})
 	id, err := eng.StartInstance(context.Background(), engine.StartParams{Name: "Once", ID: "lost"})
 	must(t, err)
-	waitUntil(t, started.Load)
+	wait.For(t, 20*time.Second, started.Load, "the activity to start")
 	// The activity may start before the commit that schedules it lands (speculative dispatch):
 	// abandoning the lease before the task row exists would change nothing, so wait for it.
-	waitUntil(t, func() bool {
+	wait.For(t, 20*time.Second, func() bool {
 		recs, err := st.HistoryRead(context.Background(), &store.HistoryReadParams{InstanceID: id, After: -1, Limit: 10,
 			Types: []history.Type{history.TaskScheduled}})
 		return err == nil && len(recs) == 1
-	})
+	}, "the TaskScheduled commit")
 	// Another party takes the lease: abandon it under the engine's feet.
 	must(t, st.TaskAbandon(context.Background(), eng.NodeID(), nil))
 	select {
@@ -179,7 +192,7 @@ func TestGracefulShutdown(t *testing.T) {
 	must(t, eng.Start(context.Background()))
 	_, err = eng.StartInstance(context.Background(), engine.StartParams{Name: "Call", ID: "slow", Input: []byte(`"Slow"`)})
 	must(t, err)
-	waitUntil(t, slowStarted.Load)
+	wait.For(t, 20*time.Second, slowStarted.Load, "the Slow activity to start")
 	eng.Stop(context.Background())
 	in, err := st.InstanceGet(context.Background(), "slow", true)
 	must(t, err)
@@ -190,7 +203,7 @@ func TestGracefulShutdown(t *testing.T) {
 	must(t, eng.Start(context.Background()))
 	_, err = eng.StartInstance(context.Background(), engine.StartParams{Name: "Call", ID: "stuck", Input: []byte(`"Stuck"`)})
 	must(t, err)
-	waitUntil(t, stuckStarted.Load)
+	wait.For(t, 20*time.Second, stuckStarted.Load, "the Stuck activity to start")
 	start := time.Now()
 	eng.Stop(context.Background())
 	if d := time.Since(start); d > 5*time.Second {
@@ -217,15 +230,4 @@ func TestGracefulShutdown(t *testing.T) {
 	in, err = eng.WaitForFinish(ctx, "stuck")
 	must(t, err)
 	wantCompleted(t, in, `"resumed"`)
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // leaseSpy records the activity names every TaskLease of its node asked for.
@@ -62,9 +63,9 @@ func TestRemoteActivityWaitsForANodeThatHasIt(t *testing.T) {
 	must(t, err)
 
 	// Double ran here; Triple's task is in the store, and A's polls after that never took it.
-	waitUntil(t, func() bool { return len(completedResults(t, st, id)) == 1 })
+	wait.For(t, 10*time.Second, func() bool { return len(completedResults(t, st, id)) == 1 }, "Double's result")
 	polls := len(spy.leases())
-	waitUntil(t, func() bool { return len(spy.leases()) >= polls+5 })
+	wait.For(t, 10*time.Second, func() bool { return len(spy.leases()) >= polls+5 }, "five more lease polls")
 	for _, names := range spy.leases() {
 		if !slices.Equal(names, []string{"Double"}) {
 			t.Fatalf("the orchestrating node leased tasks of %v, want only [Double]", names)
@@ -129,7 +130,7 @@ func TestActivitiesOnlyNodeRunsNoOrchestrations(t *testing.T) {
 	id, err := b.StartInstance(context.Background(), engine.StartParams{Name: "FanOut", Input: []byte("3")})
 	must(t, err)
 	polls := len(spy.leases())
-	waitUntil(t, func() bool { return len(spy.leases()) >= polls+5 })
+	wait.For(t, 10*time.Second, func() bool { return len(spy.leases()) >= polls+5 }, "five more lease polls")
 	in, err := b.Get(context.Background(), id, false)
 	must(t, err)
 	if in.Status != store.StatusPending || in.LockOwner != "" {

@@ -2,6 +2,7 @@ package kedascaler_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/kedascaler"
 	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // node starts an orca node serving the external scaler, and a client of it built from KEDA's
@@ -127,13 +129,8 @@ func TestScalerFollowsTheQueue(t *testing.T) {
 		t.Fatal("StreamIsActive did not push true after work arrived (the recheck is an hour: only the wake can)")
 	}
 
-	deadline := time.Now().Add(10 * time.Second)
-	for metric(t, c, r) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("metric %v, want %d once every item is enqueued", metric(t, c, r), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, func() bool { return metric(t, c, r) == n },
+		fmt.Sprintf("the metric to be %d once every item is enqueued", n))
 	if !active(t, c, r) || active(t, c, ref(map[string]string{"queueName": "input", "activationQueueLength": "25"})) ||
 		!active(t, c, ref(map[string]string{"queueName": "input", "activationQueueLength": "24"})) {
 		t.Fatal("activity is not length > activationQueueLength")

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -14,6 +15,7 @@ import (
 	"github.com/orcahq/orca/internal/leader"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -85,78 +87,83 @@ func (tn *tenures) leader() string {
 	return ""
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // One server plays the role at a time; when it stops, another takes over at once (it released
-// the lease) under a higher fence.
+// the lease) under a higher fence. It runs on the bubble's virtual clock: synctest.Wait returns
+// once every goroutine is parked, so "a still leads" is checked after b's attempts have run.
 func TestOneLeaderAndHandOver(t *testing.T) {
-	st := openStore(t)
-	tn := newTenures()
-	ctxA, stopA := context.WithCancel(t.Context())
-	ctxB, stopB := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() { leader.Run(ctxA, leader.Config{Store: st, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
-	eventually(t, "a to lead", func() bool { return tn.leader() == "a" })
-	wg.Go(func() { leader.Run(ctxB, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
-	time.Sleep(3 * ttl) // a renews; b keeps trying
-	if tn.leader() != "a" {
-		t.Fatalf("leader after %v = %q, want a still", 3*ttl, tn.leader())
-	}
-	stopA()
-	start := time.Now()
-	eventually(t, "b to take over", func() bool { return tn.leader() == "b" })
-	// b tries every TTL/3; without the release it would wait for the lease to expire first.
-	if d := time.Since(start); d > ttl {
-		t.Errorf("b took over %v after a stopped; a released the lease, so within TTL/3 (+ slack) expected", d)
-	}
-	stopB()
-	wg.Wait()
-	tn.mu.Lock()
-	defer tn.mu.Unlock()
-	if tn.overlap || tn.starts["a"] != 1 || tn.starts["b"] != 1 || len(tn.fences) != 2 || tn.fences[1] <= tn.fences[0] {
-		t.Fatalf("overlap=%v starts=%v fences=%v; want one tenure each, no overlap, growing fences", tn.overlap, tn.starts, tn.fences)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t)
+		tn := newTenures()
+		ctxA, stopA := context.WithCancel(t.Context())
+		ctxB, stopB := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		wg.Go(func() { leader.Run(ctxA, leader.Config{Store: st, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
+		synctest.Wait()
+		if l := tn.leader(); l != "a" {
+			t.Fatalf("leader = %q, want a", l)
+		}
+		wg.Go(func() { leader.Run(ctxB, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
+		time.Sleep(3 * ttl) // a renews and b tries, every TTL/3
+		synctest.Wait()
+		if l := tn.leader(); l != "a" {
+			t.Fatalf("leader after %v = %q, want a still", 3*ttl, l)
+		}
+		stopA()
+		// b tries every TTL/3; without the release it would wait for the lease to expire first.
+		time.Sleep(ttl / 3)
+		synctest.Wait()
+		if l := tn.leader(); l != "b" {
+			t.Fatalf("leader %v after a stopped = %q; a released the lease, so b's next try takes it", ttl/3, l)
+		}
+		stopB()
+		wg.Wait()
+		tn.mu.Lock()
+		defer tn.mu.Unlock()
+		if tn.overlap || tn.starts["a"] != 1 || tn.starts["b"] != 1 || len(tn.fences) != 2 || tn.fences[1] <= tn.fences[0] {
+			t.Fatalf("overlap=%v starts=%v fences=%v; want one tenure each, no overlap, growing fences", tn.overlap, tn.starts, tn.fences)
+		}
+	})
 }
 
 // A leader cut off from the store stops playing the role before its lease expires, so the
 // server that takes it over never plays it at the same time; its late fenced writes fail.
 func TestPartitionedLeaderStepsDownBeforeTakeOver(t *testing.T) {
-	st := openStore(t)
-	cutA := &partitionable{Backend: st}
-	tn := newTenures()
-	var wg sync.WaitGroup
-	ctx, stop := context.WithCancel(t.Context())
-	wg.Go(func() { leader.Run(ctx, leader.Config{Store: cutA, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
-	eventually(t, "a to lead", func() bool { return tn.leader() == "a" })
-	wg.Go(func() { leader.Run(ctx, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
-	cutA.cut.Store(true)
-	eventually(t, "b to take over", func() bool { return tn.leader() == "b" })
-	tn.mu.Lock()
-	overlap, fences := tn.overlap, append([]int64(nil), tn.fences...)
-	tn.mu.Unlock()
-	if overlap {
-		t.Fatal("b started playing the role while a still did")
-	}
-	err := st.QueuePoisonNotify(t.Context(), &store.QueuePoisonNotifyParams{Queue: "work-poison", IDs: []string{"x"}, Now: time.Now(),
-		Fence: &store.LeaderFence{Role: "r", Fence: fences[0]}})
-	if !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("a write fenced by a's tenure after b took over = %v, want ErrLeaseLost", err)
-	}
-	// a comes back: it stays a follower.
-	cutA.cut.Store(false)
-	time.Sleep(2 * ttl)
-	if l := tn.leader(); l != "b" {
-		t.Fatalf("leader after a came back = %q, want b", l)
-	}
-	stop()
-	wg.Wait()
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t)
+		cutA := &partitionable{Backend: st}
+		tn := newTenures()
+		var wg sync.WaitGroup
+		ctx, stop := context.WithCancel(t.Context())
+		wg.Go(func() { leader.Run(ctx, leader.Config{Store: cutA, Role: "r", Holder: "a", TTL: ttl}, tn.task("a")) })
+		synctest.Wait()
+		if l := tn.leader(); l != "a" {
+			t.Fatalf("leader = %q, want a", l)
+		}
+		wg.Go(func() { leader.Run(ctx, leader.Config{Store: st, Role: "r", Holder: "b", TTL: ttl}, tn.task("b")) })
+		cutA.cut.Store(true)
+		wait.For(t, 10*ttl, func() bool { return tn.leader() == "b" }, "b to take over")
+		tn.mu.Lock()
+		overlap, fences := tn.overlap, append([]int64(nil), tn.fences...)
+		tn.mu.Unlock()
+		if overlap {
+			t.Fatal("b started playing the role while a still did")
+		}
+		err := st.QueuePoisonNotify(t.Context(), &store.QueuePoisonNotifyParams{Queue: "work-poison", IDs: []string{"x"}, Now: time.Now(),
+			Fence: &store.LeaderFence{Role: "r", Fence: fences[0]}})
+		if !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("a write fenced by a's tenure after b took over = %v, want ErrLeaseLost", err)
+		}
+		// a comes back: it stays a follower while b renews.
+		cutA.cut.Store(false)
+		time.Sleep(2 * ttl)
+		synctest.Wait()
+		tn.mu.Lock()
+		overlap, aStarts := tn.overlap, tn.starts["a"]
+		tn.mu.Unlock()
+		if l := tn.leader(); l != "b" || overlap || aStarts != 1 {
+			t.Fatalf("%v after a came back: leader %q, overlap %v, a's tenures %d; want b alone, a once", 2*ttl, l, overlap, aStarts)
+		}
+		stop()
+		wg.Wait()
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -76,13 +77,7 @@ func runningScaler(t *testing.T, q scaler.Queues, w scaler.Workers) *scaler.Scal
 	}
 	s.Start(context.Background())
 	t.Cleanup(func() { s.Stop(context.Background()) })
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Pools()[0].Decisions == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the scaler made no decision")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, func() bool { return s.Pools()[0].Decisions > 0 }, "the scaler's first decision")
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orcahq/orca/internal/clock"
 	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -65,18 +66,6 @@ func (r *recorder) current() int {
 	return r.size
 }
 
-// eventually waits (in real time) for cond, which the scaler's goroutine makes true.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func newTestScaler(t *testing.T, clk *clock.Fake, q *lengths, p Policy) (*Scaler, *recorder) {
 	t.Helper()
 	r := &recorder{}
@@ -87,7 +76,7 @@ func newTestScaler(t *testing.T, clk *clock.Fake, q *lengths, p Policy) (*Scaler
 	}
 	s.Start(context.Background())
 	t.Cleanup(func() { s.Stop(context.Background()) })
-	eventually(t, "the first poll", func() bool { return clk.Waiters() == 1 })
+	wait.For(t, 5*time.Second, func() bool { return clk.Waiters() == 1 }, "the first poll")
 	return s, r
 }
 
@@ -99,7 +88,7 @@ func TestScalerPollsWakesAndRecords(t *testing.T) {
 	// A wake for another container does nothing; one for the input starts a worker at once.
 	s.Wake("output")
 	s.Wake("input")
-	eventually(t, "the wake to start a worker", func() bool { return r.current() == 1 })
+	wait.For(t, 5*time.Second, func() bool { return r.current() == 1 }, "the wake to start a worker")
 
 	// Wakes do not postpone the poll: the timer set before them still fires.
 	q.set("work", 20)
@@ -107,15 +96,15 @@ func TestScalerPollsWakesAndRecords(t *testing.T) {
 		s.Wake("input")
 	}
 	clk.Advance(5 * time.Second)
-	eventually(t, "the poll to grow the pool", func() bool { return r.current() == 4 })
+	wait.For(t, 5*time.Second, func() bool { return r.current() == 4 }, "the poll to grow the pool")
 
 	// The queue drains: the pool holds for the cooldown, then goes to zero.
 	q.set("work", 0)
 	for range 4 {
-		eventually(t, "the scaler to wait on the clock", func() bool { return clk.Waiters() == 1 })
+		wait.For(t, 5*time.Second, func() bool { return clk.Waiters() == 1 }, "the scaler to wait on the clock")
 		clk.Advance(5 * time.Second)
 	}
-	eventually(t, "scale to zero after the cooldown", func() bool { return r.current() == 0 })
+	wait.For(t, 5*time.Second, func() bool { return r.current() == 0 }, "scale to zero after the cooldown")
 
 	ds, ok := s.Decisions("p", 0, true)
 	if !ok || len(ds) != 3 {
@@ -144,16 +133,16 @@ func TestScalerKeepsThePoolWhenTheQueueCannotBeRead(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
 	q := &lengths{n: map[string]int{"work": 10}}
 	s, r := newTestScaler(t, clk, q, Policy{Max: 4, PollingInterval: time.Second, Cooldown: time.Second})
-	eventually(t, "activation", func() bool { return r.current() == 1 })
+	wait.For(t, 5*time.Second, func() bool { return r.current() == 1 }, "activation")
 	q.mu.Lock()
 	q.err = errors.New("store unavailable")
 	q.n["work"] = 0
 	q.mu.Unlock()
 	for range 5 {
-		eventually(t, "the scaler to wait on the clock", func() bool { return clk.Waiters() == 1 })
+		wait.For(t, 5*time.Second, func() bool { return clk.Waiters() == 1 }, "the scaler to wait on the clock")
 		clk.Advance(time.Second)
 	}
-	eventually(t, "the scaler to wait on the clock", func() bool { return clk.Waiters() == 1 })
+	wait.For(t, 5*time.Second, func() bool { return clk.Waiters() == 1 }, "the scaler to wait on the clock")
 	if r.current() != 1 {
 		t.Fatalf("an unreadable metric changed the pool to %d", r.current())
 	}

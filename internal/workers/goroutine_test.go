@@ -8,6 +8,7 @@ import (
 
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/testutil/wait"
 	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/worker"
 )
@@ -29,25 +30,14 @@ func TestGoroutinePoolCountsWorkersByState(t *testing.T) {
 	if w := p.Workers(); w.Starting+w.Ready != 3 {
 		t.Fatalf("after Scale(3): %+v", w)
 	}
-	waitFor(t, "3 ready workers", func() bool { return p.Workers() == scaler.Workers{Ready: 3} })
+	wait.For(t, 10*time.Second, func() bool { return p.Workers() == scaler.Workers{Ready: 3} }, "3 ready workers")
 	p.Scale(1)
 	if w := p.Workers(); w.Ready != 1 || w.Stopping != 2 {
 		t.Fatalf("after Scale(1): %+v", w)
 	}
-	waitFor(t, "2 workers to stop", func() bool { return p.Workers() == scaler.Workers{Ready: 1} })
+	wait.For(t, 10*time.Second, func() bool { return p.Workers() == scaler.Workers{Ready: 1} }, "2 workers to stop")
 	p.Stop(ctx)
 	if w := p.Workers(); w != (scaler.Workers{}) {
 		t.Fatalf("after Stop: %+v", w)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 var _ scaler.Provider = (*ProcessPool)(nil)
@@ -22,17 +23,6 @@ func shellWorker(dir string, termDelay string) []string {
 echo $$ > "` + dir + `/$` + WorkerIDEnv + `"
 while :; do sleep 0.05; done`
 	return []string{"sh", "-c", script}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // announced returns the ids of the workers that have started, in dir.
@@ -56,7 +46,7 @@ func TestProcessPoolScalesAndMarksReady(t *testing.T) {
 	if w := p.Workers(); w.Starting != 3 || w.Actual() != 3 {
 		t.Fatalf("right after Scale(3): %+v, want 3 starting", w)
 	}
-	waitFor(t, "3 workers to start", func() bool { return len(announced(dir)) == 3 })
+	wait.For(t, 10*time.Second, func() bool { return len(announced(dir)) == 3 }, "3 workers to start")
 	for _, id := range announced(dir) {
 		if !strings.HasPrefix(id, "pool-") {
 			t.Fatalf("worker id %q does not name its pool", id)
@@ -71,7 +61,7 @@ func TestProcessPoolScalesAndMarksReady(t *testing.T) {
 
 	// Scaling in stops the workers that are not ready first.
 	p.Scale(1)
-	waitFor(t, "two workers to stop", func() bool { return len(p.PIDs()) == 1 })
+	wait.For(t, 10*time.Second, func() bool { return len(p.PIDs()) == 1 }, "two workers to stop")
 	if w := p.Workers(); w.Ready != 1 || w.Starting != 0 || w.Stopping != 0 {
 		t.Fatalf("after Scale(1): %+v, want the ready worker kept", w)
 	}
@@ -82,13 +72,13 @@ func TestProcessPoolRestartsCrashedWorkers(t *testing.T) {
 	p := NewProcessPool(ProcessConfig{Name: "pool", Command: shellWorker(dir, "0"), StopGrace: 5 * time.Second})
 	defer p.Stop(context.Background())
 	p.Scale(1)
-	waitFor(t, "the worker", func() bool { return len(p.PIDs()) == 1 && len(announced(dir)) == 1 })
+	wait.For(t, 10*time.Second, func() bool { return len(p.PIDs()) == 1 && len(announced(dir)) == 1 }, "the worker")
 	first := p.PIDs()[0]
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a new worker", func() bool { pids := p.PIDs(); return len(pids) == 1 && pids[0] != first })
-	waitFor(t, "the new worker to announce itself", func() bool { return len(announced(dir)) == 2 })
+	wait.For(t, 10*time.Second, func() bool { pids := p.PIDs(); return len(pids) == 1 && pids[0] != first }, "a new worker")
+	wait.For(t, 10*time.Second, func() bool { return len(announced(dir)) == 2 }, "the new worker to announce itself")
 	if ids := announced(dir); len(ids) != 2 || ids[0] == ids[1] {
 		t.Fatalf("ids %v: a restarted worker gets a new id", ids)
 	}
@@ -102,7 +92,7 @@ func TestProcessPoolStopWaitsThenKills(t *testing.T) {
 	// A worker that needs 30 s to finish after SIGTERM, with a grace of 300 ms.
 	p := NewProcessPool(ProcessConfig{Name: "slow", Command: shellWorker(dir, "30"), StopGrace: 300 * time.Millisecond})
 	p.Scale(2)
-	waitFor(t, "2 workers", func() bool { return len(announced(dir)) == 2 && len(p.PIDs()) == 2 })
+	wait.For(t, 10*time.Second, func() bool { return len(announced(dir)) == 2 && len(p.PIDs()) == 2 }, "2 workers")
 	pids := p.PIDs()
 	start := time.Now()
 	p.Stop(context.Background())
@@ -133,12 +123,12 @@ while :; do sleep 0.05; done`
 	p := NewProcessPool(ProcessConfig{Name: "pool", Command: []string{"sh", "-c", script}, StopGrace: 10 * time.Second})
 	defer p.Stop(context.Background())
 	p.Scale(1)
-	waitFor(t, "the worker", func() bool { return len(announced(dir)) == 1 })
+	wait.For(t, 10*time.Second, func() bool { return len(announced(dir)) == 1 }, "the worker")
 	p.Scale(0)
 	if w := p.Workers(); w.Stopping != 1 {
 		t.Fatalf("right after Scale(0): %+v, want 1 stopping", w)
 	}
-	waitFor(t, "the worker to finish", func() bool { return p.Workers() == (scaler.Workers{}) })
+	wait.For(t, 10*time.Second, func() bool { return p.Workers() == (scaler.Workers{}) }, "the worker to finish")
 	if _, err := os.Stat(done); err != nil {
 		t.Fatal("the worker was killed before it finished its item")
 	}

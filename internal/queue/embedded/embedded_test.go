@@ -18,6 +18,7 @@ import (
 	"github.com/orcahq/orca/internal/queue/queuetest"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -215,11 +216,11 @@ func TestStartSweepsAtOnceAndStops(t *testing.T) {
 	if err := s.Start(t.Context()); err == nil {
 		t.Fatal("second Start: no error")
 	}
-	eventually(t, "the first sweep", func() bool { n, _ := rec.count(); return n == 1 })
+	wait.For(t, 10*time.Second, func() bool { n, _ := rec.count(); return n == 1 }, "the first sweep")
 	leaveUnreported(t, st, "work", "later", t0)
-	eventually(t, "the sweeper to wait", func() bool { return clk.Waiters() >= 1 })
+	wait.For(t, 10*time.Second, func() bool { return clk.Waiters() >= 1 }, "the sweeper to wait")
 	clk.Advance(DefaultSweepInterval)
-	eventually(t, "the second sweep", func() bool { n, _ := rec.count(); return n == 2 })
+	wait.For(t, 10*time.Second, func() bool { n, _ := rec.count(); return n == 2 }, "the second sweep")
 	s.Stop()
 	s.Stop()
 }
@@ -299,7 +300,7 @@ func TestLongPollWakesOnePollerPerMessage(t *testing.T) {
 			results <- len(msgs)
 		})
 	}
-	eventually(t, "the pollers to park", func() bool { return clk.Waiters() >= pollers })
+	wait.For(t, 10*time.Second, func() bool { return clk.Waiters() >= pollers }, "the pollers to park")
 	before := st.dequeues.Load()
 	// Real time passes; the virtual clock does not move; nobody polls.
 	<-time.After(50 * time.Millisecond)
@@ -427,20 +428,6 @@ func TestTruncate(t *testing.T) {
 		if got := truncate(c.in, c.n); got != c.want {
 			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
-	}
-}
-
-// eventually polls cond until it holds, failing after 10s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		<-tick.C
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/postgres"
 	"github.com/orcahq/orca/internal/store/storetest"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -221,15 +222,14 @@ func TestLostWakeupConnectionIsReported(t *testing.T) {
 	t.Cleanup(func() { _ = b.Close() })
 	wakes, cancel := b.Subscribe()
 	defer cancel()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	})
 	waitFor := func(what string, n int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for logs.count(what) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("log has %d of %q, want %d:\n%s", logs.count(what), what, n, logs.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		wait.For(t, 10*time.Second, func() bool { return logs.count(what) >= n }, fmt.Sprintf("%d log lines %q", n, what))
 	}
 	const listening, lost = "PostgreSQL wake-up connection listening", "lost the PostgreSQL wake-up connection"
 	waitFor(listening, 1)
