@@ -52,7 +52,7 @@ services-stop: ## Stop the test servers
 	@$(TEST_SERVICES) stop
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium, curl, Node.js)
+test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium, curl, Node.js; helm built with Go)
 	scripts/install-test-deps.sh
 
 .PHONY: bench

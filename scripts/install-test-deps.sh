@@ -2,8 +2,9 @@
 # Installs what the tests need beyond Go on a Debian machine, and only what is missing: a C
 # compiler (the race detector needs cgo), Python (the end-to-end tests run a Python algorithm)
 # Chromium (the dashboard's browser tests, internal/dashboard), curl (the test servers' readiness
-# checks), Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh) and
-# the CA bundle (the container image's test, internal/image).
+# checks), Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh),
+# the CA bundle (the container image's test, internal/image) and helm (the chart's tests,
+# deploy/helm; built with Go by scripts/tools/helm.sh, no root needed).
 # PostgreSQL is installed by scripts/services/postgres.sh on first use. .ci/run calls this; run it
 # once on a development machine too (as root, or with sudo available).
 set -euo pipefail
@@ -15,14 +16,16 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v curl >/dev/null || missing+=(curl)
 command -v npm >/dev/null || missing+=(nodejs npm)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+  fi
+  echo "installing test dependencies: ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  sudo=(sudo)
-fi
-echo "installing test dependencies: ${missing[*]}" >&2
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+# helm, for the chart's tests (deploy/helm): built from the Go module proxy into
+# ~/.cache/orca-tools once (a few minutes), then reused.
+"$(dirname "$0")/tools/helm.sh" >/dev/null
