@@ -14,7 +14,10 @@ dir=$cache/helm-$version
 bin=$dir/helm
 go=${GO:-go}
 
-if [ -x "$bin" ] && [ "$(cat "$dir/version" 2>/dev/null)" = "$version" ]; then
+# built reports whether the binary at $1 is there and says it is $version.
+built() { [ -x "$1" ] && [ "$("$1" version --template '{{.Version}}' 2>/dev/null)" = "$version" ]; }
+
+if built "$bin"; then
   echo "$bin"
   exit 0
 fi
@@ -31,9 +34,13 @@ trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 # GOFLAGS=-mod=mod: a caller's -mod=vendor or -mod=readonly is about its own module, not helm's.
 # CGO_ENABLED=0: helm does not need cgo, and a static binary does not depend on the C library.
-GOFLAGS=-mod=mod CGO_ENABLED=0 GOBIN="$tmp" "$go" install -trimpath "helm.sh/helm/v4/cmd/helm@$version" >&2
-"$tmp/helm" version --short >/dev/null
-echo "$version" >"$tmp/version"
+# The version goes in as helm's own Makefile puts it (else `helm version` says only v4.3).
+GOFLAGS=-mod=mod CGO_ENABLED=0 GOBIN="$tmp" "$go" install -trimpath \
+  -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$version" "helm.sh/helm/v4/cmd/helm@$version" >&2
+if ! built "$tmp/helm"; then
+  echo "helm.sh: the helm built does not say it is $version" >&2
+  exit 1
+fi
 rm -rf "$dir"
 mv "$tmp" "$dir"
 trap - EXIT
