@@ -77,7 +77,7 @@ worker: {replicas: 4}
 store: postgres://orca@db.internal:5432/orca?sslmode=require
 blob: s3://orca-data?region=eu-west-1
 server: {replicas: 3}
-auth: {adminKey: admin-key-1, workerKey: worker-key-1, readerKey: reader-key-1}
+auth: {adminKey: admin-key-0123456789, workerKey: worker-key-0123456789, readerKey: reader-key-0123456789}
 `,
 }
 
@@ -190,8 +190,9 @@ func TestDefaults(t *testing.T) {
 	if w.Image != "orca:0.1.0" {
 		t.Errorf("worker image %q, want the orca image", w.Image)
 	}
-	if _, ok := flag(w.Args, "exec"); ok {
-		t.Errorf("worker args %q: --exec without worker.exec", w.Args)
+	if want := []string{"worker", "--server", "http://" + fullname + "." + namespace + ".svc:7071", "--queue", "input",
+		"--log-format", "json", "--log-level", "info"}; !slices.Equal(w.Args, want) {
+		t.Errorf("worker args %q, want %q", w.Args, want)
 	}
 
 	so := checkScaledObject(t, m, "external-push", 5, 30, 0, 100)
@@ -390,8 +391,8 @@ func TestPostgresReplicas(t *testing.T) {
 	var sec secret
 	m.get(t, "Secret/"+fullname, &sec)
 	for k, want := range map[string]string{"ORCA_STORE": "postgres://orca@db.internal:5432/orca?sslmode=require",
-		"ORCA_BLOB": "s3://orca-data?region=eu-west-1", "ORCA_ADMIN_KEY": "admin-key-1", "ORCA_WORKER_KEY": "worker-key-1",
-		"ORCA_READER_KEY": "reader-key-1"} {
+		"ORCA_BLOB": "s3://orca-data?region=eu-west-1", "ORCA_ADMIN_KEY": "admin-key-0123456789",
+		"ORCA_WORKER_KEY": "worker-key-0123456789", "ORCA_READER_KEY": "reader-key-0123456789"} {
 		if got := sec.value(t, k); got != want {
 			t.Errorf("Secret %s = %q, want %q", k, got, want)
 		}
@@ -411,6 +412,7 @@ func TestRefusedValues(t *testing.T) {
 		{"worker: {execMode: stream}", "stream needs worker.exec"},
 		{"scale: {minReplicaCount: 5, maxReplicaCount: 2}", "minReplicaCount is more than"},
 		{"scale: {targetLengthOfQueue: 0}", "targetLengthOfQueue must be at least 1"},
+		{"auth: {workerKey: short}", "auth.workerKey: orca refuses keys shorter than 16 characters"},
 	} {
 		_, err := renderErr(t, c.values)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

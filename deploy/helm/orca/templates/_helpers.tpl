@@ -142,6 +142,11 @@ else the given one, else a new random key. */}}
 {{- if and .Values.storage.enabled (not .Values.storage.connectionString) (not .Values.storage.existingSecret) }}
 {{- fail "storage.enabled needs storage.connectionString or storage.existingSecret (the account's connection string)" }}
 {{- end }}
+{{- range $name, $key := dict "adminKey" .Values.auth.adminKey "workerKey" .Values.auth.workerKey "readerKey" .Values.auth.readerKey }}
+{{- if and $key (lt (len $key) 16) }}
+{{- fail (printf "auth.%s: orca refuses keys shorter than 16 characters" $name) }}
+{{- end }}
+{{- end }}
 {{- if not (has .Values.worker.execMode (list "per-item" "stream")) }}
 {{- fail (printf "worker.execMode %q: use per-item or stream" .Values.worker.execMode) }}
 {{- end }}
