@@ -31,6 +31,7 @@ var (
 	helmOnce sync.Once
 	helmPath string
 	helmErr  error
+	skipOnce sync.Once
 )
 
 // helmBinary returns helm: $ORCA_HELM, else the one scripts/tools/helm.sh builds from the Go
@@ -44,25 +45,31 @@ func helmBinary(t *testing.T) string {
 			helmPath = p
 			return
 		}
+		// The first build takes minutes: its progress goes to the terminal too.
 		var stderr bytes.Buffer
 		cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "tools", "helm.sh"))
-		cmd.Stderr = &stderr
+		cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
 		out, err := cmd.Output()
 		if err != nil {
-			helmErr = fmt.Errorf("scripts/tools/helm.sh: %v\n%s", err, stderr.String())
+			helmErr = fmt.Errorf("scripts/tools/helm.sh: %v: %s", err, strings.TrimSpace(lastLine(stderr.String())))
 			return
 		}
 		helmPath = strings.TrimSpace(string(out))
 	})
 	if helmErr != nil {
-		msg := "helm could not be built from the Go module proxy, so the chart was not checked: " + helmErr.Error()
+		msg := "helm could not be built from the Go module proxy, so the chart was not checked (" + helmErr.Error() + ")"
 		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
 			t.Fatal(msg + "; REQUIRE_INTEGRATION=1 makes this a failure")
 		}
-		fmt.Fprintln(os.Stderr, "\n*** SKIP: "+msg+" ***")
+		skipOnce.Do(func() { fmt.Fprintln(os.Stderr, "\n*** SKIP: "+msg+" ***") })
 		t.Skip(msg)
 	}
 	return helmPath
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndex(s, "\n")+1:]
 }
 
 // runHelm runs helm with args and returns its stdout, or its error with stderr.
