@@ -399,19 +399,26 @@ func TestPostgresReplicas(t *testing.T) {
 	}
 }
 
-// TestRefusedValues checks that combinations orca cannot run fail at template time with a
-// message naming the fix.
+// TestRefusedValues checks that values orca cannot run fail at template time with a message
+// naming the fix: wrong types, names and enums through values.schema.json, combinations
+// through the templates' checks.
 func TestRefusedValues(t *testing.T) {
 	for _, c := range []struct{ values, want string }{
 		{"server: {replicas: 2}", "server.replicas > 1 needs store: postgres://"},
 		{"store: postgres://db/orca", "needs a blob store every server reaches"},
 		{"scale: {trigger: azure-queue}", "scale.trigger azure-queue needs storage.enabled"},
-		{"scale: {trigger: cpu}", `scale.trigger "cpu"`},
+		// values.schema.json
+		{"scale: {trigger: cpu}", "at '/scale/trigger': value must be one of"},
+		{"scale: {pollingIntervall: 5}", "additional properties 'pollingIntervall' not allowed"},
+		{`scale: {pollingInterval: "5s"}`, "at '/scale/pollingInterval': got string, want integer"},
+		{"worker: {execTimeout: ten minutes}", "at '/worker/execTimeout'"},
+		{"storage: {encoding: utf8}", "at '/storage/encoding'"},
+		{"store: mysql://db", "at '/store'"},
 		{"server: {keda: {enabled: false}}", "needs server.keda.enabled"},
 		{"storage: {enabled: true}", "storage.enabled needs storage.connectionString or storage.existingSecret"},
 		{"worker: {execMode: stream}", "stream needs worker.exec"},
 		{"scale: {minReplicaCount: 5, maxReplicaCount: 2}", "minReplicaCount is more than"},
-		{"scale: {targetLengthOfQueue: 0}", "targetLengthOfQueue must be at least 1"},
+		{"scale: {targetLengthOfQueue: 0}", "at '/scale/targetLengthOfQueue': minimum: got 0, want 1"},
 		{"auth: {workerKey: short}", "auth.workerKey: orca refuses keys shorter than 16 characters"},
 	} {
 		_, err := renderErr(t, c.values)
@@ -565,5 +572,37 @@ func checkBinding(t *testing.T, m manifest, key, kind, name, sa string) {
 	if b.RoleRef.Kind != kind || b.RoleRef.Name != name || len(b.Subjects) != 1 ||
 		b.Subjects[0].Kind != "ServiceAccount" || b.Subjects[0].Name != sa || b.Subjects[0].Namespace != namespace {
 		t.Errorf("%s: %+v, want %s %s bound to ServiceAccount %s/%s", key, b, kind, name, namespace, sa)
+	}
+}
+
+// TestNotes checks what `helm install` prints afterwards (rendered with a client-side dry run,
+// no cluster): how to read the admin key from the Secret in use, reach the Service and start a
+// run through the seeds' starter with it.
+func TestNotes(t *testing.T) {
+	for _, c := range []struct{ set, secret, store string }{
+		{"defaults", fullname, "SQLite on a PersistentVolumeClaim"},
+		{"existing-secret", "orca-keys", "from Secret orca-keys"},
+		{"postgres-3", fullname, "PostgreSQL"},
+	} {
+		args := append([]string{"install", release, chartDir, "--dry-run=client", "--namespace", namespace}, valuesFile(t, valueSets[c.set])...)
+		out, err := runHelm(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, notes, ok := strings.Cut(out, "\nNOTES:\n")
+		if !ok {
+			t.Fatalf("%s: no NOTES in:\n%s", c.set, out)
+		}
+		for _, want := range []string{
+			"store: " + c.store,
+			"kubectl get secret --namespace " + namespace + " " + c.secret + " -o jsonpath='{.data.ORCA_ADMIN_KEY}'",
+			"kubectl port-forward --namespace " + namespace + " service/" + fullname + " 7071:7071",
+			`curl --request POST --url "http://127.0.0.1:7071/api/orchestrators/ComputeOrchestrator?inputCount=1000"`,
+			`--header "x-functions-key: $ORCA_ADMIN_KEY"`,
+		} {
+			if !strings.Contains(notes, want) {
+				t.Errorf("%s: NOTES lack %q:\n%s", c.set, want, notes)
+			}
+		}
 	}
 }
