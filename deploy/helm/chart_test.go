@@ -288,7 +288,7 @@ func TestAzureQueue(t *testing.T) {
 	var wd deployment
 	m.get(t, "Deployment/"+workers, &wd)
 	w := wd.Spec.Template.Spec.only(t)
-	if !slices.Equal(w.Command, []string{"python3", "main.py"}) || w.Args != nil || w.Image != "compute:latest" {
+	if !slices.Equal(w.Command, []string{"python3", "main.py"}) || w.Args != nil || w.Image != "acrfuncAksKedausscdemo.azurecr.io/compute:latest" {
 		t.Errorf("worker command %q args %q image %q, want the user's container", w.Command, w.Args, w.Image)
 	}
 	w.fromSecret(t, "AZURE_STORAGE_CONNECTION_STRING", "azure-connection-strings", "storage-account-connection-string")

@@ -71,7 +71,9 @@ func setEnv(t *testing.T, env map[string]string) {
 		k, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "ORCA_") || strings.HasPrefix(k, "AZURE_STORAGE_") {
 			t.Setenv(k, "") // restored when the test ends
-			os.Unsetenv(k)
+			if err := os.Unsetenv(k); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	for k, v := range env {

@@ -72,14 +72,16 @@ app.kubernetes.io/component: worker
 {{- if .Values.storage.existingSecret }}{{ .Values.storage.existingSecretKey }}{{ else }}AZURE_STORAGE_CONNECTION_STRING{{ end }}
 {{- end }}
 
-{{/* registry/repository:tag of an image section, falling back to the chart's image. */}}
+{{/* registry/repository:tag of an image section (worker.image): without a repository the
+chart's image; with one, its own tag (default: the appVersion) and registry (default:
+image.registry). */}}
 {{- define "orca.image" -}}
 {{- $img := .image }}
 {{- $registry := .root.Values.image.registry }}
 {{- $repository := .root.Values.image.repository }}
 {{- $tag := default .root.Chart.AppVersion .root.Values.image.tag }}
 {{- if $img.repository }}
-{{- $registry = $img.registry }}
+{{- $registry = default $registry $img.registry }}
 {{- $repository = $img.repository }}
 {{- $tag = default $tag $img.tag }}
 {{- end }}
