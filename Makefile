@@ -25,6 +25,10 @@ image: ## Build orca's container image as an OCI archive, bin/orca-image.tar, wi
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/orca-linux-$(IMAGE_ARCH) ./cmd/orca
 	$(GO) run ./deploy/mkimage --binary $(BIN)/orca-linux-$(IMAGE_ARCH) --arch $(IMAGE_ARCH) --version $(VERSION) --out $(BIN)/orca-image.tar
 
+.PHONY: chart
+chart: ## Lint the Helm chart and package it as bin/orca-VERSION.tgz (helm is built with Go on first use)
+	@helm="$$(scripts/tools/helm.sh)" && "$$helm" lint --strict deploy/helm/orca && "$$helm" package deploy/helm/orca --destination $(BIN)
+
 .PHONY: run
 run: build ## Run orca dev with a 1,000-item demo run: everything on this machine (API and dashboard on 127.0.0.1:7071)
 	$(BIN)/orca dev --demo 1000
@@ -52,7 +56,7 @@ services-stop: ## Stop the test servers
 	@$(TEST_SERVICES) stop
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium, curl, Node.js)
+test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium, curl, Node.js; helm built with Go)
 	scripts/install-test-deps.sh
 
 .PHONY: bench

@@ -2,9 +2,10 @@
 # Installs what the tests need beyond Go on a Debian machine, and only what is missing: a C
 # compiler (the race detector needs cgo), Python (the end-to-end tests run a Python algorithm)
 # Chromium (the dashboard's browser tests, internal/dashboard), curl (the test servers' readiness
-# checks), Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh) and
-# the CA bundle (the container image's test, internal/image). Then the Durable Task JS SDK, which
-# internal/dtgrpc's smoke test drives, with npm (scripts/tools/durabletask-js.sh).
+# checks), Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh),
+# the CA bundle (the container image's test, internal/image) and helm (the chart's tests,
+# deploy/helm; built with Go by scripts/tools/helm.sh, no root needed). Then the Durable Task JS
+# SDK, which internal/dtgrpc's tests drive, with npm (scripts/tools/durabletask-js.sh).
 # PostgreSQL is installed by scripts/services/postgres.sh on first use. .ci/run calls this; run it
 # once on a development machine too (as root, or with sudo available).
 set -euo pipefail
@@ -27,3 +28,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$(dirname "$0")/tools/durabletask-js.sh"
+# helm, for the chart's tests (deploy/helm): built from the Go module proxy into
+# ~/.cache/orca-tools once (a few minutes), then reused.
+"$(dirname "$0")/tools/helm.sh" >/dev/null
