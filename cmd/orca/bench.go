@@ -19,6 +19,7 @@ func newBenchCmd() *cobra.Command {
 		sync     string
 		verbose  bool
 		profile  string
+		sdkDir   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -32,7 +33,7 @@ func newBenchCmd() *cobra.Command {
 			"with its own connection pool): " + strings.Join(bench.MultiServerNames(), ", ") + ".\n\nScenarios:\n" + scenarioList(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt := bench.Options{Dir: dir, StoreURL: storeURL, Servers: servers, Synchronous: sync}
+			opt := bench.Options{Dir: dir, StoreURL: storeURL, Servers: servers, Synchronous: sync, SDKDir: sdkDir}
 			if verbose {
 				opt.Log = cmd.ErrOrStderr()
 			}
@@ -56,6 +57,7 @@ func newBenchCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the store and blob files (default: a fresh temporary directory)")
 	cmd.Flags().StringVar(&storeURL, "store", "", "PostgreSQL server to run on, in a fresh database (postgres://…; default: SQLite)")
 	cmd.Flags().IntVar(&servers, "servers", 1, "orca servers sharing the store (more than 1 needs --store)")
+	cmd.Flags().StringVar(&sdkDir, "sdk-dir", bench.DefaultSDKDir, "the Durable Task JS SDK and the sdk-* scenarios' worker script (scripts/tools/durabletask-js.sh installs it)")
 	cmd.Flags().StringVar(&sync, "sync", "", "SQLite synchronous setting: FULL (default) or NORMAL")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log the engine to stderr")

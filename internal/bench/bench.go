@@ -62,6 +62,10 @@ var Scenarios = map[string]Scenario{
 		Node: runComputeExec},
 	"compute-exec-stream": {Name: "compute-exec-stream", Description: "the seeds' flow with N items through `orca worker --exec-mode stream` processes, " +
 		"each running a trivial executable once per slot", Node: runComputeExecStream},
+	"sdk-fanout": {Name: "sdk-fanout", Description: "fanout written with the Durable Task JS SDK: its worker in a Node.js process, on orca's Durable Task gRPC server",
+		Node: runSDK("fanout"), Postgres: true},
+	"sdk-sequence": {Name: "sdk-sequence", Description: "sequence written with the Durable Task JS SDK, as sdk-fanout",
+		Node: runSDK("sequence"), Postgres: true},
 	"cold-start": {Name: "cold-start", Description: "from zero `orca worker` processes: seconds from the start request to the first item processed",
 		Node: runColdStart},
 }
@@ -134,6 +138,9 @@ type Options struct {
 	Log io.Writer
 	// Synchronous overrides the store's durability ("FULL" by default; SQLite only).
 	Synchronous string
+	// SDKDir holds the Durable Task JS SDK and the sdk-* scenarios' worker (default
+	// DefaultSDKDir).
+	SDKDir string
 }
 
 // runStore is where one run keeps its state.

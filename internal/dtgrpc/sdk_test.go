@@ -13,8 +13,10 @@ import (
 
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/app/apptest"
+	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 // scenarioResult is one line of testdata/js/scenarios.js.
@@ -139,4 +141,94 @@ func flatten(pages [][]string) []string {
 		all = append(all, p...)
 	}
 	return all
+}
+
+// startJSWorker runs a worker script of testdata/js on a; it is killed when t ends.
+func startJSWorker(t *testing.T, node, dir, script, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(node, filepath.Join(dir, script), addr)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("%s did not start: %q %v\n%s", script, line, err, stderr.String())
+	}
+	return cmd
+}
+
+// taskResults counts the TaskCompleted events of an instance's history by task id.
+func taskResults(t *testing.T, a *app.App, id string) map[int32]int {
+	t.Helper()
+	counts := map[int32]int{}
+	for after := -1; ; {
+		recs, err := a.Engine.History(context.Background(), &store.HistoryReadParams{InstanceID: id, After: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return counts
+		}
+		for _, rec := range recs {
+			if rec.Event.Type == history.TaskCompleted {
+				counts[rec.Event.TaskCompleted.TaskScheduledID]++
+			}
+		}
+		after = recs[len(recs)-1].Seq
+	}
+}
+
+// TestKilledJSWorkerItsWorkGoesToTheNext: the SDK's worker is killed (SIGKILL) in the middle of a
+// fan-out; the work items it held go to the worker started after it, the run completes, and
+// each activity's result is recorded once.
+func TestKilledJSWorkerItsWorkGoesToTheNext(t *testing.T) {
+	node, dir := jsSDK(t)
+	a := apptest.Start(t, app.Config{GRPCListen: "127.0.0.1:0"})
+	first := startJSWorker(t, node, dir, "slow.js", a.GRPCAddr)
+	const n = 200
+	ctx := context.Background()
+	id, err := a.Engine.StartInstance(ctx, engine.StartParams{Name: "slowfan", ID: "killed-worker", Input: json.RawMessage("200")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, 60*time.Second, func() bool { return len(taskResults(t, a, id)) >= 20 }, "20 activities done")
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	done := len(taskResults(t, a, id))
+	if done >= n {
+		t.Fatalf("all %d activities were done before the kill", n)
+	}
+	t.Logf("killed the worker with %d of %d activities recorded", done, n)
+	startJSWorker(t, node, dir, "slow.js", a.GRPCAddr)
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	in, err := a.Engine.WaitForFinish(waitCtx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != store.StatusCompleted || string(in.Output) != "20100" {
+		t.Fatalf("run %s, output %s, failure %v", in.Status, in.Output, in.Failure)
+	}
+	results := taskResults(t, a, id)
+	for i := int32(1); i <= n; i++ {
+		if results[i] != 1 {
+			t.Errorf("activity #%d recorded %d times", i, results[i])
+		}
+	}
 }

@@ -87,6 +87,10 @@ func New(cfg Config) (*Server, error) {
 // Remote is the engine's view of the connected workers (engine.Config.Remote).
 func (s *Server) Remote() engine.Remote { return s.workers }
 
+// Unserved counts the work items (turns and activity tasks) that found no worker connected;
+// each waits and is tried again.
+func (s *Server) Unserved() int64 { return s.workers.unserved.Load() }
+
 // Attach gives the server its engine; a worker connecting wakes the engine's dispatchers.
 func (s *Server) Attach(e *engine.Engine) {
 	s.eng = e

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -32,6 +33,9 @@ type workers struct {
 	timeout time.Duration
 	// connected is told when a worker connects, so that waiting work is tried at once.
 	connected func()
+
+	// unserved counts the work items that found no worker.
+	unserved atomic.Int64
 
 	mu      sync.Mutex
 	streams []*stream
@@ -129,6 +133,7 @@ func (w *workers) dispatch(ctx context.Context, item *dtpb.WorkItem) (proto.Mess
 	for {
 		s := w.pick()
 		if s == nil {
+			w.unserved.Add(1)
 			return nil, engine.ErrNoWorker
 		}
 		token := newToken()
