@@ -178,14 +178,8 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			bi, err := sc.ScanBlob(rows.Scan)
-			if err != nil {
-				return err
-			}
-			blobs = append(blobs, bi)
-		}
-		return rows.Err()
+		blobs, err = sc.CollectBlobs(rows)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)

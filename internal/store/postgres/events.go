@@ -50,20 +50,13 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 			ORDER BY next_attempt, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING `+deliveryColumns,
 			p.Owner, sc.Nanos(p.LockExpiry), sc.Nanos(p.Now), p.Limit)
 	}, func(br pgx.BatchResults) error {
-		out = out[:0]
 		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			d, err := sc.ScanDelivery(rows.Scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		out, err = sc.Collect(rows, sc.ScanDelivery)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease deliveries: %w", err)
@@ -155,14 +148,8 @@ func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			d, err := sc.ScanDeadLetter(rows.Scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		out, err = sc.Collect(rows, sc.ScanDeadLetter)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
@@ -184,21 +171,13 @@ func (b *Backend) SubscriptionPut(ctx context.Context, s *store.SubscriptionReco
 func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRecord, error) {
 	var out []*store.SubscriptionRecord
 	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT name, spec, updated_at FROM subscriptions ORDER BY name`)
+		rows, err := b.pool.Query(ctx, `SELECT `+sc.SubscriptionColumns+` FROM subscriptions ORDER BY name`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var s store.SubscriptionRecord
-			var updated int64
-			if err := rows.Scan(&s.Name, &s.Spec, &updated); err != nil {
-				return err
-			}
-			s.UpdatedAt = sc.FromNanos(updated)
-			out = append(out, &s)
-		}
-		return rows.Err()
+		out, err = sc.Collect(rows, sc.ScanSubscription)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)

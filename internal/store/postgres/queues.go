@@ -20,19 +20,6 @@ import (
 
 const queueColumns = sc.QueueColumns
 
-func collectQueueMessages(rows pgx.Rows) ([]*store.QueueMessage, error) {
-	defer rows.Close()
-	var out []*store.QueueMessage
-	for rows.Next() {
-		m, _, err := sc.ScanQueueMessage(rows.Scan)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
 // QueueEnqueue adds messages (see store.ComputeBackend). The batch is atomic: a duplicate id
 // in the queue fails it whole.
 func (b *Backend) QueueEnqueue(ctx context.Context, p *store.QueueEnqueueParams) error {
@@ -163,7 +150,8 @@ func (b *Backend) QueuePeek(ctx context.Context, queue string, now time.Time, li
 		if err != nil {
 			return err
 		}
-		out, err = collectQueueMessages(rows)
+		defer rows.Close()
+		out, err = sc.CollectQueueMessages(rows)
 		return err
 	})
 	if err != nil {
@@ -233,7 +221,8 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 		if err != nil {
 			return err
 		}
-		out, err = collectQueueMessages(rows)
+		defer rows.Close()
+		out, err = sc.CollectQueueMessages(rows)
 		return err
 	})
 	if err != nil {

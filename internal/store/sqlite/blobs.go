@@ -131,15 +131,8 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}
 	defer rows.Close()
-	var blobs []*store.BlobInfo
-	for rows.Next() {
-		bi, err := scanBlob(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
-		}
-		blobs = append(blobs, bi)
-	}
-	if err := rows.Err(); err != nil {
+	blobs, err := sc.CollectBlobs(rows)
+	if err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}
 	return sc.BlobPage(blobs, p.Limit), nil

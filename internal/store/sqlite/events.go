@@ -47,7 +47,6 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 	now := nanos(p.Now)
 	var out []*store.Delivery
 	err := b.write(ctx, func(tx *wtx) error {
-		out = out[:0]
 		rows, err := tx.query(`UPDATE event_outbox SET lock_owner = ?, lock_expiry = ? WHERE id IN (
 			SELECT id FROM event_outbox WHERE next_attempt <= ? AND (lock_owner IS NULL OR lock_expiry <= ?)
 			ORDER BY next_attempt, id LIMIT (?+0)) RETURNING `+deliveryColumns,
@@ -56,14 +55,8 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			d, err := sc.ScanDelivery(rows.Scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		out, err = sc.Collect(rows, sc.ScanDelivery)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease deliveries: %w", err)
@@ -140,16 +133,7 @@ func countBy(ctx context.Context, db *readCache, q string) (map[string]int, erro
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, err
-		}
-		out[k] = n
-	}
-	return out, rows.Err()
+	return sc.CountBy[string](rows)
 }
 
 // DeadLetterList returns dead letters, newest first (see store.ComputeBackend).
@@ -169,15 +153,11 @@ func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.DeadLetter
-	for rows.Next() {
-		d, err := sc.ScanDeadLetter(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("list dead letters: %w", err)
-		}
-		out = append(out, d)
+	out, err := sc.Collect(rows, sc.ScanDeadLetter)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SubscriptionPut creates or replaces a subscription (see store.ComputeBackend).
@@ -196,22 +176,16 @@ func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRe
 		return nil, err
 	}
 	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT name, spec, updated_at FROM subscriptions ORDER BY name`)
+	rows, err := b.reads.QueryContext(ctx, `SELECT `+sc.SubscriptionColumns+` FROM subscriptions ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.SubscriptionRecord
-	for rows.Next() {
-		var s store.SubscriptionRecord
-		var updated int64
-		if err := rows.Scan(&s.Name, &s.Spec, &updated); err != nil {
-			return nil, fmt.Errorf("list subscriptions: %w", err)
-		}
-		s.UpdatedAt = fromNanos(updated)
-		out = append(out, &s)
+	out, err := sc.Collect(rows, sc.ScanSubscription)
+	if err != nil {
+		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SubscriptionDelete deletes a subscription and its pending deliveries (see store.ComputeBackend).

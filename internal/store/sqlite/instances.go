@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
@@ -146,15 +145,8 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
 	defer rows.Close()
-	var ins []*store.Instance
-	for rows.Next() {
-		in, err := sc.ScanInstance(rows.Scan, p.WithPayloads)
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
-		}
-		ins = append(ins, in)
-	}
-	if err := rows.Err(); err != nil {
+	ins, err := sc.CollectInstances(rows, p.WithPayloads)
+	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
 	return sc.InstancePage(ins, p.Limit, p.NewestFirst), nil
@@ -191,16 +183,11 @@ func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, err
 		return nil, fmt.Errorf("count instances: %w", err)
 	}
 	defer rows.Close()
-	counts := map[store.Status]int{}
-	for rows.Next() {
-		var s string
-		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("count instances: %w", err)
-		}
-		counts[store.Status(s)] = n
+	counts, err := sc.CountBy[store.Status](rows)
+	if err != nil {
+		return nil, fmt.Errorf("count instances: %w", err)
 	}
-	return counts, rows.Err()
+	return counts, nil
 }
 
 // InstancePurge deletes a finished instance (see store.Backend).
@@ -249,7 +236,7 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 	if p.Limit <= 0 {
 		return nil, fmt.Errorf("read history: limit must be positive: %w", store.ErrInvalid)
 	}
-	q := `SELECT seq, data FROM history WHERE instance_id = ? AND seq > ?`
+	q := `SELECT ` + sc.HistoryColumns + ` FROM history WHERE instance_id = ? AND seq > ?`
 	args := []any{p.InstanceID, p.After}
 	if len(p.Types) > 0 {
 		q += ` AND event_type IN (` + placeholders(len(p.Types)) + `)`
@@ -268,20 +255,11 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
 	}
 	defer rows.Close()
-	var out []store.HistoryRecord
-	for rows.Next() {
-		var seq int
-		var data []byte
-		if err := rows.Scan(&seq, &data); err != nil {
-			return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
-		}
-		ev, err := history.Unmarshal(data)
-		if err != nil {
-			return nil, fmt.Errorf("read history of %s at %d: %w", p.InstanceID, seq, err)
-		}
-		out = append(out, store.HistoryRecord{Seq: seq, Event: ev})
+	out, err := sc.Collect(rows, sc.ScanHistoryRecord)
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // queryStrings returns the first column of every row.

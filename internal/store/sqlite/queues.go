@@ -242,17 +242,12 @@ func (b *Backend) QueuePeek(ctx context.Context, queue string, now time.Time, li
 		return nil, fmt.Errorf("peek %s: %w", queue, err)
 	}
 	defer rows.Close()
-	var out []*store.QueueMessage
-	for rows.Next() {
-		m, _, err := scanQueueMessage(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("peek %s: %w", queue, err)
-		}
-		m.PopReceipt = ""
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sc.CollectQueueMessages(rows)
+	if err != nil {
 		return nil, fmt.Errorf("peek %s: %w", queue, err)
+	}
+	for _, m := range out {
+		m.PopReceipt = ""
 	}
 	return out, nil
 }
@@ -333,15 +328,8 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
 	}
 	defer rows.Close()
-	var out []*store.QueueMessage
-	for rows.Next() {
-		m, _, err := scanQueueMessage(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("unreported poisoned messages: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sc.CollectQueueMessages(rows)
+	if err != nil {
 		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
 	}
 	return out, nil

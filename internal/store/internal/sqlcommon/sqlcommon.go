@@ -232,6 +232,40 @@ func SubOrchestrationRefused(s *EncodedInstance, err error) (EncodedMessage, err
 // Scan is the Scan method of a row of either driver (database/sql, pgx).
 type Scan = func(dest ...any) error
 
+// Rows is a result set of either driver (*sql.Rows, pgx.Rows) as the collectors read it.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// Collect reads every row of rows with scan, in order; the caller closes rows.
+func Collect[T any](rows Rows, scan func(Scan) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// CountBy reads rows of (key, count), as a GROUP BY with COUNT(*) yields them.
+func CountBy[K ~string](rows Rows) (map[K]int, error) {
+	out := map[K]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[K(k)] = n
+	}
+	return out, rows.Err()
+}
+
 // InstanceColumns are the columns ScanInstance reads, in its order; InstancePayloadColumns
 // follow them when payloads are read.
 const (
@@ -278,6 +312,64 @@ func ScanInstance(scan Scan, withPayloads bool, extra ...any) (*store.Instance, 
 		}
 	}
 	return &in, nil
+}
+
+// CollectInstances reads rows of InstanceColumns (and InstancePayloadColumns when
+// withPayloads).
+func CollectInstances(rows Rows, withPayloads bool) ([]*store.Instance, error) {
+	return Collect(rows, func(scan Scan) (*store.Instance, error) { return ScanInstance(scan, withPayloads) })
+}
+
+// CollectLeasedInstances reads the rows an orchestration lease returns (ready_at, then
+// InstanceColumns) and sorts them with SortByReady.
+func CollectLeasedInstances(rows Rows) ([]*store.Instance, error) {
+	var ready []int64
+	ins, err := Collect(rows, func(scan Scan) (*store.Instance, error) {
+		var r int64
+		in, err := ScanInstance(scan, false, &r)
+		ready = append(ready, r)
+		return in, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return SortByReady(ins, ready), nil
+}
+
+// InboxColumns are the columns ScanInboxMessage reads, in its order.
+const InboxColumns = `id, execution_id, visible_at, data`
+
+// ScanInboxMessage reads InboxColumns of a message to instanceID.
+func ScanInboxMessage(scan Scan, instanceID string) (*store.Message, error) {
+	m := &store.Message{InstanceID: instanceID}
+	var visible int64
+	var data []byte
+	if err := scan(&m.ID, &m.ExecutionID, &visible, &data); err != nil {
+		return nil, err
+	}
+	m.VisibleAt = FromNanos(visible)
+	var err error
+	if m.Event, err = history.Unmarshal(data); err != nil {
+		return nil, fmt.Errorf("message %d: %w", m.ID, err)
+	}
+	return m, nil
+}
+
+// HistoryColumns are the columns ScanHistoryRecord reads, in its order.
+const HistoryColumns = `seq, data`
+
+// ScanHistoryRecord reads HistoryColumns.
+func ScanHistoryRecord(scan Scan) (store.HistoryRecord, error) {
+	var seq int
+	var data []byte
+	if err := scan(&seq, &data); err != nil {
+		return store.HistoryRecord{}, err
+	}
+	ev, err := history.Unmarshal(data)
+	if err != nil {
+		return store.HistoryRecord{}, fmt.Errorf("at %d: %w", seq, err)
+	}
+	return store.HistoryRecord{Seq: seq, Event: ev}, nil
 }
 
 // SortByReady sorts leased instances oldest first by their ready times, then id: RETURNING
@@ -350,6 +442,11 @@ func ScanBlob(scan Scan, extra ...any) (*store.BlobInfo, error) {
 	return &bi, nil
 }
 
+// CollectBlobs reads rows of BlobColumns.
+func CollectBlobs(rows Rows) ([]*store.BlobInfo, error) {
+	return Collect(rows, func(scan Scan) (*store.BlobInfo, error) { return ScanBlob(scan) })
+}
+
 // InlineContent is what BlobGet returns as content: nil when it lives in a file, never nil for
 // inline content, also when it is empty.
 func InlineContent(bi *store.BlobInfo, data []byte) []byte {
@@ -414,6 +511,14 @@ func ScanQueueMessage(scan Scan, extra ...any) (*store.QueueMessage, int64, erro
 	return &m, seq, nil
 }
 
+// CollectQueueMessages reads rows of QueueColumns.
+func CollectQueueMessages(rows Rows) ([]*store.QueueMessage, error) {
+	return Collect(rows, func(scan Scan) (*store.QueueMessage, error) {
+		m, _, err := ScanQueueMessage(scan)
+		return m, err
+	})
+}
+
 // DeliveryColumns are the columns ScanDelivery reads, in its order.
 const DeliveryColumns = `id, subscription, event_id, event, attempts, next_attempt, expires_at, COALESCE(last_error, ''),
 	created_at, COALESCE(lock_owner, ''), lock_expiry`
@@ -439,6 +544,47 @@ func ScanDeadLetter(scan Scan) (*store.DeadLetter, error) {
 	}
 	d.At = FromNanos(at)
 	return &d, nil
+}
+
+// SubscriptionColumns are the columns ScanSubscription reads, in its order.
+const SubscriptionColumns = `name, spec, updated_at`
+
+// ScanSubscription reads SubscriptionColumns.
+func ScanSubscription(scan Scan) (*store.SubscriptionRecord, error) {
+	var s store.SubscriptionRecord
+	var updated int64
+	if err := scan(&s.Name, &s.Spec, &updated); err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = FromNanos(updated)
+	return &s, nil
+}
+
+// LeasedTaskColumns are the columns a task lease returns, in the order CollectLeasedTasks
+// reads them.
+const LeasedTaskColumns = `seq, instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
+
+// CollectLeasedTasks reads the rows a task lease by owner returns (LeasedTaskColumns) and
+// returns the tasks oldest first: RETURNING yields rows in update order.
+func CollectLeasedTasks(rows Rows, owner string) ([]*store.Task, error) {
+	var seqs []int64
+	tasks, err := Collect(rows, func(scan Scan) (*store.Task, error) {
+		t := &store.Task{LockOwner: owner}
+		var input []byte
+		var seq, expiry, created int64
+		if err := scan(&seq, &t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &expiry, &created); err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+		t.Input = RawOrNil(input)
+		t.LockExpiry = FromNanos(expiry)
+		t.CreatedAt = FromNanos(created)
+		return t, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return SortBySeq(tasks, seqs), nil
 }
 
 // CommitEncoded is an OrchestrationCommitParams with its JSON encoded before the write.
