@@ -171,16 +171,7 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 		q += ` AND name < ` + a.add(end)
 	}
 	q += ` ORDER BY name LIMIT ` + a.add(p.Limit+1)
-	var blobs []*store.BlobInfo
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, q, a...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		blobs, err = sc.CollectBlobs(rows)
-		return err
-	})
+	blobs, err := query(ctx, b, sc.Blobs, q, a...)
 	if err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}

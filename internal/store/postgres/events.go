@@ -49,13 +49,8 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 			SELECT id FROM event_outbox WHERE next_attempt <= $3 AND (lock_owner IS NULL OR lock_expiry <= $3)
 			ORDER BY next_attempt, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING `+deliveryColumns,
 			p.Owner, sc.Nanos(p.LockExpiry), sc.Nanos(p.Now), p.Limit)
-	}, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.Collect(rows, sc.ScanDelivery)
+	}, func(br pgx.BatchResults) (err error) {
+		out, err = collectNext(br, sc.All(sc.ScanDelivery))
 		return err
 	})
 	if err != nil {
@@ -109,48 +104,18 @@ func (b *Backend) DeliveryDeadLetter(ctx context.Context, p *store.DeliveryDeadL
 
 // DeliveryStats counts pending deliveries and dead letters (see store.ComputeBackend).
 func (b *Backend) DeliveryStats(ctx context.Context) (map[string]int, map[string]int, error) {
-	pending, dead := map[string]int{}, map[string]int{}
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT false, subscription, COUNT(*) FROM event_outbox GROUP BY subscription
-			UNION ALL SELECT true, subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var isDead bool
-			var k string
-			var n int
-			if err := rows.Scan(&isDead, &k, &n); err != nil {
-				return err
-			}
-			if isDead {
-				dead[k] = n
-			} else {
-				pending[k] = n
-			}
-		}
-		return rows.Err()
-	})
+	c, err := query(ctx, b, sc.CountDeliveries, `SELECT false, subscription, COUNT(*) FROM event_outbox GROUP BY subscription
+		UNION ALL SELECT true, subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery stats: %w", err)
 	}
-	return pending, dead, nil
+	return c.Pending, c.Dead, nil
 }
 
 // DeadLetterList returns dead letters, newest first (see store.ComputeBackend).
 func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit int) ([]*store.DeadLetter, error) {
-	var out []*store.DeadLetter
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT id, subscription, event_id, event, attempts, reason, at FROM event_dead_letters
-			WHERE $1 = '' OR subscription = $1 ORDER BY id DESC LIMIT $2`, subscription, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.Collect(rows, sc.ScanDeadLetter)
-		return err
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanDeadLetter), `SELECT id, subscription, event_id, event, attempts, reason, at FROM event_dead_letters
+		WHERE $1 = '' OR subscription = $1 ORDER BY id DESC LIMIT $2`, subscription, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -169,16 +134,7 @@ func (b *Backend) SubscriptionPut(ctx context.Context, s *store.SubscriptionReco
 
 // SubscriptionList returns every subscription (see store.ComputeBackend).
 func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRecord, error) {
-	var out []*store.SubscriptionRecord
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+sc.SubscriptionColumns+` FROM subscriptions ORDER BY name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.Collect(rows, sc.ScanSubscription)
-		return err
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanSubscription), `SELECT `+sc.SubscriptionColumns+` FROM subscriptions ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}

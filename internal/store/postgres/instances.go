@@ -131,16 +131,7 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 	} else {
 		q += ` ORDER BY created_at, instance_id LIMIT ` + a.add(p.Limit+1)
 	}
-	var ins []*store.Instance
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, q, a...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		ins, err = sc.CollectInstances(rows, p.WithPayloads)
-		return err
-	})
+	ins, err := query(ctx, b, sc.Instances(p.WithPayloads), q, a...)
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
@@ -149,16 +140,7 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 
 // InstanceCounts counts instances by status (see store.Backend).
 func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, error) {
-	var counts map[store.Status]int
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT status, COUNT(*) FROM instances GROUP BY status`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		counts, err = sc.CountBy[store.Status](rows)
-		return err
-	})
+	counts, err := query(ctx, b, sc.CountBy[store.Status], `SELECT status, COUNT(*) FROM instances GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("count instances: %w", err)
 	}
@@ -213,16 +195,7 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 		q += ` AND event_type = ANY(` + a.add(types) + `)`
 	}
 	q += ` ORDER BY seq LIMIT ` + a.add(p.Limit)
-	var out []store.HistoryRecord
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, q, a...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.Collect(rows, sc.ScanHistoryRecord)
-		return err
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanHistoryRecord), q, a...)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
 	}

@@ -89,13 +89,8 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 	}
 	q += ` ORDER BY ready_at LIMIT ` + a.add(p.Limit) + ` FOR NO KEY UPDATE SKIP LOCKED) RETURNING ready_at, ` + instanceColumns
 	var ins []*store.Instance
-	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		ins, err = sc.CollectLeasedInstances(rows)
+	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) (err error) {
+		ins, err = collectNext(br, sc.LeasedInstances)
 		return err
 	})
 	if err != nil {
@@ -106,17 +101,8 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 
 // OrchestrationOwned returns instances locked by owner with visible messages (see store.Backend).
 func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time.Time, limit int) ([]*store.Instance, error) {
-	var out []*store.Instance
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+instanceColumns+` FROM instances
-			WHERE lock_owner = $1 AND ready_at <= $2 ORDER BY ready_at LIMIT $3`, owner, sc.Nanos(now), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.CollectInstances(rows, false)
-		return err
-	})
+	out, err := query(ctx, b, sc.Instances(false), `SELECT `+instanceColumns+` FROM instances
+		WHERE lock_owner = $1 AND ready_at <= $2 ORDER BY ready_at LIMIT $3`, owner, sc.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("owned orchestrations: %w", err)
 	}
@@ -125,17 +111,8 @@ func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time
 
 // OrchestrationInbox returns visible messages of an instance (see store.Backend).
 func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*store.Message, error) {
-	var out []*store.Message
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+sc.InboxColumns+` FROM inbox
-			WHERE instance_id = $1 AND visible_at <= $2 ORDER BY id LIMIT $3`, instanceID, sc.Nanos(now), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.Collect(rows, func(scan sc.Scan) (*store.Message, error) { return sc.ScanInboxMessage(scan, instanceID) })
-		return err
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanInboxMessage), `SELECT `+sc.InboxColumns+` FROM inbox
+		WHERE instance_id = $1 AND visible_at <= $2 ORDER BY id LIMIT $3`, instanceID, sc.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
 	}

@@ -142,18 +142,9 @@ func (b *Backend) QueuePeek(ctx context.Context, queue string, now time.Time, li
 	if limit <= 0 {
 		return nil, fmt.Errorf("peek %s: limit must be positive: %w", queue, store.ErrInvalid)
 	}
-	var out []*store.QueueMessage
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+queueColumns+` FROM queue_messages
-			WHERE queue = $1 AND visible_at <= $2 AND (expires_at = 0 OR expires_at > $2) ORDER BY visible_at, seq LIMIT $3`,
-			queue, sc.Nanos(now), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.CollectQueueMessages(rows)
-		return err
-	})
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages
+		WHERE queue = $1 AND visible_at <= $2 AND (expires_at = 0 OR expires_at > $2) ORDER BY visible_at, seq LIMIT $3`,
+		queue, sc.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("peek %s: %w", queue, err)
 	}
@@ -215,16 +206,7 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 	if limit <= 0 {
 		return nil, fmt.Errorf("unreported poisoned messages: limit must be positive: %w", store.ErrInvalid)
 	}
-	var out []*store.QueueMessage
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported ORDER BY seq LIMIT $1`, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.CollectQueueMessages(rows)
-		return err
-	})
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported ORDER BY seq LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
 	}

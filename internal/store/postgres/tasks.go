@@ -27,13 +27,8 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 	q += ` ORDER BY lock_expiry, seq LIMIT ` + a.add(p.Limit) + ` FOR UPDATE SKIP LOCKED)
 		RETURNING ` + sc.LeasedTaskColumns
 	var out []*store.Task
-	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.CollectLeasedTasks(rows, p.Owner)
+	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) (err error) {
+		out, err = collectNext(br, sc.LeasedTasks)
 		return err
 	})
 	if err != nil {

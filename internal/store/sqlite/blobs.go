@@ -115,10 +115,6 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 	if p.Limit <= 0 {
 		return nil, fmt.Errorf("list blobs of %s: limit must be positive, got %d: %w", p.Container, p.Limit, store.ErrInvalid)
 	}
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
 	// The prefix is a range of the (container, name) index: [prefix, successor of prefix).
 	q := `SELECT ` + blobColumns + ` FROM blobs WHERE container = ? AND name > ? AND name >= ?`
 	args := []any{p.Container, p.Marker, p.Prefix}
@@ -126,12 +122,7 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 		q += ` AND name < ?`
 		args = append(args, end)
 	}
-	rows, err := b.reads.QueryContext(ctx, q+` ORDER BY name LIMIT ?`, append(args, p.Limit+1)...)
-	if err != nil {
-		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
-	}
-	defer rows.Close()
-	blobs, err := sc.CollectBlobs(rows)
+	blobs, err := query(ctx, b, sc.Blobs, q+` ORDER BY name LIMIT ?`, append(args, p.Limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}

@@ -136,16 +136,7 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 		q += ` ORDER BY created_at, instance_id LIMIT (?+0)`
 	}
 	args = append(args, p.Limit+1)
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list instances: %w", err)
-	}
-	defer rows.Close()
-	ins, err := sc.CollectInstances(rows, p.WithPayloads)
+	ins, err := query(ctx, b, sc.Instances(p.WithPayloads), q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
@@ -174,16 +165,7 @@ func instanceFilter(statuses []store.Status, from, to time.Time) ([]string, []an
 
 // InstanceCounts counts instances by status (see store.Backend).
 func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT status, COUNT(*) FROM instances GROUP BY status`)
-	if err != nil {
-		return nil, fmt.Errorf("count instances: %w", err)
-	}
-	defer rows.Close()
-	counts, err := sc.CountBy[store.Status](rows)
+	counts, err := query(ctx, b, sc.CountBy[store.Status], `SELECT status, COUNT(*) FROM instances GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("count instances: %w", err)
 	}
@@ -246,16 +228,7 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 	}
 	q += ` ORDER BY seq LIMIT (?+0)`
 	args = append(args, p.Limit)
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
-	}
-	defer rows.Close()
-	out, err := sc.Collect(rows, sc.ScanHistoryRecord)
+	out, err := query(ctx, b, sc.All(sc.ScanHistoryRecord), q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
 	}

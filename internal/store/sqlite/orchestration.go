@@ -98,13 +98,8 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 	q += ` ORDER BY ready_at LIMIT (?+0)) RETURNING ready_at, ` + instanceColumns
 	args = append(args, p.Limit)
 	var ins []*store.Instance
-	err := b.write(ctx, func(tx *wtx) error {
-		rows, err := tx.query(q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		ins, err = sc.CollectLeasedInstances(rows)
+	err := b.write(ctx, func(tx *wtx) (err error) {
+		ins, err = txQuery(tx, sc.LeasedInstances, q, args...)
 		return err
 	})
 	if err != nil {
@@ -115,17 +110,8 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 
 // OrchestrationOwned returns instances locked by owner with visible messages (see store.Backend).
 func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time.Time, limit int) ([]*store.Instance, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances
+	out, err := query(ctx, b, sc.Instances(false), `SELECT `+instanceColumns+` FROM instances
 		WHERE lock_owner = ? AND ready_at <= ? ORDER BY ready_at LIMIT (?+0)`, owner, nanos(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("owned orchestrations: %w", err)
-	}
-	defer rows.Close()
-	out, err := sc.CollectInstances(rows, false)
 	if err != nil {
 		return nil, fmt.Errorf("owned orchestrations: %w", err)
 	}
@@ -134,17 +120,8 @@ func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time
 
 // OrchestrationInbox returns visible messages of an instance (see store.Backend).
 func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*store.Message, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT `+sc.InboxColumns+` FROM inbox
+	out, err := query(ctx, b, sc.All(sc.ScanInboxMessage), `SELECT `+sc.InboxColumns+` FROM inbox
 		WHERE instance_id = ? AND visible_at <= ? ORDER BY id LIMIT (?+0)`, instanceID, nanos(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
-	}
-	defer rows.Close()
-	out, err := sc.Collect(rows, func(scan sc.Scan) (*store.Message, error) { return sc.ScanInboxMessage(scan, instanceID) })
 	if err != nil {
 		return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
 	}

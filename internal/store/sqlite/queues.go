@@ -230,19 +230,10 @@ func (b *Backend) QueuePeek(ctx context.Context, queue string, now time.Time, li
 	if limit <= 0 {
 		return nil, fmt.Errorf("peek %s: limit must be positive: %w", queue, store.ErrInvalid)
 	}
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
 	n := nanos(now)
-	rows, err := b.reads.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages
 		WHERE queue = ? AND visible_at <= ? AND (expires_at = 0 OR expires_at > ?) ORDER BY visible_at, seq LIMIT ?`,
 		queue, n, n, limit)
-	if err != nil {
-		return nil, fmt.Errorf("peek %s: %w", queue, err)
-	}
-	defer rows.Close()
-	out, err := sc.CollectQueueMessages(rows)
 	if err != nil {
 		return nil, fmt.Errorf("peek %s: %w", queue, err)
 	}
@@ -318,17 +309,8 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 	if limit <= 0 {
 		return nil, fmt.Errorf("unreported poisoned messages: limit must be positive: %w", store.ErrInvalid)
 	}
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported = 1
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported = 1
 		ORDER BY seq LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
-	}
-	defer rows.Close()
-	out, err := sc.CollectQueueMessages(rows)
 	if err != nil {
 		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
 	}

@@ -27,13 +27,8 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 		RETURNING ` + sc.LeasedTaskColumns
 	args = append(args, p.Limit)
 	var out []*store.Task
-	err := b.write(ctx, func(tx *wtx) error {
-		rows, err := tx.query(q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out, err = sc.CollectLeasedTasks(rows, p.Owner)
+	err := b.write(ctx, func(tx *wtx) (err error) {
+		out, err = txQuery(tx, sc.LeasedTasks, q, args...)
 		return err
 	})
 	if err != nil {

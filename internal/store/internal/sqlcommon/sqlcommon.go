@@ -239,20 +239,26 @@ type Rows interface {
 	Err() error
 }
 
-// Collect reads every row of rows with scan, in order; the caller closes rows.
-func Collect[T any](rows Rows, scan func(Scan) (T, error)) ([]T, error) {
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows.Scan)
-		if err != nil {
-			return nil, err
+// A Collector reads a whole result set into a T; the caller closes the rows. The backends'
+// query helpers take one.
+type Collector[T any] func(Rows) (T, error)
+
+// All is the Collector that reads every row with scan, in order.
+func All[T any](scan func(Scan) (T, error)) Collector[[]T] {
+	return func(rows Rows) ([]T, error) {
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows.Scan)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
 		}
-		out = append(out, v)
+		return out, rows.Err()
 	}
-	return out, rows.Err()
 }
 
-// CountBy reads rows of (key, count), as a GROUP BY with COUNT(*) yields them.
+// CountBy is the Collector of rows of (key, count), as a GROUP BY with COUNT(*) yields them.
 func CountBy[K ~string](rows Rows) (map[K]int, error) {
 	out := map[K]int{}
 	for rows.Next() {
@@ -314,22 +320,22 @@ func ScanInstance(scan Scan, withPayloads bool, extra ...any) (*store.Instance, 
 	return &in, nil
 }
 
-// CollectInstances reads rows of InstanceColumns (and InstancePayloadColumns when
+// Instances is the Collector of rows of InstanceColumns (and InstancePayloadColumns when
 // withPayloads).
-func CollectInstances(rows Rows, withPayloads bool) ([]*store.Instance, error) {
-	return Collect(rows, func(scan Scan) (*store.Instance, error) { return ScanInstance(scan, withPayloads) })
+func Instances(withPayloads bool) Collector[[]*store.Instance] {
+	return All(func(scan Scan) (*store.Instance, error) { return ScanInstance(scan, withPayloads) })
 }
 
-// CollectLeasedInstances reads the rows an orchestration lease returns (ready_at, then
-// InstanceColumns) and sorts them with SortByReady.
-func CollectLeasedInstances(rows Rows) ([]*store.Instance, error) {
+// LeasedInstances is the Collector of the rows an orchestration lease returns (ready_at, then
+// InstanceColumns); it sorts them with SortByReady.
+func LeasedInstances(rows Rows) ([]*store.Instance, error) {
 	var ready []int64
-	ins, err := Collect(rows, func(scan Scan) (*store.Instance, error) {
+	ins, err := All(func(scan Scan) (*store.Instance, error) {
 		var r int64
 		in, err := ScanInstance(scan, false, &r)
 		ready = append(ready, r)
 		return in, err
-	})
+	})(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -337,14 +343,14 @@ func CollectLeasedInstances(rows Rows) ([]*store.Instance, error) {
 }
 
 // InboxColumns are the columns ScanInboxMessage reads, in its order.
-const InboxColumns = `id, execution_id, visible_at, data`
+const InboxColumns = `instance_id, id, execution_id, visible_at, data`
 
-// ScanInboxMessage reads InboxColumns of a message to instanceID.
-func ScanInboxMessage(scan Scan, instanceID string) (*store.Message, error) {
-	m := &store.Message{InstanceID: instanceID}
+// ScanInboxMessage reads InboxColumns.
+func ScanInboxMessage(scan Scan) (*store.Message, error) {
+	m := &store.Message{}
 	var visible int64
 	var data []byte
-	if err := scan(&m.ID, &m.ExecutionID, &visible, &data); err != nil {
+	if err := scan(&m.InstanceID, &m.ID, &m.ExecutionID, &visible, &data); err != nil {
 		return nil, err
 	}
 	m.VisibleAt = FromNanos(visible)
@@ -442,9 +448,9 @@ func ScanBlob(scan Scan, extra ...any) (*store.BlobInfo, error) {
 	return &bi, nil
 }
 
-// CollectBlobs reads rows of BlobColumns.
-func CollectBlobs(rows Rows) ([]*store.BlobInfo, error) {
-	return Collect(rows, func(scan Scan) (*store.BlobInfo, error) { return ScanBlob(scan) })
+// Blobs is the Collector of rows of BlobColumns.
+func Blobs(rows Rows) ([]*store.BlobInfo, error) {
+	return All(func(scan Scan) (*store.BlobInfo, error) { return ScanBlob(scan) })(rows)
 }
 
 // InlineContent is what BlobGet returns as content: nil when it lives in a file, never nil for
@@ -511,12 +517,12 @@ func ScanQueueMessage(scan Scan, extra ...any) (*store.QueueMessage, int64, erro
 	return &m, seq, nil
 }
 
-// CollectQueueMessages reads rows of QueueColumns.
-func CollectQueueMessages(rows Rows) ([]*store.QueueMessage, error) {
-	return Collect(rows, func(scan Scan) (*store.QueueMessage, error) {
+// QueueMessages is the Collector of rows of QueueColumns.
+func QueueMessages(rows Rows) ([]*store.QueueMessage, error) {
+	return All(func(scan Scan) (*store.QueueMessage, error) {
 		m, _, err := ScanQueueMessage(scan)
 		return m, err
-	})
+	})(rows)
 }
 
 // DeliveryColumns are the columns ScanDelivery reads, in its order.
@@ -533,6 +539,29 @@ func ScanDelivery(scan Scan) (*store.Delivery, error) {
 	}
 	d.NextAttempt, d.ExpiresAt, d.CreatedAt, d.LockExpiry = FromNanos(next), FromNanos(expires), FromNanos(created), FromNanos(lockExpiry)
 	return &d, nil
+}
+
+// DeliveryCounts are pending deliveries and dead letters by subscription.
+type DeliveryCounts struct{ Pending, Dead map[string]int }
+
+// CountDeliveries is the Collector of rows of (dead, subscription, count): the pending
+// deliveries (dead false) and the dead letters of each subscription.
+func CountDeliveries(rows Rows) (DeliveryCounts, error) {
+	c := DeliveryCounts{Pending: map[string]int{}, Dead: map[string]int{}}
+	for rows.Next() {
+		var dead bool
+		var k string
+		var n int
+		if err := rows.Scan(&dead, &k, &n); err != nil {
+			return DeliveryCounts{}, err
+		}
+		if dead {
+			c.Dead[k] = n
+		} else {
+			c.Pending[k] = n
+		}
+	}
+	return c, rows.Err()
 }
 
 // ScanDeadLetter reads id, subscription, event_id, event, attempts, reason, at.
@@ -560,19 +589,19 @@ func ScanSubscription(scan Scan) (*store.SubscriptionRecord, error) {
 	return &s, nil
 }
 
-// LeasedTaskColumns are the columns a task lease returns, in the order CollectLeasedTasks
-// reads them.
-const LeasedTaskColumns = `seq, instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
+// LeasedTaskColumns are the columns a task lease returns, in the order LeasedTasks reads them.
+const LeasedTaskColumns = `seq, instance_id, execution_id, task_id, name, input, attempt, COALESCE(lock_owner, ''), lock_expiry,
+	created_at`
 
-// CollectLeasedTasks reads the rows a task lease by owner returns (LeasedTaskColumns) and
+// LeasedTasks is the Collector of the rows a task lease returns (LeasedTaskColumns); it
 // returns the tasks oldest first: RETURNING yields rows in update order.
-func CollectLeasedTasks(rows Rows, owner string) ([]*store.Task, error) {
+func LeasedTasks(rows Rows) ([]*store.Task, error) {
 	var seqs []int64
-	tasks, err := Collect(rows, func(scan Scan) (*store.Task, error) {
-		t := &store.Task{LockOwner: owner}
+	tasks, err := All(func(scan Scan) (*store.Task, error) {
+		t := &store.Task{}
 		var input []byte
 		var seq, expiry, created int64
-		if err := scan(&seq, &t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &expiry, &created); err != nil {
+		if err := scan(&seq, &t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &t.LockOwner, &expiry, &created); err != nil {
 			return nil, err
 		}
 		seqs = append(seqs, seq)
@@ -580,7 +609,7 @@ func CollectLeasedTasks(rows Rows, owner string) ([]*store.Task, error) {
 		t.LockExpiry = FromNanos(expiry)
 		t.CreatedAt = FromNanos(created)
 		return t, nil
-	})
+	})(rows)
 	if err != nil {
 		return nil, err
 	}
