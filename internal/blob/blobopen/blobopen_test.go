@@ -15,10 +15,10 @@ import (
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/blob/azblob"
 	"github.com/orcahq/orca/internal/blob/blobopen"
-	"github.com/orcahq/orca/internal/blob/blobtest"
 	"github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/blob/s3"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 func openStore(t *testing.T) *sqlite.Backend {
@@ -108,7 +108,7 @@ func TestFile(t *testing.T) {
 }
 
 func TestS3(t *testing.T) {
-	e := blobtest.ServiceEnv(t, "s3.sh", "ORCA_TEST_S3_ENDPOINT", "ORCA_TEST_S3_ACCESS_KEY", "ORCA_TEST_S3_SECRET_KEY")
+	e := testenv.Service(t, "s3.sh", "ORCA_TEST_S3_ENDPOINT", "ORCA_TEST_S3_ACCESS_KEY", "ORCA_TEST_S3_SECRET_KEY")
 	t.Setenv("AWS_ACCESS_KEY_ID", e[1])
 	t.Setenv("AWS_SECRET_ACCESS_KEY", e[2])
 	c, err := s3.NewClient(t.Context(), s3.ClientConfig{Endpoint: e[0], PathStyle: true})
@@ -130,7 +130,7 @@ func TestS3(t *testing.T) {
 }
 
 func TestAzure(t *testing.T) {
-	endpoint := blobtest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
+	endpoint := testenv.Service(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	container := "orca-test-" + hex.EncodeToString(b[:])

@@ -10,8 +10,8 @@ import (
 	"github.com/orcahq/orca/internal/queue/azqueue"
 	"github.com/orcahq/orca/internal/queue/embedded"
 	"github.com/orcahq/orca/internal/queue/queueopen"
-	"github.com/orcahq/orca/internal/queue/queuetest"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 func TestCheck(t *testing.T) {
@@ -53,7 +53,7 @@ func TestOpenEmbeddedByDefault(t *testing.T) {
 }
 
 func TestOpenAzure(t *testing.T) {
-	ep := queuetest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_QUEUE")[0]
+	ep := testenv.Service(t, "azurite.sh", "ORCA_TEST_AZURITE_QUEUE")[0]
 	cs := azurite.ConnectionString("", ep)
 	getenv := func(k string) string {
 		if k == "AZURE_STORAGE_CONNECTION_STRING" {
