@@ -257,14 +257,27 @@ func (g *rig) deliver(t *testing.T) {
 	events.RunDispatcherOnce(g.d)
 }
 
-func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
-	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", Destination: events.Destination{Type: events.DestinationWebHook,
-		EndpointURL: hook.srv.URL}}, false); err != nil {
+// put adds subscription sub (not from config).
+func (g *rig) put(t *testing.T, sub events.Subscription) {
+	t.Helper()
+	if _, err := g.r.Put(context.Background(), sub, false); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// putWebhook adds subscription sub with a new test endpoint as its webhook destination, and
+// returns the endpoint.
+func (g *rig) putWebhook(t *testing.T, sub events.Subscription) *webhook {
+	t.Helper()
+	hook := newWebhook(t)
+	sub.Destination.Type, sub.Destination.EndpointURL = events.DestinationWebHook, hook.srv.URL
+	g.put(t, sub)
+	return hook
+}
+
+func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
+	g := newRig(t)
+	hook := g.putWebhook(t, events.Subscription{Name: "hook"})
 	hook.set(http.StatusServiceUnavailable)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
@@ -285,7 +298,7 @@ func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
 	if h := hook.headers[1]; h.Get("aeg-event-type") != "Notification" || h.Get("aeg-subscription-name") != "HOOK" || h.Get("aeg-delivery-count") != "1" {
 		t.Fatalf("headers %v", h)
 	}
-	pending, dead, err := g.st.DeliveryStats(ctx)
+	pending, dead, err := g.st.DeliveryStats(context.Background())
 	if err != nil || pending["hook"] != 0 || dead["hook"] != 0 {
 		t.Fatalf("pending %v dead %v (%v)", pending, dead, err)
 	}
@@ -294,12 +307,7 @@ func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
 
 func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{MaxDeliveryAttempts: 3},
-		Destination: events.Destination{Type: events.DestinationWebHook, EndpointURL: hook.srv.URL}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{MaxDeliveryAttempts: 3}})
 	hook.set(http.StatusInternalServerError)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	for i := 0; i < 5; i++ {
@@ -309,7 +317,7 @@ func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
 	if n := len(hook.delivered()); n != 3 {
 		t.Fatalf("%d attempts, want 3", n)
 	}
-	dls, err := g.st.DeadLetterList(ctx, "hook", 10)
+	dls, err := g.st.DeadLetterList(context.Background(), "hook", 10)
 	if err != nil || len(dls) != 1 || dls[0].EventID != "e1" || !strings.Contains(dls[0].Reason, "after 3 attempts") {
 		t.Fatalf("dead letters %+v (%v)", dls, err)
 	}
@@ -318,18 +326,13 @@ func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
 
 func TestWebhookDeadLettersWhenTheEventExpires(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{EventTimeToLiveInMinutes: 3},
-		Destination: events.Destination{Type: events.DestinationWebHook, EndpointURL: hook.srv.URL}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{EventTimeToLiveInMinutes: 3}})
 	hook.set(http.StatusBadGateway)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
 	g.clk.Advance(3 * time.Minute)
 	g.deliver(t)
-	dls, err := g.st.DeadLetterList(ctx, "", 10)
+	dls, err := g.st.DeadLetterList(context.Background(), "", 10)
 	if err != nil || len(dls) != 1 || !strings.Contains(dls[0].Reason, "time-to-live") {
 		t.Fatalf("dead letters %+v (%v)", dls, err)
 	}
@@ -337,28 +340,18 @@ func TestWebhookDeadLettersWhenTheEventExpires(t *testing.T) {
 
 func TestBadRequestIsDeadLetteredAtOnce(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", Destination: events.Destination{Type: events.DestinationWebHook,
-		EndpointURL: hook.srv.URL}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "hook"})
 	hook.set(http.StatusBadRequest)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
-	if dls, _ := g.st.DeadLetterList(ctx, "hook", 10); len(dls) != 1 {
+	if dls, _ := g.st.DeadLetterList(context.Background(), "hook", 10); len(dls) != 1 {
 		t.Fatalf("dead letters %d, want 1", len(dls))
 	}
 }
 
 func TestCloudEventsDelivery(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "cloud", Destination: events.Destination{Type: events.DestinationWebHook,
-		EndpointURL: hook.srv.URL, Schema: events.SchemaCloudEvents}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "cloud", Destination: events.Destination{Schema: events.SchemaCloudEvents}})
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
 	bodies := hook.delivered()
@@ -414,14 +407,10 @@ func TestValidationHandshake(t *testing.T) {
 
 func TestHandlerDestination(t *testing.T) {
 	g := newRig(t)
-	ctx := context.Background()
 	var after atomic.Int32
 	g.r.RegisterHandler("count", events.Handler{After: func(*events.Event) { after.Add(1) }})
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "counter", Destination: events.Destination{Type: events.DestinationHandler,
-		Handler: "count"}}, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "bad", Destination: events.Destination{Type: events.DestinationHandler,
+	g.put(t, events.Subscription{Name: "counter", Destination: events.Destination{Type: events.DestinationHandler, Handler: "count"}})
+	if _, err := g.r.Put(context.Background(), events.Subscription{Name: "bad", Destination: events.Destination{Type: events.DestinationHandler,
 		Handler: "nope"}}, false); err == nil {
 		t.Fatal("a subscription to an unknown handler was accepted")
 	}
