@@ -418,18 +418,6 @@ func TestLongLastErrorIsCut(t *testing.T) {
 	}
 }
 
-func TestTruncate(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{{"abc", 5, "abc"}, {"abc", 2, "ab"}, {"aé", 2, "a"}, {"éé", 3, "é"}, {"", 0, ""}, {"é", 0, ""}} {
-		if got := truncate(c.in, c.n); got != c.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
-		}
-	}
-}
-
 // eventually polls cond until it holds, failing after 10s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
