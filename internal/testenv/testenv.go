@@ -1,7 +1,8 @@
-// Package testenv is what a test does when the machine lacks something it needs (a test server,
-// a browser, a file): it skips with a loud message, or fails when REQUIRE_INTEGRATION=1, as CI
-// sets it, so that an integration suite never skips without anyone noticing. Only tests import
-// it.
+// Package testenv holds what the tests and benchmarks of many packages share about how they run.
+// When the machine lacks something a test needs (a test server, a browser, a file), the test
+// skips with a loud message, or fails when REQUIRE_INTEGRATION=1, as CI sets it, so that an
+// integration suite never skips without anyone noticing (Missing, Service). A benchmark spreads
+// its b.N items over goroutines with Parallel. Only tests import it.
 package testenv
 
 import (

@@ -14,6 +14,7 @@ import (
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 // benchService is a service on a fresh SQLite store. ORCA_BENCH_SYNC=NORMAL trades power-loss
@@ -75,25 +76,7 @@ func BenchmarkCycle(b *testing.B) {
 			backlog(b, s, "bench", c.backlog)
 			ctx := context.Background()
 			body := []byte(`{"input_id":"0001","instance_id":"bench","path_to_data":"input/bench/0001.json"}`)
-			var next atomic.Int64
-			var failed atomic.Value
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			for range consumers {
-				wg.Go(func() {
-					for next.Add(1) <= int64(b.N) {
-						if err := cycle(ctx, s, body); err != nil {
-							failed.Store(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			if err, _ := failed.Load().(error); err != nil {
-				b.Fatal(err)
-			}
+			testenv.Parallel(b, consumers, func(int) error { return cycle(ctx, s, body) })
 			report(b, "cycle/"+name)
 		})
 	}
