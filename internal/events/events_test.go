@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,19 +21,10 @@ import (
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func openStore(t *testing.T) *sqlite.Backend {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "orca.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 func blobEvent(id, container, name string) *events.Event {
 	return &events.Event{ID: id, Subject: events.BlobSubject(container, name), EventType: events.TypeBlobCreated,
@@ -94,7 +84,7 @@ func TestSubscriptionNormalizeNamesTheBadField(t *testing.T) {
 // TestOrchestrationDestinationRaisesEventExactlyOnce publishes the same event twice through
 // ingestion: the first raises the event on the instance, the second is a duplicate.
 func TestOrchestrationDestinationRaisesEventExactlyOnce(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	ctx := context.Background()
 	now := time.Now()
 	if err := st.InstanceCreate(ctx, &store.InstanceCreateParams{ID: "run1", Name: "X", CreatedAt: now,
@@ -232,7 +222,7 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	clk := clock.NewFake(time.Now())
 	o := &outcomes{}
 	r := events.NewRouter(events.RouterConfig{Store: st, Clock: clk, Observe: o.observe})

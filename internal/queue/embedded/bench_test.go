@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 	"github.com/orcahq/orca/internal/testenv"
 )
 
@@ -21,13 +21,7 @@ import (
 // durability for speed, as sqlite.Config.Synchronous does; the default is the store's (FULL).
 func benchService(b *testing.B) *Service {
 	b.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "orca.db"),
-		Synchronous: os.Getenv("ORCA_BENCH_SYNC")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
-	return newService(b, Config{Store: st})
+	return newService(b, Config{Store: sqlitetest.Open(b, sqlite.Config{Synchronous: os.Getenv("ORCA_BENCH_SYNC")})})
 }
 
 // report prints the BENCH line: machine, scenario, N, items/s.

@@ -11,6 +11,7 @@ import (
 	"github.com/orcahq/orca/internal/queue/embedded"
 	"github.com/orcahq/orca/internal/queue/queueopen"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 	"github.com/orcahq/orca/internal/testenv"
 )
 
@@ -35,12 +36,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestOpenEmbeddedByDefault(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: t.TempDir() + "/orca.db"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	s, err := queueopen.Open(t.Context(), "", queueopen.Deps{Store: st})
+	s, err := queueopen.Open(t.Context(), "", queueopen.Deps{Store: sqlitetest.Open(t, sqlite.Config{})})
 	if err != nil {
 		t.Fatal(err)
 	}
