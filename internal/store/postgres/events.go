@@ -14,7 +14,7 @@ import (
 // EventPublish writes an ingested event's effects once per event id (see store.ComputeBackend):
 // the effects are written only when the id is new, in the same statement batch.
 func (b *Backend) EventPublish(ctx context.Context, p *store.EventPublishParams) (bool, error) {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return false, err
 	}

@@ -215,7 +215,7 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 
 // QueuePoisonNotify reports poisoned messages (see store.ComputeBackend).
 func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNotifyParams) error {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}

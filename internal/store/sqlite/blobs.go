@@ -21,7 +21,7 @@ func (b *Backend) BlobPut(ctx context.Context, p *store.BlobPutParams) (*store.B
 		return nil, err
 	}
 	in := &p.Info
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return nil, fmt.Errorf("put blob %s/%s: %w", in.Container, in.Name, err)
 	}

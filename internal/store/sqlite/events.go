@@ -10,7 +10,7 @@ import (
 
 // EventPublish writes an ingested event's effects once per event id (see store.ComputeBackend).
 func (b *Backend) EventPublish(ctx context.Context, p *store.EventPublishParams) (bool, error) {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return false, err
 	}

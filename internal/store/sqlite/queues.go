@@ -321,7 +321,7 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 // time: the effects' default time (an inbox message's visibility, a delivery's creation) is the
 // earliest time the effects carry themselves; callers stamp them.
 func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNotifyParams) error {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}

@@ -193,6 +193,30 @@ func EncodeMessages(ms []*store.Message) ([]EncodedMessage, error) {
 	return out, nil
 }
 
+// EncodedEffects are store.Effects with their events encoded before the write.
+type EncodedEffects struct {
+	Messages   []EncodedMessage
+	Deliveries []*store.DeliveryCreate
+}
+
+// EncodeEffects encodes the events of e.
+func EncodeEffects(e *store.Effects) (*EncodedEffects, error) {
+	msgs, err := EncodeMessages(e.Messages)
+	if err != nil {
+		return nil, err
+	}
+	return &EncodedEffects{Messages: msgs, Deliveries: e.Deliveries}, nil
+}
+
+// FirstAttempt is when a new delivery is first due: its NotBefore, or now (created) when it has
+// none.
+func FirstAttempt(d *store.DeliveryCreate, created int64) int64 {
+	if next := Nanos(d.NotBefore); next != 0 {
+		return next
+	}
+	return created
+}
+
 // EncodedInstance is an InstanceCreateParams with its JSON encoded before the write.
 type EncodedInstance struct {
 	P       *store.InstanceCreateParams
