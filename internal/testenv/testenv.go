@@ -11,15 +11,22 @@ import (
 	"testing"
 )
 
-// Missing ends t because what msg describes is missing: a skip that also prints msg to stderr,
-// or a failure under REQUIRE_INTEGRATION=1.
+// Missing ends t because what msg describes is missing: a Skip, or a failure under
+// REQUIRE_INTEGRATION=1.
 func Missing(t testing.TB, msg string) {
 	t.Helper()
 	if os.Getenv("REQUIRE_INTEGRATION") == "1" {
 		t.Fatal(msg)
 	}
-	fmt.Fprintln(os.Stderr, "\n*** SKIP: "+t.Name()+": "+msg+" ***")
-	t.Skip(msg)
+	Skip(t, msg)
+}
+
+// Skip skips t loudly: it also prints why to stderr, where a run without -v shows it. It is
+// for skips that are declared, not for what is missing (see Missing).
+func Skip(t testing.TB, why string) {
+	t.Helper()
+	fmt.Fprintln(os.Stderr, "\n*** SKIP: "+t.Name()+": "+why+" ***")
+	t.Skip(why)
 }
 
 // Service returns the values of the environment variables that point a test at its test server,
