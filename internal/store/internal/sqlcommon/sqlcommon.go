@@ -1,6 +1,7 @@
 // Package sqlcommon holds what the SQL store backends (sqlite, postgres) share and what does not
 // depend on the SQL dialect: how times, payloads and continuation tokens are stored, how inputs
-// are validated and how events are encoded before a write.
+// are validated, how events are encoded before a write and how result rows are read back
+// (scanners and Collectors, for the rows of either driver).
 package sqlcommon
 
 import (
@@ -357,8 +358,11 @@ func LeasedInstances(rows Rows) ([]*store.Instance, error) {
 	ins, err := All(func(scan Scan) (*store.Instance, error) {
 		var r int64
 		in, err := ScanInstance(scan, false, &r)
+		if err != nil {
+			return nil, err
+		}
 		ready = append(ready, r)
-		return in, err
+		return in, nil
 	})(rows)
 	if err != nil {
 		return nil, err
