@@ -215,7 +215,7 @@ func query[T any](ctx context.Context, b *Backend, collect sc.Collector[T], q st
 			return err
 		}
 		defer rows.Close()
-		out, err = collect(rows)
+		out, err = sc.Collect(rows, collect)
 		return err
 	})
 	return out, err
@@ -229,7 +229,7 @@ func collectNext[T any](br pgx.BatchResults, collect sc.Collector[T]) (T, error)
 		return zero, err
 	}
 	defer rows.Close()
-	return collect(rows)
+	return sc.Collect(rows, collect)
 }
 
 // Errors raised by the migrations' functions (orca_fail), mapped onto the store's.

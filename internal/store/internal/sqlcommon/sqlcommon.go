@@ -268,6 +268,16 @@ type Rows interface {
 // query helpers take one.
 type Collector[T any] func(Rows) (T, error)
 
+// Collect reads rows with collect and checks rows.Err, whether or not collect did: a read that
+// ended early is an error. The caller closes rows.
+func Collect[T any](rows Rows, collect Collector[T]) (T, error) {
+	out, err := collect(rows)
+	if err == nil {
+		err = rows.Err()
+	}
+	return out, err
+}
+
 // All is the Collector that reads every row with scan, in order.
 func All[T any](scan func(Scan) (T, error)) Collector[[]T] {
 	return func(rows Rows) ([]T, error) {
