@@ -33,6 +33,15 @@ func wantStatus(t *testing.T, res *orcatest.Result, want orcatest.Status) {
 	}
 }
 
+// wantOutput checks that the orchestration completed with output want (JSON).
+func wantOutput(t *testing.T, res *orcatest.Result, want string) {
+	t.Helper()
+	wantStatus(t, res, orcatest.StatusCompleted)
+	if string(res.Output) != want {
+		t.Fatalf("output = %s, want %s", res.Output, want)
+	}
+}
+
 func registry(t *testing.T, orchestrators map[string]orca.Orchestrator, activities map[string]orca.Activity) *orca.Registry {
 	t.Helper()
 	r := orca.NewRegistry()
@@ -112,10 +121,7 @@ func TestTimersUseVirtualClock(t *testing.T) {
 		},
 	}, nil)
 	res := mustRun(t, orcatest.New(r), "i", "Sleepy", nil)
-	wantStatus(t, res, orcatest.StatusCompleted)
-	if string(res.Output) != `"72h0m0s"` {
-		t.Fatalf("output = %s", res.Output)
-	}
+	wantOutput(t, res, `"72h0m0s"`)
 }
 
 func TestExternalEventsFIFOAndBufferedBeforeWait(t *testing.T) {
@@ -143,10 +149,7 @@ func TestExternalEventsFIFOAndBufferedBeforeWait(t *testing.T) {
 		}
 	}
 	res := mustRun(t, tester, "i", "Collect", nil)
-	wantStatus(t, res, orcatest.StatusCompleted)
-	if string(res.Output) != `"a,b,c"` {
-		t.Fatalf("output = %s, want a,b,c in order", res.Output)
-	}
+	wantOutput(t, res, `"a,b,c"`)
 }
 
 func TestWaitForExternalEventTimeout(t *testing.T) {
@@ -166,10 +169,7 @@ func TestWaitForExternalEventTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := mustRun(t, tester, "i", "Approve", nil)
-	wantStatus(t, res, orcatest.StatusCompleted)
-	if string(res.Output) != `"timed out, then late"` {
-		t.Fatalf("output = %s", res.Output)
-	}
+	wantOutput(t, res, `"timed out, then late"`)
 }
 
 func TestRetryPolicy(t *testing.T) {
@@ -260,15 +260,9 @@ func TestSubOrchestratorsAndWhenAny(t *testing.T) {
 	}, map[string]orca.Activity{"Double": double})
 	tester := orcatest.New(r)
 	res := mustRun(t, tester, "p", "Parent", nil)
-	wantStatus(t, res, orcatest.StatusCompleted)
-	if string(res.Output) != "42" {
-		t.Fatalf("output = %s", res.Output)
-	}
+	wantOutput(t, res, "42")
 	res = mustRun(t, tester, "fp", "FailingParent", nil)
-	wantStatus(t, res, orcatest.StatusCompleted)
-	if string(res.Output) != `"boom"` {
-		t.Fatalf("output = %s", res.Output)
-	}
+	wantOutput(t, res, `"boom"`)
 }
 
 func TestContinueAsNewCarriesOverEvents(t *testing.T) {
@@ -294,10 +288,7 @@ func TestContinueAsNewCarriesOverEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := mustRun(t, tester, "c", "Counter", 0)
-	wantStatus(t, res, orcatest.StatusCompleted)
-	if string(res.Output) != `"carried"` {
-		t.Fatalf("output = %s", res.Output)
-	}
+	wantOutput(t, res, `"carried"`)
 	if res.History[1] != "ExecutionStarted" || len(res.History) > 12 {
 		t.Fatalf("history of the last execution = %v", res.History)
 	}

@@ -46,7 +46,7 @@ func workSeconds(field string, v float64, lo, hi time.Duration) (time.Duration, 
 	return d, nil
 }
 
-// checkBatch checks a batch's size.
+// checkBatch checks the size of a completion, release or renewal.
 func checkBatch(n int) error {
 	if n < 1 || n > workitems.MaxBatch {
 		return badRequest("InvalidArgument", "send 1 to "+strconv.Itoa(workitems.MaxBatch)+" items")
@@ -56,17 +56,13 @@ func checkBatch(n int) error {
 
 func (s *Server) leaseWork(w http.ResponseWriter, r *http.Request) {
 	var req client.WorkLeaseRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := r.PathValue("queue")
-	if err := queue.ValidateName(q); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := checkBatch(req.Max); err != nil {
-		s.writeError(w, r, badRequest("InvalidArgument", "max must be 1 to "+strconv.Itoa(workitems.MaxBatch)))
+	q, ok := s.decodeWork(w, r, &req, func() error {
+		if req.Max < 1 || req.Max > workitems.MaxBatch {
+			return badRequest("InvalidArgument", "max must be 1 to "+strconv.Itoa(workitems.MaxBatch))
+		}
+		return nil
+	})
+	if !ok {
 		return
 	}
 	visibility := queue.DefaultVisibilityTimeout
@@ -100,7 +96,7 @@ func (s *Server) leaseWork(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) completeWork(w http.ResponseWriter, r *http.Request) {
 	var req client.WorkCompleteRequest
-	q, ok := s.decodeWork(w, r, &req, func() int { return len(req.Items) })
+	q, ok := s.decodeWork(w, r, &req, func() error { return checkBatch(len(req.Items)) })
 	if !ok {
 		return
 	}
@@ -109,20 +105,12 @@ func (s *Server) completeWork(w http.ResponseWriter, r *http.Request) {
 		items[i] = workitems.Completion{MessageID: c.ID, PopReceipt: c.PopReceipt, Work: c.Item, Result: c.Result}
 	}
 	res, err := s.cfg.Work.Complete(r.Context(), q, items)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := client.WorkOutcomes{Items: make([]client.WorkOutcome, len(res))}
-	for i, o := range res {
-		out.Items[i] = workOutcome(req.Items[i].ID, o.Err)
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.answerWork(w, r, err, len(res), func(i int) client.WorkOutcome { return workOutcome(req.Items[i].ID, res[i].Err) })
 }
 
 func (s *Server) releaseWork(w http.ResponseWriter, r *http.Request) {
 	var req client.WorkReleaseRequest
-	q, ok := s.decodeWork(w, r, &req, func() int { return len(req.Items) })
+	q, ok := s.decodeWork(w, r, &req, func() error { return checkBatch(len(req.Items)) })
 	if !ok {
 		return
 	}
@@ -137,20 +125,12 @@ func (s *Server) releaseWork(w http.ResponseWriter, r *http.Request) {
 			Unstarted: it.Unstarted}
 	}
 	res, err := s.cfg.Work.Release(r.Context(), q, items)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := client.WorkOutcomes{Items: make([]client.WorkOutcome, len(res))}
-	for i, o := range res {
-		out.Items[i] = workOutcome(req.Items[i].ID, o.Err)
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.answerWork(w, r, err, len(res), func(i int) client.WorkOutcome { return workOutcome(req.Items[i].ID, res[i].Err) })
 }
 
 func (s *Server) renewWork(w http.ResponseWriter, r *http.Request) {
 	var req client.WorkRenewRequest
-	q, ok := s.decodeWork(w, r, &req, func() int { return len(req.Items) })
+	q, ok := s.decodeWork(w, r, &req, func() error { return checkBatch(len(req.Items)) })
 	if !ok {
 		return
 	}
@@ -164,23 +144,18 @@ func (s *Server) renewWork(w http.ResponseWriter, r *http.Request) {
 		items[i] = workitems.Lease{MessageID: it.ID, PopReceipt: it.PopReceipt}
 	}
 	res, err := s.cfg.Work.Renew(r.Context(), q, items, vis)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := client.WorkOutcomes{Items: make([]client.WorkOutcome, len(res))}
-	for i, o := range res {
-		out.Items[i] = workOutcome(req.Items[i].ID, o.Err)
-		if o.Err == nil {
-			out.Items[i].PopReceipt, out.Items[i].NextVisibleTime = o.PopReceipt, o.NextVisible
+	s.answerWork(w, r, err, len(res), func(i int) client.WorkOutcome {
+		o := workOutcome(req.Items[i].ID, res[i].Err)
+		if res[i].Err == nil {
+			o.PopReceipt, o.NextVisibleTime = res[i].PopReceipt, res[i].NextVisible
 		}
-	}
-	writeJSON(w, http.StatusOK, out)
+		return o
+	})
 }
 
-// decodeWork reads a completion, release or renewal: its body, its queue's name and its
-// batch's size. It answers the error itself when it returns false.
-func (s *Server) decodeWork(w http.ResponseWriter, r *http.Request, req any, n func() int) (string, bool) {
+// decodeWork reads a work request: its body into req and its queue's name, then check checks
+// the body. It answers the error itself when it returns false.
+func (s *Server) decodeWork(w http.ResponseWriter, r *http.Request, req any, check func() error) (string, bool) {
 	if err := s.decodeBody(w, r, req); err != nil {
 		s.writeError(w, r, err)
 		return "", false
@@ -190,11 +165,25 @@ func (s *Server) decodeWork(w http.ResponseWriter, r *http.Request, req any, n f
 		s.writeError(w, r, err)
 		return "", false
 	}
-	if err := checkBatch(n()); err != nil {
+	if err := check(); err != nil {
 		s.writeError(w, r, err)
 		return "", false
 	}
 	return q, true
+}
+
+// answerWork answers a completion, release or renewal: with the error that stopped the whole
+// batch, else with the outcomes of its n items, in order.
+func (s *Server) answerWork(w http.ResponseWriter, r *http.Request, err error, n int, outcome func(i int) client.WorkOutcome) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := client.WorkOutcomes{Items: make([]client.WorkOutcome, n)}
+	for i := range out.Items {
+		out.Items[i] = outcome(i)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // workOutcome is an item's outcome on the wire.

@@ -3,7 +3,6 @@ package bench_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/orcahq/orca/internal/bench"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -43,23 +43,6 @@ func TestSQLite(t *testing.T) {
 	}
 }
 
-// serverURL returns the URL of the test PostgreSQL server (scripts/services/postgres.sh start;
-// the Makefile exports it). Without one the test skips, loudly; with REQUIRE_INTEGRATION=1 (CI)
-// it fails.
-func serverURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("ORCA_TEST_POSTGRES_URL")
-	if u == "" {
-		const msg = "ORCA_TEST_POSTGRES_URL is not set: PostgreSQL bench runs NOT RUN " +
-			"(run `eval \"$(scripts/services/postgres.sh start)\"`, or use `make test`)"
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			t.Fatal(msg + "; REQUIRE_INTEGRATION=1 makes this a failure")
-		}
-		t.Skip(msg)
-	}
-	return u
-}
-
 // databaseExists reports whether the server serverURL names has a database called name.
 func databaseExists(t *testing.T, serverURL, name string) bool {
 	t.Helper()
@@ -78,7 +61,7 @@ func databaseExists(t *testing.T, serverURL, name string) bool {
 }
 
 func TestPostgres(t *testing.T) {
-	u := serverURL(t)
+	u := testenv.Service(t, "postgres.sh", "ORCA_TEST_POSTGRES_URL")[0]
 	for _, c := range []struct {
 		scenario string
 		servers  int

@@ -89,6 +89,22 @@ const DefaultContentType = "application/octet-stream"
 // DefaultListLimit is the page size of List when ListOptions.Limit is 0.
 const DefaultListLimit = 1000
 
+// DefaultMaxSize is a backend's largest blob unless its configuration says otherwise (5 GiB,
+// Azure's single-put limit).
+const DefaultMaxSize = 5 << 30
+
+// MaxSize checks a backend's configured largest blob size and returns the size it means: max,
+// or DefaultMaxSize when max is 0. A negative max is invalid.
+func MaxSize(max int64) (int64, error) {
+	switch {
+	case max < 0:
+		return 0, fmt.Errorf("MaxSize must not be negative, got %d", max)
+	case max == 0:
+		return DefaultMaxSize, nil
+	}
+	return max, nil
+}
+
 // MaxNameLength is the longest blob name (Azure's limit).
 const MaxNameLength = 1024
 

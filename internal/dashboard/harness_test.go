@@ -23,6 +23,7 @@ import (
 	"github.com/orcahq/orca/internal/app/apptest"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/testenv"
 	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/worker"
 )
@@ -41,12 +42,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "Chromium is not installed (apt-get install chromium, or scripts/install-test-deps.sh): the dashboard's browser tests did not run"
-	if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-		t.Fatal(msg)
-	}
-	fmt.Fprintln(os.Stderr, "\n*** SKIP: "+msg+" ***")
-	t.Skip(msg)
+	testenv.Missing(t, "Chromium is not installed (apt-get install chromium, or scripts/install-test-deps.sh): the dashboard's browser tests did not run")
 	return ""
 }
 

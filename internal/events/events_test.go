@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,19 +21,10 @@ import (
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func openStore(t *testing.T) *sqlite.Backend {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "orca.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 func blobEvent(id, container, name string) *events.Event {
 	return &events.Event{ID: id, Subject: events.BlobSubject(container, name), EventType: events.TypeBlobCreated,
@@ -94,7 +84,7 @@ func TestSubscriptionNormalizeNamesTheBadField(t *testing.T) {
 // TestOrchestrationDestinationRaisesEventExactlyOnce publishes the same event twice through
 // ingestion: the first raises the event on the instance, the second is a duplicate.
 func TestOrchestrationDestinationRaisesEventExactlyOnce(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	ctx := context.Background()
 	now := time.Now()
 	if err := st.InstanceCreate(ctx, &store.InstanceCreateParams{ID: "run1", Name: "X", CreatedAt: now,
@@ -232,7 +222,7 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	clk := clock.NewFake(time.Now())
 	o := &outcomes{}
 	r := events.NewRouter(events.RouterConfig{Store: st, Clock: clk, Observe: o.observe})
@@ -257,14 +247,27 @@ func (g *rig) deliver(t *testing.T) {
 	events.RunDispatcherOnce(g.d)
 }
 
-func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
-	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", Destination: events.Destination{Type: events.DestinationWebHook,
-		EndpointURL: hook.srv.URL}}, false); err != nil {
+// put adds subscription sub (not from config).
+func (g *rig) put(t *testing.T, sub events.Subscription) {
+	t.Helper()
+	if _, err := g.r.Put(context.Background(), sub, false); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// putWebhook adds subscription sub with a new test endpoint as its webhook destination, and
+// returns the endpoint.
+func (g *rig) putWebhook(t *testing.T, sub events.Subscription) *webhook {
+	t.Helper()
+	hook := newWebhook(t)
+	sub.Destination.Type, sub.Destination.EndpointURL = events.DestinationWebHook, hook.srv.URL
+	g.put(t, sub)
+	return hook
+}
+
+func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
+	g := newRig(t)
+	hook := g.putWebhook(t, events.Subscription{Name: "hook"})
 	hook.set(http.StatusServiceUnavailable)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
@@ -285,7 +288,7 @@ func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
 	if h := hook.headers[1]; h.Get("aeg-event-type") != "Notification" || h.Get("aeg-subscription-name") != "HOOK" || h.Get("aeg-delivery-count") != "1" {
 		t.Fatalf("headers %v", h)
 	}
-	pending, dead, err := g.st.DeliveryStats(ctx)
+	pending, dead, err := g.st.DeliveryStats(context.Background())
 	if err != nil || pending["hook"] != 0 || dead["hook"] != 0 {
 		t.Fatalf("pending %v dead %v (%v)", pending, dead, err)
 	}
@@ -294,12 +297,7 @@ func TestWebhookDeliveryRetriesUntilTheSubscriberIsBack(t *testing.T) {
 
 func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{MaxDeliveryAttempts: 3},
-		Destination: events.Destination{Type: events.DestinationWebHook, EndpointURL: hook.srv.URL}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{MaxDeliveryAttempts: 3}})
 	hook.set(http.StatusInternalServerError)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	for i := 0; i < 5; i++ {
@@ -309,7 +307,7 @@ func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
 	if n := len(hook.delivered()); n != 3 {
 		t.Fatalf("%d attempts, want 3", n)
 	}
-	dls, err := g.st.DeadLetterList(ctx, "hook", 10)
+	dls, err := g.st.DeadLetterList(context.Background(), "hook", 10)
 	if err != nil || len(dls) != 1 || dls[0].EventID != "e1" || !strings.Contains(dls[0].Reason, "after 3 attempts") {
 		t.Fatalf("dead letters %+v (%v)", dls, err)
 	}
@@ -318,18 +316,13 @@ func TestWebhookDeadLettersAfterMaxAttempts(t *testing.T) {
 
 func TestWebhookDeadLettersWhenTheEventExpires(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{EventTimeToLiveInMinutes: 3},
-		Destination: events.Destination{Type: events.DestinationWebHook, EndpointURL: hook.srv.URL}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "hook", RetryPolicy: events.RetryPolicy{EventTimeToLiveInMinutes: 3}})
 	hook.set(http.StatusBadGateway)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
 	g.clk.Advance(3 * time.Minute)
 	g.deliver(t)
-	dls, err := g.st.DeadLetterList(ctx, "", 10)
+	dls, err := g.st.DeadLetterList(context.Background(), "", 10)
 	if err != nil || len(dls) != 1 || !strings.Contains(dls[0].Reason, "time-to-live") {
 		t.Fatalf("dead letters %+v (%v)", dls, err)
 	}
@@ -337,28 +330,18 @@ func TestWebhookDeadLettersWhenTheEventExpires(t *testing.T) {
 
 func TestBadRequestIsDeadLetteredAtOnce(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "hook", Destination: events.Destination{Type: events.DestinationWebHook,
-		EndpointURL: hook.srv.URL}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "hook"})
 	hook.set(http.StatusBadRequest)
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
-	if dls, _ := g.st.DeadLetterList(ctx, "hook", 10); len(dls) != 1 {
+	if dls, _ := g.st.DeadLetterList(context.Background(), "hook", 10); len(dls) != 1 {
 		t.Fatalf("dead letters %d, want 1", len(dls))
 	}
 }
 
 func TestCloudEventsDelivery(t *testing.T) {
 	g := newRig(t)
-	hook := newWebhook(t)
-	ctx := context.Background()
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "cloud", Destination: events.Destination{Type: events.DestinationWebHook,
-		EndpointURL: hook.srv.URL, Schema: events.SchemaCloudEvents}}, false); err != nil {
-		t.Fatal(err)
-	}
+	hook := g.putWebhook(t, events.Subscription{Name: "cloud", Destination: events.Destination{Schema: events.SchemaCloudEvents}})
 	g.publish(t, blobEvent("e1", "output", "a/1.json"))
 	g.deliver(t)
 	bodies := hook.delivered()
@@ -414,14 +397,10 @@ func TestValidationHandshake(t *testing.T) {
 
 func TestHandlerDestination(t *testing.T) {
 	g := newRig(t)
-	ctx := context.Background()
 	var after atomic.Int32
 	g.r.RegisterHandler("count", events.Handler{After: func(*events.Event) { after.Add(1) }})
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "counter", Destination: events.Destination{Type: events.DestinationHandler,
-		Handler: "count"}}, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.r.Put(ctx, events.Subscription{Name: "bad", Destination: events.Destination{Type: events.DestinationHandler,
+	g.put(t, events.Subscription{Name: "counter", Destination: events.Destination{Type: events.DestinationHandler, Handler: "count"}})
+	if _, err := g.r.Put(context.Background(), events.Subscription{Name: "bad", Destination: events.Destination{Type: events.DestinationHandler,
 		Handler: "nope"}}, false); err == nil {
 		t.Fatal("a subscription to an unknown handler was accepted")
 	}

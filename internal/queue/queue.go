@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orcahq/orca/internal/store"
 )
@@ -70,6 +71,25 @@ type DequeueOptions struct {
 	Max               int
 	VisibilityTimeout time.Duration
 	Wait              time.Duration
+}
+
+// Check checks the options of a Dequeue that takes up to maxBatch messages and returns the batch
+// size and the visibility timeout they ask for, defaults applied.
+func (o DequeueOptions) Check(maxBatch int) (limit int, visibility time.Duration, err error) {
+	if limit, err = BatchSize("dequeue: Max", o.Max, maxBatch); err != nil {
+		return 0, 0, err
+	}
+	visibility = o.VisibilityTimeout
+	if visibility == 0 {
+		visibility = DefaultVisibilityTimeout
+	}
+	if err := CheckVisibility("dequeue: visibility timeout", visibility); err != nil {
+		return 0, 0, err
+	}
+	if o.Wait < 0 {
+		return 0, 0, fmt.Errorf("dequeue: wait %v is negative: %w", o.Wait, ErrInvalid)
+	}
+	return limit, visibility, nil
 }
 
 // UpdateOptions give a dequeued message back or extend its lease: it becomes visible after
@@ -129,6 +149,37 @@ func PoisonOf(name string) (queue string, ok bool) {
 }
 
 const poisonSuffix = "-poison"
+
+// CheckVisibility checks a visibility timeout or delay: 0 to MaxVisibilityTimeout.
+func CheckVisibility(what string, d time.Duration) error {
+	if d < 0 || d > MaxVisibilityTimeout {
+		return fmt.Errorf("%s %v must be 0 to %v: %w", what, d, MaxVisibilityTimeout, ErrInvalid)
+	}
+	return nil
+}
+
+// BatchSize checks a batch size n (a Dequeue's Max, a Peek's max): 1 to limit, 0 meaning 1.
+func BatchSize(what string, n, limit int) (int, error) {
+	if n == 0 {
+		return 1, nil
+	}
+	if n < 0 || n > limit {
+		return 0, fmt.Errorf("%s %d must be 1 to %d: %w", what, n, limit, ErrInvalid)
+	}
+	return n, nil
+}
+
+// TruncateLastError cuts a last error to at most n bytes (each backend has its bound) without
+// splitting a UTF-8 sequence.
+func TruncateLastError(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
 
 // ValidateName checks a queue name against Azure's rules: 3 to 63 characters, lowercase
 // letters, digits and hyphens, starting and ending with a letter or digit, no two hyphens in a

@@ -74,3 +74,15 @@ func FuzzValidateName(f *testing.F) {
 		}
 	})
 }
+
+func TestTruncateLastError(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"abc", 5, "abc"}, {"abc", 2, "ab"}, {"aé", 2, "a"}, {"éé", 3, "é"}, {"", 0, ""}, {"é", 0, ""}} {
+		if got := queue.TruncateLastError(c.in, c.n); got != c.want {
+			t.Errorf("TruncateLastError(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}

@@ -43,7 +43,7 @@ const (
 	// Put Blob. A put holds one block in memory.
 	DefaultBlockSize = 8 << 20
 	// DefaultMaxSize is the largest blob by default (5 GiB, as the other backends).
-	DefaultMaxSize = 5 << 30
+	DefaultMaxSize = blob.DefaultMaxSize
 )
 
 // Config configures a Store.
@@ -80,14 +80,13 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("azure blob store: Client is required")
 	case cfg.BlockSize < 0 || cfg.BlockSize > 4000<<20:
 		return nil, fmt.Errorf("azure blob store: BlockSize must be 0 to 4000 MiB, got %d", cfg.BlockSize)
-	case cfg.MaxSize < 0:
-		return nil, fmt.Errorf("azure blob store: MaxSize must not be negative, got %d", cfg.MaxSize)
 	}
 	if cfg.BlockSize == 0 {
 		cfg.BlockSize = DefaultBlockSize
 	}
-	if cfg.MaxSize == 0 {
-		cfg.MaxSize = DefaultMaxSize
+	var err error
+	if cfg.MaxSize, err = blob.MaxSize(cfg.MaxSize); err != nil {
+		return nil, fmt.Errorf("azure blob store: %w", err)
 	}
 	emit := blob.Emitter{Events: cfg.Events, Store: cfg.Store, Clock: cfg.Clock}
 	if err := emit.Validate(); err != nil {

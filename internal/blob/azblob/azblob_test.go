@@ -22,6 +22,7 @@ import (
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/blob/azblob"
 	"github.com/orcahq/orca/internal/blob/blobtest"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 // client returns a client of the Azurite that scripts/services/azurite.sh starts.
 func client(t testing.TB) *azsdk.Client {
 	t.Helper()
-	endpoint := blobtest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
+	endpoint := testenv.Service(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
 	c, err := azblob.NewClient(azblob.ClientConfig{Account: azurite.Account, Key: azurite.Key, Endpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)

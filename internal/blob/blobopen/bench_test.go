@@ -18,6 +18,7 @@ import (
 	"github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/blob/s3"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 )
 
 // BenchmarkPut compares puts of new blobs by backend, size and writers: embedded (durable
@@ -44,13 +45,7 @@ func benchStore(b *testing.B, backend string) blob.Store {
 	ctx := context.Background()
 	switch backend {
 	case "embedded":
-		dir := b.TempDir()
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "orca.db")})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = st.Close() })
-		s, err := embedded.New(embedded.Config{Store: st, Dir: filepath.Join(dir, "blobs")})
+		s, err := embedded.New(embedded.Config{Store: sqlitetest.Open(b, sqlite.Config{}), Dir: filepath.Join(b.TempDir(), "blobs")})
 		if err != nil {
 			b.Fatal(err)
 		}

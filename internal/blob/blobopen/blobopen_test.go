@@ -15,26 +15,17 @@ import (
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/blob/azblob"
 	"github.com/orcahq/orca/internal/blob/blobopen"
-	"github.com/orcahq/orca/internal/blob/blobtest"
 	"github.com/orcahq/orca/internal/blob/embedded"
 	"github.com/orcahq/orca/internal/blob/s3"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
+	"github.com/orcahq/orca/internal/testenv"
 )
-
-func openStore(t *testing.T) *sqlite.Backend {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "orca.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestBadURLs(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	for _, c := range []struct{ url, want string }{
 		{"", "unknown scheme"},
 		{"gs://bucket", `unknown scheme "gs"; want one of azblob://, file://, s3://`},
@@ -87,7 +78,7 @@ func roundTrip(t *testing.T, s blob.Store, container string) {
 }
 
 func TestFile(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	dir := t.TempDir()
 	t.Chdir(dir)
 	for _, u := range []string{"file://" + filepath.ToSlash(filepath.Join(dir, "abs")), "file:rel/blobs", "file://./dot"} {
@@ -108,7 +99,7 @@ func TestFile(t *testing.T) {
 }
 
 func TestS3(t *testing.T) {
-	e := blobtest.ServiceEnv(t, "s3.sh", "ORCA_TEST_S3_ENDPOINT", "ORCA_TEST_S3_ACCESS_KEY", "ORCA_TEST_S3_SECRET_KEY")
+	e := testenv.Service(t, "s3.sh", "ORCA_TEST_S3_ENDPOINT", "ORCA_TEST_S3_ACCESS_KEY", "ORCA_TEST_S3_SECRET_KEY")
 	t.Setenv("AWS_ACCESS_KEY_ID", e[1])
 	t.Setenv("AWS_SECRET_ACCESS_KEY", e[2])
 	c, err := s3.NewClient(t.Context(), s3.ClientConfig{Endpoint: e[0], PathStyle: true})
@@ -122,7 +113,7 @@ func TestS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = c.DeleteBucket(context.Background(), &awss3.DeleteBucketInput{Bucket: &bucket}) })
-	s, err := blobopen.Open(t.Context(), "s3://"+bucket+"/orca?region=us-east-1&endpoint="+e[0], blobopen.Deps{Store: openStore(t)})
+	s, err := blobopen.Open(t.Context(), "s3://"+bucket+"/orca?region=us-east-1&endpoint="+e[0], blobopen.Deps{Store: sqlitetest.Open(t, sqlite.Config{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +121,7 @@ func TestS3(t *testing.T) {
 }
 
 func TestAzure(t *testing.T) {
-	endpoint := blobtest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
+	endpoint := testenv.Service(t, "azurite.sh", "ORCA_TEST_AZURITE_BLOB")[0]
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	container := "orca-test-" + hex.EncodeToString(b[:])
@@ -142,7 +133,7 @@ func TestAzure(t *testing.T) {
 		{"azblob://", map[string]string{"AZURE_STORAGE_CONNECTION_STRING": cs}},
 		{"azblob://" + azurite.Account + "?endpoint=" + endpoint, map[string]string{"AZURE_STORAGE_KEY": azurite.Key}},
 	} {
-		s, err := blobopen.Open(t.Context(), c.url, blobopen.Deps{Store: openStore(t), Getenv: env(c.env)})
+		s, err := blobopen.Open(t.Context(), c.url, blobopen.Deps{Store: sqlitetest.Open(t, sqlite.Config{}), Getenv: env(c.env)})
 		if err != nil {
 			t.Fatalf("Open(%q): %v", c.url, err)
 		}

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/orcahq/orca/internal/blob"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 // BenchPut puts b.N new blobs of size bytes into container "bench" of s from writers
@@ -18,31 +17,10 @@ func BenchPut(b *testing.B, s blob.Store, size, writers int) {
 	data := bytes.Repeat([]byte("x"), size)
 	ctx := context.Background()
 	run := time.Now().UnixNano()
-	var next atomic.Int64
-	var failed atomic.Pointer[error]
 	b.SetBytes(int64(size))
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) || failed.Load() != nil {
-					return
-				}
-				if _, err := s.Put(ctx, "bench", fmt.Sprintf("blob/%d/%08d", run, i), bytes.NewReader(data), ""); err != nil {
-					failed.Store(&err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err := failed.Load(); err != nil {
-		b.Fatal(*err)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "puts/s")
+	testenv.Parallel(b, writers, func(i int) error {
+		_, err := s.Put(ctx, "bench", fmt.Sprintf("blob/%d/%08d", run, i), bytes.NewReader(data), "")
+		return err
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 }

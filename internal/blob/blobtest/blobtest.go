@@ -14,12 +14,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orcahq/orca/internal/blob"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 // InlineLimiter is implemented by stores that keep blobs up to InlineLimit bytes differently
@@ -65,8 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store, opts ...Option) {
 			for _, c := range g.cases {
 				t.Run(c.name, func(t *testing.T) {
 					if why, ok := skips[g.name+"/"+c.name]; ok {
-						fmt.Fprintf(os.Stderr, "\n*** SKIP: %s: %s ***\n", t.Name(), why)
-						t.Skip(why)
+						testenv.Skip(t, why)
 					}
 					c.run(t, newStore)
 				})

@@ -41,7 +41,7 @@ const (
 	// inline blobs).
 	DefaultInlineLimit = 64 << 10
 	// DefaultMaxSize is the largest blob by default (5 GiB, Azure's single-put limit).
-	DefaultMaxSize = 5 << 30
+	DefaultMaxSize = blob.DefaultMaxSize
 	// DefaultContentType is the content type of a blob put without one.
 	DefaultContentType = blob.DefaultContentType
 	// DefaultListLimit is the page size of List when ListOptions.Limit is 0.
@@ -102,11 +102,10 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("embedded blob store: Store is required")
 	case cfg.Dir == "":
 		return nil, errors.New("embedded blob store: Dir is required")
-	case cfg.MaxSize < 0:
-		return nil, fmt.Errorf("embedded blob store: MaxSize must not be negative, got %d", cfg.MaxSize)
 	}
-	if cfg.MaxSize == 0 {
-		cfg.MaxSize = DefaultMaxSize
+	var err error
+	if cfg.MaxSize, err = blob.MaxSize(cfg.MaxSize); err != nil {
+		return nil, fmt.Errorf("embedded blob store: %w", err)
 	}
 	if cfg.InlineLimit == 0 {
 		cfg.InlineLimit = DefaultInlineLimit

@@ -20,6 +20,7 @@ import (
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -27,16 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // openStore opens a SQLite store in dir, closed when t ends.
 func openStore(t testing.TB, dir string) *sqlite.Backend {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "orca.db")})
-	if err != nil {
-		t.Fatalf("open sqlite store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close sqlite store: %v", err)
-		}
-	})
-	return st
+	return sqlitetest.Open(t, sqlite.Config{Path: filepath.Join(dir, "orca.db")})
 }
 
 // newBlobs returns a blob store on st with its files in dir.

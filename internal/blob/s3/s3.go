@@ -44,7 +44,7 @@ const (
 	// MinPartSize is S3's smallest part (but the last).
 	MinPartSize = 5 << 20
 	// DefaultMaxSize is the largest blob by default (5 GiB, as the other backends).
-	DefaultMaxSize = 5 << 30
+	DefaultMaxSize = blob.DefaultMaxSize
 	// MaxKeyLength is S3's longest key in bytes. Prefix + container + "/" + name must fit, so
 	// the longest orca names (blob.MaxNameLength) do not: they are refused with
 	// blob.ErrInvalidName, a declared difference from the other backends.
@@ -98,14 +98,13 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("s3 blob store: Bucket is required")
 	case cfg.PartSize != 0 && cfg.PartSize < MinPartSize:
 		return nil, fmt.Errorf("s3 blob store: PartSize must be at least %d bytes, got %d", MinPartSize, cfg.PartSize)
-	case cfg.MaxSize < 0:
-		return nil, fmt.Errorf("s3 blob store: MaxSize must not be negative, got %d", cfg.MaxSize)
 	}
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
 	}
-	if cfg.MaxSize == 0 {
-		cfg.MaxSize = DefaultMaxSize
+	var err error
+	if cfg.MaxSize, err = blob.MaxSize(cfg.MaxSize); err != nil {
+		return nil, fmt.Errorf("s3 blob store: %w", err)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

@@ -18,6 +18,7 @@ import (
 	"github.com/orcahq/orca/internal/blob"
 	"github.com/orcahq/orca/internal/blob/blobtest"
 	"github.com/orcahq/orca/internal/blob/s3"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 // client returns a client of the test server that scripts/services/s3.sh starts.
 func client(t testing.TB) *awss3.Client {
 	t.Helper()
-	env := blobtest.ServiceEnv(t, "s3.sh", "ORCA_TEST_S3_ENDPOINT", "ORCA_TEST_S3_ACCESS_KEY", "ORCA_TEST_S3_SECRET_KEY")
+	env := testenv.Service(t, "s3.sh", "ORCA_TEST_S3_ENDPOINT", "ORCA_TEST_S3_ACCESS_KEY", "ORCA_TEST_S3_SECRET_KEY")
 	c, err := s3.NewClient(context.Background(), s3.ClientConfig{Endpoint: env[0], Region: "us-east-1", PathStyle: true,
 		AccessKey: env[1], SecretKey: env[2]})
 	if err != nil {

@@ -258,25 +258,6 @@ func seconds(d time.Duration) int32 {
 	return int32(s)
 }
 
-// checkVisibility checks a visibility timeout or delay: 0 to 7 days.
-func checkVisibility(what string, d time.Duration) error {
-	if d < 0 || d > queue.MaxVisibilityTimeout {
-		return fmt.Errorf("%s %v must be 0 to %v: %w", what, d, queue.MaxVisibilityTimeout, queue.ErrInvalid)
-	}
-	return nil
-}
-
-// batchSize checks a Max: 1 to 32, 0 meaning 1.
-func batchSize(what string, n int) (int, error) {
-	if n == 0 {
-		return 1, nil
-	}
-	if n < 0 || n > queue.MaxDequeueBatch {
-		return 0, fmt.Errorf("%s %d must be 1 to %d: %w", what, n, queue.MaxDequeueBatch, queue.ErrInvalid)
-	}
-	return n, nil
-}
-
 // encode returns the message text of body.
 func (s *Service) encode(q string, body []byte) (string, error) {
 	if s.cfg.Encoding == EncodingBase64 {
@@ -343,7 +324,7 @@ func (s *Service) Enqueue(ctx context.Context, q string, body []byte, opts queue
 	if err != nil {
 		return nil, err
 	}
-	if err := checkVisibility("visibility delay", opts.VisibilityDelay); err != nil {
+	if err := queue.CheckVisibility("visibility delay", opts.VisibilityDelay); err != nil {
 		return nil, fmt.Errorf("enqueue to %s: %w", q, err)
 	}
 	ttl := opts.TTL
@@ -406,19 +387,9 @@ func (s *Service) Dequeue(ctx context.Context, q string, opts queue.DequeueOptio
 	if err != nil {
 		return nil, err
 	}
-	limit, err := batchSize("dequeue: Max", opts.Max)
+	limit, vis, err := opts.Check(queue.MaxDequeueBatch)
 	if err != nil {
 		return nil, err
-	}
-	vis := opts.VisibilityTimeout
-	if vis == 0 {
-		vis = queue.DefaultVisibilityTimeout
-	}
-	if err := checkVisibility("dequeue: visibility timeout", vis); err != nil {
-		return nil, err
-	}
-	if opts.Wait < 0 {
-		return nil, fmt.Errorf("dequeue: wait %v is negative: %w", opts.Wait, queue.ErrInvalid)
 	}
 	var expired <-chan time.Time
 	pause := pollMin
@@ -505,7 +476,7 @@ func (s *Service) Update(ctx context.Context, q, id, popReceipt string, opts que
 	if err != nil {
 		return nil, err
 	}
-	if err := checkVisibility("update: visibility timeout", opts.VisibilityTimeout); err != nil {
+	if err := queue.CheckVisibility("update: visibility timeout", opts.VisibilityTimeout); err != nil {
 		return nil, err
 	}
 	if id == "" || popReceipt == "" {
@@ -518,21 +489,10 @@ func (s *Service) Update(ctx context.Context, q, id, popReceipt string, opts que
 	}
 	var lastError string
 	if opts.LastError != "" {
-		lastError = truncate(opts.LastError, maxLastError)
+		lastError = queue.TruncateLastError(opts.LastError, maxLastError)
 		s.errs.set(full, id, lastError)
 	}
 	return &queue.Message{ID: id, PopReceipt: deref(resp.PopReceipt, ""), NextVisible: timeOf(resp.TimeNextVisible), LastError: lastError}, nil
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // Peek returns up to limit visible messages (1 to 32, 0 meaning 1) without dequeuing them.
@@ -542,7 +502,7 @@ func (s *Service) Peek(ctx context.Context, q string, limit int) ([]*queue.Messa
 	if err != nil {
 		return nil, err
 	}
-	n, err := batchSize("peek: max", limit)
+	n, err := queue.BatchSize("peek: max", limit, queue.MaxDequeueBatch)
 	if err != nil {
 		return nil, err
 	}

@@ -3,13 +3,13 @@ package azqueue_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/orcahq/orca/internal/queue/azqueue"
 	"github.com/orcahq/orca/internal/queue/embedded"
 	"github.com/orcahq/orca/internal/queue/queuetest"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 )
 
 // BenchmarkEnqueueDequeueDelete compares this backend on Azurite with the embedded one (on
@@ -19,12 +19,7 @@ import (
 func BenchmarkEnqueueDequeueDelete(b *testing.B) {
 	for _, consumers := range []int{1, 8} {
 		b.Run(fmt.Sprintf("backend=embedded/consumers=%d", consumers), func(b *testing.B) {
-			st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "orca.db")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = st.Close() })
-			s, err := embedded.New(embedded.Config{Store: st})
+			s, err := embedded.New(embedded.Config{Store: sqlitetest.Open(b, sqlite.Config{})})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,19 +13,15 @@ import (
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 // benchService is a service on a fresh SQLite store. ORCA_BENCH_SYNC=NORMAL trades power-loss
 // durability for speed, as sqlite.Config.Synchronous does; the default is the store's (FULL).
 func benchService(b *testing.B) *Service {
 	b.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "orca.db"),
-		Synchronous: os.Getenv("ORCA_BENCH_SYNC")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
-	return newService(b, Config{Store: st})
+	return newService(b, Config{Store: sqlitetest.Open(b, sqlite.Config{Synchronous: os.Getenv("ORCA_BENCH_SYNC")})})
 }
 
 // report prints the BENCH line: machine, scenario, N, items/s.
@@ -75,25 +70,7 @@ func BenchmarkCycle(b *testing.B) {
 			backlog(b, s, "bench", c.backlog)
 			ctx := context.Background()
 			body := []byte(`{"input_id":"0001","instance_id":"bench","path_to_data":"input/bench/0001.json"}`)
-			var next atomic.Int64
-			var failed atomic.Value
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			for range consumers {
-				wg.Go(func() {
-					for next.Add(1) <= int64(b.N) {
-						if err := cycle(ctx, s, body); err != nil {
-							failed.Store(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			if err, _ := failed.Load().(error); err != nil {
-				b.Fatal(err)
-			}
+			testenv.Parallel(b, consumers, func(int) error { return cycle(ctx, s, body) })
 			report(b, "cycle/"+name)
 		})
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -156,25 +155,6 @@ func fromStoreAll(ms []*store.QueueMessage) []*queue.Message {
 	return out
 }
 
-// checkVisibility checks a visibility timeout or delay: 0 to 7 days.
-func checkVisibility(what string, d time.Duration) error {
-	if d < 0 || d > queue.MaxVisibilityTimeout {
-		return fmt.Errorf("%s %v must be 0 to %v: %w", what, d, queue.MaxVisibilityTimeout, queue.ErrInvalid)
-	}
-	return nil
-}
-
-// batchSize checks a Max: 1 to maxBatch, 0 meaning 1.
-func batchSize(what string, n, maxBatch int) (int, error) {
-	if n == 0 {
-		return 1, nil
-	}
-	if n < 0 || n > maxBatch {
-		return 0, fmt.Errorf("%s %d must be 1 to %d: %w", what, n, maxBatch, queue.ErrInvalid)
-	}
-	return n, nil
-}
-
 // Enqueue adds a message. A negative TTL never expires; a delay must be shorter than the TTL.
 func (s *Service) Enqueue(ctx context.Context, q string, body []byte, opts queue.EnqueueOptions) (*queue.Message, error) {
 	if err := validName(q); err != nil {
@@ -183,7 +163,7 @@ func (s *Service) Enqueue(ctx context.Context, q string, body []byte, opts queue
 	if len(body) > s.cfg.MaxMessageSize {
 		return nil, fmt.Errorf("enqueue to %s: body of %d bytes exceeds %d: %w", q, len(body), s.cfg.MaxMessageSize, queue.ErrTooLarge)
 	}
-	if err := checkVisibility("visibility delay", opts.VisibilityDelay); err != nil {
+	if err := queue.CheckVisibility("visibility delay", opts.VisibilityDelay); err != nil {
 		return nil, fmt.Errorf("enqueue to %s: %w", q, err)
 	}
 	ttl := opts.TTL
@@ -230,19 +210,9 @@ func (s *Service) dequeue(ctx context.Context, q string, opts queue.DequeueOptio
 	if err := validName(q); err != nil {
 		return nil, err
 	}
-	limit, err := batchSize("dequeue: Max", opts.Max, maxBatch)
+	limit, vis, err := opts.Check(maxBatch)
 	if err != nil {
 		return nil, err
-	}
-	vis := opts.VisibilityTimeout
-	if vis == 0 {
-		vis = queue.DefaultVisibilityTimeout
-	}
-	if err := checkVisibility("dequeue: visibility timeout", vis); err != nil {
-		return nil, err
-	}
-	if opts.Wait < 0 {
-		return nil, fmt.Errorf("dequeue: wait %v is negative: %w", opts.Wait, queue.ErrInvalid)
 	}
 	if opts.Wait == 0 {
 		msgs, _, err := s.dequeueOnce(ctx, q, limit, vis, false)
@@ -344,7 +314,7 @@ func (s *Service) Update(ctx context.Context, q, id, popReceipt string, opts que
 	if err := validName(q); err != nil {
 		return nil, err
 	}
-	if err := checkVisibility("update: visibility timeout", opts.VisibilityTimeout); err != nil {
+	if err := queue.CheckVisibility("update: visibility timeout", opts.VisibilityTimeout); err != nil {
 		return nil, err
 	}
 	now := s.clk.Now()
@@ -352,7 +322,7 @@ func (s *Service) Update(ctx context.Context, q, id, popReceipt string, opts que
 		UndoDequeue: opts.Unstarted}
 	var lastError string
 	if opts.LastError != "" {
-		lastError = truncate(opts.LastError, maxLastError)
+		lastError = queue.TruncateLastError(opts.LastError, maxLastError)
 		p.LastError = &lastError
 	}
 	receipt, err := s.st.QueueUpdate(ctx, p)
@@ -363,23 +333,12 @@ func (s *Service) Update(ctx context.Context, q, id, popReceipt string, opts que
 	return &queue.Message{ID: id, PopReceipt: receipt, NextVisible: p.VisibleAt, LastError: lastError}, nil
 }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // Peek returns up to limit visible messages (1 to 32, 0 meaning 1) without dequeuing them.
 func (s *Service) Peek(ctx context.Context, q string, limit int) ([]*queue.Message, error) {
 	if err := validName(q); err != nil {
 		return nil, err
 	}
-	n, err := batchSize("peek: max", limit, queue.MaxDequeueBatch)
+	n, err := queue.BatchSize("peek: max", limit, queue.MaxDequeueBatch)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,27 +17,13 @@ import (
 	"github.com/orcahq/orca/internal/queue/queuetest"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// openStore opens a SQLite store under t.TempDir() and closes it when t ends.
-func openStore(t testing.TB) *sqlite.Backend {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "orca.db")})
-	if err != nil {
-		t.Fatalf("open sqlite store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close sqlite store: %v", err)
-		}
-	})
-	return st
-}
 
 func newService(t testing.TB, cfg Config) *Service {
 	t.Helper()
@@ -51,7 +36,7 @@ func newService(t testing.TB, cfg Config) *Service {
 
 func TestConformance(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T, env *queuetest.Env) queue.Service {
-		return newService(t, Config{Store: openStore(t), Clock: env.Clock, MaxDequeueCount: env.MaxDequeueCount, Poison: env.Poison})
+		return newService(t, Config{Store: sqlitetest.Open(t, sqlite.Config{}), Clock: env.Clock, MaxDequeueCount: env.MaxDequeueCount, Poison: env.Poison})
 	})
 }
 
@@ -134,7 +119,7 @@ func leaveUnreported(t *testing.T, st store.ComputeBackend, q, body string, now 
 }
 
 func TestSweeperReportsWhatACrashLeftUnreported(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	rec := &recorder{}
 	s := newService(t, Config{Store: st, Clock: clock.NewFake(t0), Poison: rec})
 	leaveUnreported(t, st, "alpha", "a1", t0)
@@ -165,7 +150,7 @@ func TestSweeperReportsWhatACrashLeftUnreported(t *testing.T) {
 }
 
 func TestFailedReportIsLeftToTheSweeper(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	rec := &recorder{fail: errors.New("router down")}
 	clk := clock.NewFake(t0)
 	s := newService(t, Config{Store: st, Clock: clk, Poison: rec, MaxDequeueCount: 1})
@@ -204,7 +189,7 @@ func TestFailedReportIsLeftToTheSweeper(t *testing.T) {
 }
 
 func TestStartSweepsAtOnceAndStops(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	rec := &recorder{}
 	clk := clock.NewFake(t0)
 	s := newService(t, Config{Store: st, Clock: clk, Poison: rec})
@@ -226,7 +211,7 @@ func TestStartSweepsAtOnceAndStops(t *testing.T) {
 }
 
 func TestPoisonNotifyGetsStampedEffects(t *testing.T) {
-	st := &spyStore{ComputeBackend: openStore(t)}
+	st := &spyStore{ComputeBackend: sqlitetest.Open(t, sqlite.Config{})}
 	clk := clock.NewFake(t0)
 	rec := &recorder{effects: store.Effects{
 		Messages:   []*store.Message{{InstanceID: "nobody"}},
@@ -264,7 +249,7 @@ func TestPoisonNotifyGetsStampedEffects(t *testing.T) {
 // A queue with the longest name still has a poison queue its consumers can read.
 func TestPoisonQueueOfTheLongestName(t *testing.T) {
 	clk := clock.NewFake(t0)
-	s := newService(t, Config{Store: openStore(t), Clock: clk, MaxDequeueCount: 1})
+	s := newService(t, Config{Store: sqlitetest.Open(t, sqlite.Config{}), Clock: clk, MaxDequeueCount: 1})
 	ctx := t.Context()
 	long := strings.Repeat("q", 63)
 	if _, err := s.Enqueue(ctx, long, []byte("bad"), queue.EnqueueOptions{}); err != nil {
@@ -287,7 +272,7 @@ func TestPoisonQueueOfTheLongestName(t *testing.T) {
 
 // Parked long polls do not touch the store, and one message wakes one of them.
 func TestLongPollWakesOnePollerPerMessage(t *testing.T) {
-	st := &spyStore{ComputeBackend: openStore(t)}
+	st := &spyStore{ComputeBackend: sqlitetest.Open(t, sqlite.Config{})}
 	clk := clock.NewFake(t0)
 	s := newService(t, Config{Store: st, Clock: clk})
 	ctx, cancel := context.WithCancel(t.Context())
@@ -333,7 +318,7 @@ func TestLongPollWakesOnePollerPerMessage(t *testing.T) {
 // A waiter that leaves with a wake-up it did not use passes it to the next waiter, and the last
 // one to leave clears the queue's state.
 func TestUnusedWakeUpIsPassedOn(t *testing.T) {
-	s := newService(t, Config{Store: openStore(t), Clock: clock.NewFake(t0)})
+	s := newService(t, Config{Store: sqlitetest.Open(t, sqlite.Config{}), Clock: clock.NewFake(t0)})
 	w1, w2 := s.register("work"), s.register("work")
 	s.wake("work", 1, wakeUp{byTime: true})
 	select {
@@ -359,7 +344,7 @@ func TestUnusedWakeUpIsPassedOn(t *testing.T) {
 }
 
 func TestNewValidatesConfig(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t, sqlite.Config{})
 	for name, cfg := range map[string]Config{
 		"no store":                 {},
 		"negative MaxDequeueCount": {Store: st, MaxDequeueCount: -1},
@@ -378,7 +363,7 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestMaxMessageSize(t *testing.T) {
-	s := newService(t, Config{Store: openStore(t), Clock: clock.NewFake(t0), MaxMessageSize: 10})
+	s := newService(t, Config{Store: sqlitetest.Open(t, sqlite.Config{}), Clock: clock.NewFake(t0), MaxMessageSize: 10})
 	if _, err := s.Enqueue(t.Context(), "work", make([]byte, 10), queue.EnqueueOptions{}); err != nil {
 		t.Fatalf("Enqueue of MaxMessageSize bytes: %v", err)
 	}
@@ -388,7 +373,7 @@ func TestMaxMessageSize(t *testing.T) {
 }
 
 func TestHugeTTLNeverExpires(t *testing.T) {
-	s := newService(t, Config{Store: openStore(t), Clock: clock.NewFake(t0)})
+	s := newService(t, Config{Store: sqlitetest.Open(t, sqlite.Config{}), Clock: clock.NewFake(t0)})
 	m, err := s.Enqueue(t.Context(), "work", []byte("x"), queue.EnqueueOptions{TTL: 1<<63 - 1})
 	if err != nil || !m.ExpiresAt.IsZero() {
 		t.Fatalf("Enqueue with the largest TTL = %+v, %v; want no expiry", m, err)
@@ -397,7 +382,7 @@ func TestHugeTTLNeverExpires(t *testing.T) {
 
 func TestLongLastErrorIsCut(t *testing.T) {
 	clk := clock.NewFake(t0)
-	s := newService(t, Config{Store: openStore(t), Clock: clk})
+	s := newService(t, Config{Store: sqlitetest.Open(t, sqlite.Config{}), Clock: clk})
 	ctx := t.Context()
 	if _, err := s.Enqueue(ctx, "work", []byte("x"), queue.EnqueueOptions{}); err != nil {
 		t.Fatal(err)
@@ -419,18 +404,6 @@ func TestLongLastErrorIsCut(t *testing.T) {
 	}
 }
 
-func TestTruncate(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{{"abc", 5, "abc"}, {"abc", 2, "ab"}, {"aé", 2, "a"}, {"éé", 3, "é"}, {"", 0, ""}, {"é", 0, ""}} {
-		if got := truncate(c.in, c.n); got != c.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
-		}
-	}
-}
-
 func TestObserveDeleteMeasuresFromEnqueue(t *testing.T) {
 	clk := clock.NewFake(t0)
 	type seen struct {
@@ -438,7 +411,7 @@ func TestObserveDeleteMeasuresFromEnqueue(t *testing.T) {
 		d     time.Duration
 	}
 	var got []seen
-	s := newService(t, Config{Store: openStore(t), Clock: clk, ObserveDelete: func(q string, d time.Duration) {
+	s := newService(t, Config{Store: sqlitetest.Open(t, sqlite.Config{}), Clock: clk, ObserveDelete: func(q string, d time.Duration) {
 		got = append(got, seen{q, d})
 	}})
 	ctx := t.Context()

@@ -10,8 +10,9 @@ import (
 	"github.com/orcahq/orca/internal/queue/azqueue"
 	"github.com/orcahq/orca/internal/queue/embedded"
 	"github.com/orcahq/orca/internal/queue/queueopen"
-	"github.com/orcahq/orca/internal/queue/queuetest"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 func TestCheck(t *testing.T) {
@@ -35,12 +36,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestOpenEmbeddedByDefault(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: t.TempDir() + "/orca.db"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	s, err := queueopen.Open(t.Context(), "", queueopen.Deps{Store: st})
+	s, err := queueopen.Open(t.Context(), "", queueopen.Deps{Store: sqlitetest.Open(t, sqlite.Config{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +49,7 @@ func TestOpenEmbeddedByDefault(t *testing.T) {
 }
 
 func TestOpenAzure(t *testing.T) {
-	ep := queuetest.ServiceEnv(t, "azurite.sh", "ORCA_TEST_AZURITE_QUEUE")[0]
+	ep := testenv.Service(t, "azurite.sh", "ORCA_TEST_AZURITE_QUEUE")[0]
 	cs := azurite.ConnectionString("", ep)
 	getenv := func(k string) string {
 		if k == "AZURE_STORAGE_CONNECTION_STRING" {

@@ -3,12 +3,11 @@ package queuetest
 import (
 	"context"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/orcahq/orca/internal/queue"
+	"github.com/orcahq/orca/internal/testenv"
 )
 
 // BenchCycle runs the enqueue-dequeue-delete cycle on svc with consumers goroutines: each
@@ -27,25 +26,7 @@ func BenchCycle(b *testing.B, backend string, svc queue.Service, q string, consu
 	} else if err := svc.Delete(ctx, q, msgs[0].ID, msgs[0].PopReceipt); err != nil {
 		b.Fatal(err)
 	}
-	var next atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for range consumers {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if err := cycle(ctx, svc, q, body); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	if err, _ := failed.Load().(error); err != nil {
-		b.Fatal(err)
-	}
+	testenv.Parallel(b, consumers, func(int) error { return cycle(ctx, svc, q, body) })
 	rate := float64(b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(rate, "items/s")
 	b.Logf("BENCH machine=%s/%s cpus=%d %s scenario=queue-cycle backend=%s consumers=%d n=%d items/s=%.0f",

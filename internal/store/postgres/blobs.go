@@ -13,36 +13,19 @@ import (
 	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
-// effects are store.Effects with their events encoded before the write.
-type effects struct {
-	messages   []sc.EncodedMessage
-	deliveries []*store.DeliveryCreate
-}
-
-func encodeEffects(e *store.Effects) (*effects, error) {
-	msgs, err := sc.EncodeMessages(e.Messages)
-	if err != nil {
-		return nil, err
-	}
-	return &effects{messages: msgs, deliveries: e.Deliveries}, nil
-}
-
 // queueEffects queues the writes of effects: inbox messages (to existing instances) and outbox
 // deliveries, with their wake-ups.
-func queueEffects(bt *batch, e *effects, now time.Time) {
-	queueMessages(bt, e.messages, now, "")
-	if len(e.deliveries) == 0 {
+func queueEffects(bt *batch, e *sc.EncodedEffects, now time.Time) {
+	queueMessages(bt, e.Messages, now, "")
+	if len(e.Deliveries) == 0 {
 		return
 	}
-	n := len(e.deliveries)
+	n := len(e.Deliveries)
 	subs, ids, events := make([]string, n), make([]string, n), make([][]byte, n)
 	next, expires := make([]int64, n), make([]int64, n)
 	created := sc.Nanos(now)
-	for i, d := range e.deliveries {
-		subs[i], ids[i], events[i], expires[i] = d.Subscription, d.EventID, d.Event, sc.Nanos(d.ExpiresAt)
-		if next[i] = sc.Nanos(d.NotBefore); next[i] == 0 {
-			next[i] = created
-		}
+	for i, d := range e.Deliveries {
+		subs[i], ids[i], events[i], next[i], expires[i] = d.Subscription, d.EventID, d.Event, sc.FirstAttempt(d, created), sc.Nanos(d.ExpiresAt)
 	}
 	bt.Queue(`INSERT INTO event_outbox (subscription, event_id, event, next_attempt, expires_at, created_at)
 		SELECT u.s, u.i, u.e, u.n, u.x, $6 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[])
@@ -59,7 +42,7 @@ func (b *Backend) BlobPut(ctx context.Context, p *store.BlobPutParams) (*store.B
 		return nil, err
 	}
 	in := &p.Info
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return nil, fmt.Errorf("put blob %s/%s: %w", in.Container, in.Name, err)
 	}
@@ -171,22 +154,7 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 		q += ` AND name < ` + a.add(end)
 	}
 	q += ` ORDER BY name LIMIT ` + a.add(p.Limit+1)
-	var blobs []*store.BlobInfo
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, q, a...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			bi, err := sc.ScanBlob(rows.Scan)
-			if err != nil {
-				return err
-			}
-			blobs = append(blobs, bi)
-		}
-		return rows.Err()
-	})
+	blobs, err := query(ctx, b, sc.Blobs, q, a...)
 	if err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}

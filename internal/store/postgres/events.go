@@ -14,7 +14,7 @@ import (
 // EventPublish writes an ingested event's effects once per event id (see store.ComputeBackend):
 // the effects are written only when the id is new, in the same statement batch.
 func (b *Backend) EventPublish(ctx context.Context, p *store.EventPublishParams) (bool, error) {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return false, err
 	}
@@ -49,21 +49,9 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 			SELECT id FROM event_outbox WHERE next_attempt <= $3 AND (lock_owner IS NULL OR lock_expiry <= $3)
 			ORDER BY next_attempt, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING `+deliveryColumns,
 			p.Owner, sc.Nanos(p.LockExpiry), sc.Nanos(p.Now), p.Limit)
-	}, func(br pgx.BatchResults) error {
-		out = out[:0]
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := sc.ScanDelivery(rows.Scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+	}, func(br pgx.BatchResults) (err error) {
+		out, err = collectNext(br, sc.All(sc.ScanDelivery))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease deliveries: %w", err)
@@ -116,54 +104,18 @@ func (b *Backend) DeliveryDeadLetter(ctx context.Context, p *store.DeliveryDeadL
 
 // DeliveryStats counts pending deliveries and dead letters (see store.ComputeBackend).
 func (b *Backend) DeliveryStats(ctx context.Context) (map[string]int, map[string]int, error) {
-	pending, dead := map[string]int{}, map[string]int{}
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT false, subscription, COUNT(*) FROM event_outbox GROUP BY subscription
-			UNION ALL SELECT true, subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var isDead bool
-			var k string
-			var n int
-			if err := rows.Scan(&isDead, &k, &n); err != nil {
-				return err
-			}
-			if isDead {
-				dead[k] = n
-			} else {
-				pending[k] = n
-			}
-		}
-		return rows.Err()
-	})
+	c, err := query(ctx, b, sc.CountDeliveries, `SELECT false, subscription, COUNT(*) FROM event_outbox GROUP BY subscription
+		UNION ALL SELECT true, subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery stats: %w", err)
 	}
-	return pending, dead, nil
+	return c.Pending, c.Dead, nil
 }
 
 // DeadLetterList returns dead letters, newest first (see store.ComputeBackend).
 func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit int) ([]*store.DeadLetter, error) {
-	var out []*store.DeadLetter
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT id, subscription, event_id, event, attempts, reason, at FROM event_dead_letters
-			WHERE $1 = '' OR subscription = $1 ORDER BY id DESC LIMIT $2`, subscription, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := sc.ScanDeadLetter(rows.Scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanDeadLetter), `SELECT id, subscription, event_id, event, attempts, reason, at FROM event_dead_letters
+		WHERE $1 = '' OR subscription = $1 ORDER BY id DESC LIMIT $2`, subscription, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -182,24 +134,7 @@ func (b *Backend) SubscriptionPut(ctx context.Context, s *store.SubscriptionReco
 
 // SubscriptionList returns every subscription (see store.ComputeBackend).
 func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRecord, error) {
-	var out []*store.SubscriptionRecord
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT name, spec, updated_at FROM subscriptions ORDER BY name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s store.SubscriptionRecord
-			var updated int64
-			if err := rows.Scan(&s.Name, &s.Spec, &updated); err != nil {
-				return err
-			}
-			s.UpdatedAt = sc.FromNanos(updated)
-			out = append(out, &s)
-		}
-		return rows.Err()
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanSubscription), `SELECT `+sc.SubscriptionColumns+` FROM subscriptions ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}

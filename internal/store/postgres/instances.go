@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
@@ -18,19 +17,6 @@ const (
 	instanceColumns        = sc.InstanceColumns
 	instancePayloadColumns = sc.InstancePayloadColumns
 )
-
-func collectInstances(rows pgx.Rows, withPayloads bool) ([]*store.Instance, error) {
-	defer rows.Close()
-	var out []*store.Instance
-	for rows.Next() {
-		in, err := sc.ScanInstance(rows.Scan, withPayloads)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
-}
 
 // createSQL calls orca_create_instance; queueCreate supplies its arguments.
 const createSQL = `SELECT orca_create_instance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
@@ -145,15 +131,7 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 	} else {
 		q += ` ORDER BY created_at, instance_id LIMIT ` + a.add(p.Limit+1)
 	}
-	var ins []*store.Instance
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, q, a...)
-		if err != nil {
-			return err
-		}
-		ins, err = collectInstances(rows, p.WithPayloads)
-		return err
-	})
+	ins, err := query(ctx, b, sc.Instances(p.WithPayloads), q, a...)
 	if err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
@@ -162,23 +140,7 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 
 // InstanceCounts counts instances by status (see store.Backend).
 func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, error) {
-	counts := map[store.Status]int{}
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT status, COUNT(*) FROM instances GROUP BY status`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s string
-			var n int
-			if err := rows.Scan(&s, &n); err != nil {
-				return err
-			}
-			counts[store.Status(s)] = n
-		}
-		return rows.Err()
-	})
+	counts, err := query(ctx, b, sc.CountBy[store.Status], `SELECT status, COUNT(*) FROM instances GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("count instances: %w", err)
 	}
@@ -224,7 +186,7 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 		return nil, fmt.Errorf("read history: limit must be positive: %w", store.ErrInvalid)
 	}
 	a := args{p.InstanceID, p.After}
-	q := `SELECT seq, data FROM history WHERE instance_id = $1 AND seq > $2`
+	q := `SELECT ` + sc.HistoryColumns + ` FROM history WHERE instance_id = $1 AND seq > $2`
 	if len(p.Types) > 0 {
 		types := make([]string, len(p.Types))
 		for i, t := range p.Types {
@@ -233,27 +195,7 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 		q += ` AND event_type = ANY(` + a.add(types) + `)`
 	}
 	q += ` ORDER BY seq LIMIT ` + a.add(p.Limit)
-	var out []store.HistoryRecord
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, q, a...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var seq int
-			var data []byte
-			if err := rows.Scan(&seq, &data); err != nil {
-				return err
-			}
-			ev, err := history.Unmarshal(data)
-			if err != nil {
-				return fmt.Errorf("at %d: %w", seq, err)
-			}
-			out = append(out, store.HistoryRecord{Seq: seq, Event: ev})
-		}
-		return rows.Err()
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanHistoryRecord), q, a...)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
@@ -90,42 +89,20 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 	}
 	q += ` ORDER BY ready_at LIMIT ` + a.add(p.Limit) + ` FOR NO KEY UPDATE SKIP LOCKED) RETURNING ready_at, ` + instanceColumns
 	var ins []*store.Instance
-	var ready []int64
-	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
-		ins, ready = ins[:0], ready[:0]
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r int64
-			in, err := sc.ScanInstance(rows.Scan, false, &r)
-			if err != nil {
-				return err
-			}
-			ins, ready = append(ins, in), append(ready, r)
-		}
-		return rows.Err()
+	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) (err error) {
+		ins, err = collectNext(br, sc.LeasedInstances)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease orchestrations: %w", err)
 	}
-	return sc.SortByReady(ins, ready), nil
+	return ins, nil
 }
 
 // OrchestrationOwned returns instances locked by owner with visible messages (see store.Backend).
 func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time.Time, limit int) ([]*store.Instance, error) {
-	var out []*store.Instance
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+instanceColumns+` FROM instances
-			WHERE lock_owner = $1 AND ready_at <= $2 ORDER BY ready_at LIMIT $3`, owner, sc.Nanos(now), limit)
-		if err != nil {
-			return err
-		}
-		out, err = collectInstances(rows, false)
-		return err
-	})
+	out, err := query(ctx, b, sc.Instances(false), `SELECT `+instanceColumns+` FROM instances
+		WHERE lock_owner = $1 AND ready_at <= $2 ORDER BY ready_at LIMIT $3`, owner, sc.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("owned orchestrations: %w", err)
 	}
@@ -134,29 +111,8 @@ func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time
 
 // OrchestrationInbox returns visible messages of an instance (see store.Backend).
 func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*store.Message, error) {
-	var out []*store.Message
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT id, execution_id, visible_at, data FROM inbox
-			WHERE instance_id = $1 AND visible_at <= $2 ORDER BY id LIMIT $3`, instanceID, sc.Nanos(now), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m := &store.Message{InstanceID: instanceID}
-			var visible int64
-			var data []byte
-			if err := rows.Scan(&m.ID, &m.ExecutionID, &visible, &data); err != nil {
-				return err
-			}
-			m.VisibleAt = sc.FromNanos(visible)
-			if m.Event, err = history.Unmarshal(data); err != nil {
-				return fmt.Errorf("message %d: %w", m.ID, err)
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
-	})
+	out, err := query(ctx, b, sc.All(sc.ScanInboxMessage), `SELECT `+sc.InboxColumns+` FROM inbox
+		WHERE instance_id = $1 AND visible_at <= $2 ORDER BY id LIMIT $3`, instanceID, sc.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orcahq/orca/internal/store"
+	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
 
 // Config configures a Backend.
@@ -203,6 +204,32 @@ func (b *Backend) read(fn func() error) error {
 	}
 	defer b.leave()
 	return fn()
+}
+
+// query runs the read q and reads its rows with collect.
+func query[T any](ctx context.Context, b *Backend, collect sc.Collector[T], q string, args ...any) (T, error) {
+	var out T
+	err := b.read(func() error {
+		rows, err := b.pool.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = sc.Collect(rows, collect)
+		return err
+	})
+	return out, err
+}
+
+// collectNext reads the rows of the next result of br with collect.
+func collectNext[T any](br pgx.BatchResults, collect sc.Collector[T]) (T, error) {
+	rows, err := br.Query()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer rows.Close()
+	return sc.Collect(rows, collect)
 }
 
 // Errors raised by the migrations' functions (orca_fail), mapped onto the store's.

@@ -20,19 +20,6 @@ import (
 
 const queueColumns = sc.QueueColumns
 
-func collectQueueMessages(rows pgx.Rows) ([]*store.QueueMessage, error) {
-	defer rows.Close()
-	var out []*store.QueueMessage
-	for rows.Next() {
-		m, _, err := sc.ScanQueueMessage(rows.Scan)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
 // QueueEnqueue adds messages (see store.ComputeBackend). The batch is atomic: a duplicate id
 // in the queue fails it whole.
 func (b *Backend) QueueEnqueue(ctx context.Context, p *store.QueueEnqueueParams) error {
@@ -155,17 +142,9 @@ func (b *Backend) QueuePeek(ctx context.Context, queue string, now time.Time, li
 	if limit <= 0 {
 		return nil, fmt.Errorf("peek %s: limit must be positive: %w", queue, store.ErrInvalid)
 	}
-	var out []*store.QueueMessage
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+queueColumns+` FROM queue_messages
-			WHERE queue = $1 AND visible_at <= $2 AND (expires_at = 0 OR expires_at > $2) ORDER BY visible_at, seq LIMIT $3`,
-			queue, sc.Nanos(now), limit)
-		if err != nil {
-			return err
-		}
-		out, err = collectQueueMessages(rows)
-		return err
-	})
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages
+		WHERE queue = $1 AND visible_at <= $2 AND (expires_at = 0 OR expires_at > $2) ORDER BY visible_at, seq LIMIT $3`,
+		queue, sc.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("peek %s: %w", queue, err)
 	}
@@ -227,15 +206,7 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 	if limit <= 0 {
 		return nil, fmt.Errorf("unreported poisoned messages: limit must be positive: %w", store.ErrInvalid)
 	}
-	var out []*store.QueueMessage
-	err := b.read(func() error {
-		rows, err := b.pool.Query(ctx, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported ORDER BY seq LIMIT $1`, limit)
-		if err != nil {
-			return err
-		}
-		out, err = collectQueueMessages(rows)
-		return err
-	})
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported ORDER BY seq LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
 	}
@@ -244,7 +215,7 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 
 // QueuePoisonNotify reports poisoned messages (see store.ComputeBackend).
 func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNotifyParams) error {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}

@@ -25,36 +25,16 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 		q += ` AND name = ANY(` + a.add(p.Names) + `)`
 	}
 	q += ` ORDER BY lock_expiry, seq LIMIT ` + a.add(p.Limit) + ` FOR UPDATE SKIP LOCKED)
-		RETURNING seq, instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
+		RETURNING ` + sc.LeasedTaskColumns
 	var out []*store.Task
-	var seqs []int64
-	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) error {
-		out, seqs = out[:0], seqs[:0]
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t := &store.Task{LockOwner: p.Owner}
-			var input []byte
-			var seq, expiry, created int64
-			if err := rows.Scan(&seq, &t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &expiry, &created); err != nil {
-				return err
-			}
-			seqs = append(seqs, seq)
-			t.Input = sc.RawOrNil(input)
-			t.LockExpiry = sc.FromNanos(expiry)
-			t.CreatedAt = sc.FromNanos(created)
-			out = append(out, t)
-		}
-		return rows.Err()
+	err := b.batch(ctx, func(bt *batch) { bt.Queue(q, a...) }, func(br pgx.BatchResults) (err error) {
+		out, err = collectNext(br, sc.LeasedTasks)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease tasks: %w", err)
 	}
-	// RETURNING yields rows in update order: restore oldest-first.
-	return sc.SortBySeq(out, seqs), nil
+	return out, nil
 }
 
 func leaseArrays(leases []store.TaskLease) (ins, execs []string, tids, attempts []int32) {

@@ -52,7 +52,7 @@ func (b *Backend) WorkItemComplete(ctx context.Context, p *store.WorkItemComplet
 		}
 		queueOutputs(bt, p.Items, outputs)
 		queueInputDeletes(bt, p.Items, inputs)
-		enc, err := encodeEffects(&eff)
+		enc, err := sc.EncodeEffects(&eff)
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ func (b *Backend) BlobPut(ctx context.Context, p *store.BlobPutParams) (*store.B
 		return nil, err
 	}
 	in := &p.Info
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return nil, fmt.Errorf("put blob %s/%s: %w", in.Container, in.Name, err)
 	}
@@ -115,10 +115,6 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 	if p.Limit <= 0 {
 		return nil, fmt.Errorf("list blobs of %s: limit must be positive, got %d: %w", p.Container, p.Limit, store.ErrInvalid)
 	}
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
 	// The prefix is a range of the (container, name) index: [prefix, successor of prefix).
 	q := `SELECT ` + blobColumns + ` FROM blobs WHERE container = ? AND name > ? AND name >= ?`
 	args := []any{p.Container, p.Marker, p.Prefix}
@@ -126,20 +122,8 @@ func (b *Backend) BlobList(ctx context.Context, p *store.BlobListParams) (*store
 		q += ` AND name < ?`
 		args = append(args, end)
 	}
-	rows, err := b.reads.QueryContext(ctx, q+` ORDER BY name LIMIT ?`, append(args, p.Limit+1)...)
+	blobs, err := query(ctx, b, sc.Blobs, q+` ORDER BY name LIMIT ?`, append(args, p.Limit+1)...)
 	if err != nil {
-		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
-	}
-	defer rows.Close()
-	var blobs []*store.BlobInfo
-	for rows.Next() {
-		bi, err := scanBlob(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
-		}
-		blobs = append(blobs, bi)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list blobs of %s: %w", p.Container, err)
 	}
 	return sc.BlobPage(blobs, p.Limit), nil

@@ -10,7 +10,7 @@ import (
 
 // EventPublish writes an ingested event's effects once per event id (see store.ComputeBackend).
 func (b *Backend) EventPublish(ctx context.Context, p *store.EventPublishParams) (bool, error) {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return false, err
 	}
@@ -46,24 +46,12 @@ func (b *Backend) DeliveryLease(ctx context.Context, p *store.DeliveryLeaseParam
 	}
 	now := nanos(p.Now)
 	var out []*store.Delivery
-	err := b.write(ctx, func(tx *wtx) error {
-		out = out[:0]
-		rows, err := tx.query(`UPDATE event_outbox SET lock_owner = ?, lock_expiry = ? WHERE id IN (
+	err := b.write(ctx, func(tx *wtx) (err error) {
+		out, err = txQuery(tx, sc.All(sc.ScanDelivery), `UPDATE event_outbox SET lock_owner = ?, lock_expiry = ? WHERE id IN (
 			SELECT id FROM event_outbox WHERE next_attempt <= ? AND (lock_owner IS NULL OR lock_expiry <= ?)
 			ORDER BY next_attempt, id LIMIT (?+0)) RETURNING `+deliveryColumns,
 			p.Owner, nanos(p.LockExpiry), now, now, p.Limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := sc.ScanDelivery(rows.Scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease deliveries: %w", err)
@@ -119,65 +107,27 @@ func (b *Backend) DeliveryDeadLetter(ctx context.Context, p *store.DeliveryDeadL
 
 // DeliveryStats counts pending deliveries and dead letters (see store.ComputeBackend).
 func (b *Backend) DeliveryStats(ctx context.Context) (map[string]int, map[string]int, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, nil, err
-	}
-	defer b.releaseRead()
-	pending, err := countBy(ctx, b.reads, `SELECT subscription, COUNT(*) FROM event_outbox GROUP BY subscription`)
+	c, err := query(ctx, b, sc.CountDeliveries, `SELECT false, subscription, COUNT(*) FROM event_outbox GROUP BY subscription
+		UNION ALL SELECT true, subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery stats: %w", err)
 	}
-	dead, err := countBy(ctx, b.reads, `SELECT subscription, COUNT(*) FROM event_dead_letters GROUP BY subscription`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("delivery stats: %w", err)
-	}
-	return pending, dead, nil
-}
-
-func countBy(ctx context.Context, db *readCache, q string) (map[string]int, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, err
-		}
-		out[k] = n
-	}
-	return out, rows.Err()
+	return c.Pending, c.Dead, nil
 }
 
 // DeadLetterList returns dead letters, newest first (see store.ComputeBackend).
 func (b *Backend) DeadLetterList(ctx context.Context, subscription string, limit int) ([]*store.DeadLetter, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
 	q := `SELECT id, subscription, event_id, event, attempts, reason, at FROM event_dead_letters`
 	var args []any
 	if subscription != "" {
 		q += ` WHERE subscription = ?`
 		args = append(args, subscription)
 	}
-	rows, err := b.reads.QueryContext(ctx, q+` ORDER BY id DESC LIMIT (?+0)`, append(args, limit)...)
+	out, err := query(ctx, b, sc.All(sc.ScanDeadLetter), q+` ORDER BY id DESC LIMIT (?+0)`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
-	defer rows.Close()
-	var out []*store.DeadLetter
-	for rows.Next() {
-		d, err := sc.ScanDeadLetter(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("list dead letters: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SubscriptionPut creates or replaces a subscription (see store.ComputeBackend).
@@ -192,26 +142,11 @@ func (b *Backend) SubscriptionPut(ctx context.Context, s *store.SubscriptionReco
 
 // SubscriptionList returns every subscription (see store.ComputeBackend).
 func (b *Backend) SubscriptionList(ctx context.Context) ([]*store.SubscriptionRecord, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT name, spec, updated_at FROM subscriptions ORDER BY name`)
+	out, err := query(ctx, b, sc.All(sc.ScanSubscription), `SELECT `+sc.SubscriptionColumns+` FROM subscriptions ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
-	defer rows.Close()
-	var out []*store.SubscriptionRecord
-	for rows.Next() {
-		var s store.SubscriptionRecord
-		var updated int64
-		if err := rows.Scan(&s.Name, &s.Spec, &updated); err != nil {
-			return nil, fmt.Errorf("list subscriptions: %w", err)
-		}
-		s.UpdatedAt = fromNanos(updated)
-		out = append(out, &s)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SubscriptionDelete deletes a subscription and its pending deliveries (see store.ComputeBackend).

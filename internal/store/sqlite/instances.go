@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
@@ -137,24 +136,8 @@ func (b *Backend) InstanceList(ctx context.Context, p *store.InstanceListParams)
 		q += ` ORDER BY created_at, instance_id LIMIT (?+0)`
 	}
 	args = append(args, p.Limit+1)
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, q, args...)
+	ins, err := query(ctx, b, sc.Instances(p.WithPayloads), q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list instances: %w", err)
-	}
-	defer rows.Close()
-	var ins []*store.Instance
-	for rows.Next() {
-		in, err := sc.ScanInstance(rows.Scan, p.WithPayloads)
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
-		}
-		ins = append(ins, in)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
 	return sc.InstancePage(ins, p.Limit, p.NewestFirst), nil
@@ -182,25 +165,11 @@ func instanceFilter(statuses []store.Status, from, to time.Time) ([]string, []an
 
 // InstanceCounts counts instances by status (see store.Backend).
 func (b *Backend) InstanceCounts(ctx context.Context) (map[store.Status]int, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT status, COUNT(*) FROM instances GROUP BY status`)
+	counts, err := query(ctx, b, sc.CountBy[store.Status], `SELECT status, COUNT(*) FROM instances GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("count instances: %w", err)
 	}
-	defer rows.Close()
-	counts := map[store.Status]int{}
-	for rows.Next() {
-		var s string
-		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("count instances: %w", err)
-		}
-		counts[store.Status(s)] = n
-	}
-	return counts, rows.Err()
+	return counts, nil
 }
 
 // InstancePurge deletes a finished instance (see store.Backend).
@@ -249,7 +218,7 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 	if p.Limit <= 0 {
 		return nil, fmt.Errorf("read history: limit must be positive: %w", store.ErrInvalid)
 	}
-	q := `SELECT seq, data FROM history WHERE instance_id = ? AND seq > ?`
+	q := `SELECT ` + sc.HistoryColumns + ` FROM history WHERE instance_id = ? AND seq > ?`
 	args := []any{p.InstanceID, p.After}
 	if len(p.Types) > 0 {
 		q += ` AND event_type IN (` + placeholders(len(p.Types)) + `)`
@@ -259,29 +228,11 @@ func (b *Backend) HistoryRead(ctx context.Context, p *store.HistoryReadParams) (
 	}
 	q += ` ORDER BY seq LIMIT (?+0)`
 	args = append(args, p.Limit)
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, q, args...)
+	out, err := query(ctx, b, sc.All(sc.ScanHistoryRecord), q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
 	}
-	defer rows.Close()
-	var out []store.HistoryRecord
-	for rows.Next() {
-		var seq int
-		var data []byte
-		if err := rows.Scan(&seq, &data); err != nil {
-			return nil, fmt.Errorf("read history of %s: %w", p.InstanceID, err)
-		}
-		ev, err := history.Unmarshal(data)
-		if err != nil {
-			return nil, fmt.Errorf("read history of %s at %d: %w", p.InstanceID, seq, err)
-		}
-		out = append(out, store.HistoryRecord{Seq: seq, Event: ev})
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // queryStrings returns the first column of every row.

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	sc "github.com/orcahq/orca/internal/store/internal/sqlcommon"
 )
@@ -99,81 +98,34 @@ func (b *Backend) OrchestrationLease(ctx context.Context, p *store.Orchestration
 	q += ` ORDER BY ready_at LIMIT (?+0)) RETURNING ready_at, ` + instanceColumns
 	args = append(args, p.Limit)
 	var ins []*store.Instance
-	var ready []int64
-	err := b.write(ctx, func(tx *wtx) error {
-		ins, ready = ins[:0], ready[:0]
-		rows, err := tx.query(q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r int64
-			in, err := sc.ScanInstance(rows.Scan, false, &r)
-			if err != nil {
-				return err
-			}
-			ins, ready = append(ins, in), append(ready, r)
-		}
-		return rows.Err()
+	err := b.write(ctx, func(tx *wtx) (err error) {
+		ins, err = txQuery(tx, sc.LeasedInstances, q, args...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease orchestrations: %w", err)
 	}
-	// RETURNING yields rows in update order, not the subquery's: restore oldest-first.
-	return sc.SortByReady(ins, ready), nil
+	return ins, nil
 }
 
 // OrchestrationOwned returns instances locked by owner with visible messages (see store.Backend).
 func (b *Backend) OrchestrationOwned(ctx context.Context, owner string, now time.Time, limit int) ([]*store.Instance, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances
+	out, err := query(ctx, b, sc.Instances(false), `SELECT `+instanceColumns+` FROM instances
 		WHERE lock_owner = ? AND ready_at <= ? ORDER BY ready_at LIMIT (?+0)`, owner, nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("owned orchestrations: %w", err)
 	}
-	defer rows.Close()
-	var out []*store.Instance
-	for rows.Next() {
-		in, err := sc.ScanInstance(rows.Scan, false)
-		if err != nil {
-			return nil, fmt.Errorf("owned orchestrations: %w", err)
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // OrchestrationInbox returns visible messages of an instance (see store.Backend).
 func (b *Backend) OrchestrationInbox(ctx context.Context, instanceID string, now time.Time, limit int) ([]*store.Message, error) {
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT id, execution_id, visible_at, data FROM inbox
+	out, err := query(ctx, b, sc.All(sc.ScanInboxMessage), `SELECT `+sc.InboxColumns+` FROM inbox
 		WHERE instance_id = ? AND visible_at <= ? ORDER BY id LIMIT (?+0)`, instanceID, nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
 	}
-	defer rows.Close()
-	var out []*store.Message
-	for rows.Next() {
-		m := &store.Message{InstanceID: instanceID}
-		var visible int64
-		var data []byte
-		if err := rows.Scan(&m.ID, &m.ExecutionID, &visible, &data); err != nil {
-			return nil, fmt.Errorf("read inbox of %s: %w", instanceID, err)
-		}
-		m.VisibleAt = fromNanos(visible)
-		if m.Event, err = history.Unmarshal(data); err != nil {
-			return nil, fmt.Errorf("read inbox of %s: message %d: %w", instanceID, m.ID, err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // OrchestrationCommit applies one orchestration step atomically (see store.Backend).

@@ -230,29 +230,15 @@ func (b *Backend) QueuePeek(ctx context.Context, queue string, now time.Time, li
 	if limit <= 0 {
 		return nil, fmt.Errorf("peek %s: limit must be positive: %w", queue, store.ErrInvalid)
 	}
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
 	n := nanos(now)
-	rows, err := b.reads.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages
 		WHERE queue = ? AND visible_at <= ? AND (expires_at = 0 OR expires_at > ?) ORDER BY visible_at, seq LIMIT ?`,
 		queue, n, n, limit)
 	if err != nil {
 		return nil, fmt.Errorf("peek %s: %w", queue, err)
 	}
-	defer rows.Close()
-	var out []*store.QueueMessage
-	for rows.Next() {
-		m, _, err := scanQueueMessage(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("peek %s: %w", queue, err)
-		}
+	for _, m := range out {
 		m.PopReceipt = ""
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("peek %s: %w", queue, err)
 	}
 	return out, nil
 }
@@ -323,25 +309,9 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 	if limit <= 0 {
 		return nil, fmt.Errorf("unreported poisoned messages: limit must be positive: %w", store.ErrInvalid)
 	}
-	if err := b.acquireRead(); err != nil {
-		return nil, err
-	}
-	defer b.releaseRead()
-	rows, err := b.reads.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported = 1
+	out, err := query(ctx, b, sc.QueueMessages, `SELECT `+queueColumns+` FROM queue_messages WHERE poison_unreported = 1
 		ORDER BY seq LIMIT ?`, limit)
 	if err != nil {
-		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.QueueMessage
-	for rows.Next() {
-		m, _, err := scanQueueMessage(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("unreported poisoned messages: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("unreported poisoned messages: %w", err)
 	}
 	return out, nil
@@ -351,7 +321,7 @@ func (b *Backend) QueuePoisonUnreported(ctx context.Context, limit int) ([]*stor
 // time: the effects' default time (an inbox message's visibility, a delivery's creation) is the
 // earliest time the effects carry themselves; callers stamp them.
 func (b *Backend) QueuePoisonNotify(ctx context.Context, p *store.QueuePoisonNotifyParams) error {
-	eff, err := encodeEffects(&p.Effects)
+	eff, err := sc.EncodeEffects(&p.Effects)
 	if err != nil {
 		return fmt.Errorf("report poisoned messages of %s: %w", p.Queue, err)
 	}

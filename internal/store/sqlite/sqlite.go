@@ -215,6 +215,32 @@ func (b *Backend) acquireRead() error {
 
 func (b *Backend) releaseRead() { b.sending.RUnlock() }
 
+// query runs the read q and reads its rows with collect.
+func query[T any](ctx context.Context, b *Backend, collect sc.Collector[T], q string, args ...any) (T, error) {
+	var zero T
+	if err := b.acquireRead(); err != nil {
+		return zero, err
+	}
+	defer b.releaseRead()
+	rows, err := b.reads.QueryContext(ctx, q, args...) //nolint:rowserrcheck // sc.Collect checks rows.Err
+	if err != nil {
+		return zero, err
+	}
+	defer rows.Close()
+	return sc.Collect(rows, collect)
+}
+
+// txQuery runs q in tx and reads its rows with collect.
+func txQuery[T any](tx *wtx, collect sc.Collector[T], q string, args ...any) (T, error) {
+	rows, err := tx.query(q, args...) //nolint:rowserrcheck // sc.Collect checks rows.Err
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer rows.Close()
+	return sc.Collect(rows, collect)
+}
+
 // writeReq is one write: fn runs inside the writer's transaction.
 type writeReq struct {
 	fn   func(tx *wtx) error

@@ -15,29 +15,15 @@ import (
 	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/sqlite"
+	"github.com/orcahq/orca/internal/store/sqlite/sqlitetest"
 	"github.com/orcahq/orca/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// open opens the store at path and closes it when t ends.
-func open(t *testing.T, path string) *sqlite.Backend {
-	t.Helper()
-	b, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
-	if err != nil {
-		t.Fatalf("open sqlite store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("close sqlite store: %v", err)
-		}
-	})
-	return b
-}
-
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Backend {
-		return open(t, filepath.Join(t.TempDir(), "orca.db"))
+		return sqlitetest.Open(t, sqlite.Config{})
 	})
 }
 
@@ -49,7 +35,7 @@ func TestOpenReleasesStaleLeases(t *testing.T) {
 	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	expiry := t0.Add(time.Hour)
 
-	b := open(t, path)
+	b := sqlitetest.Open(t, sqlite.Config{Path: path})
 	if b.Supports(store.FeatureMultiProcess) {
 		t.Fatal("sqlite store claims FeatureMultiProcess")
 	}
@@ -69,7 +55,7 @@ func TestOpenReleasesStaleLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b = open(t, path)
+	b = sqlitetest.Open(t, sqlite.Config{Path: path})
 	now := t0.Add(time.Minute)
 	ins, err := b.OrchestrationLease(ctx, &store.OrchestrationLeaseParams{Owner: "new", Now: now, LockExpiry: expiry, Limit: 10})
 	if err != nil {
@@ -100,7 +86,7 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 		// Subtest names stay plain so that t.TempDir, which includes them, is a clean path.
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), tc.file)
-			b := open(t, path)
+			b := sqlitetest.Open(t, sqlite.Config{Path: path})
 			t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 			err := b.InstanceCreate(context.Background(), &store.InstanceCreateParams{ID: "i1", Name: "Orch", CreatedAt: t0,
 				Started: history.NewExecutionStarted(t0, history.ExecutionStartedAttrs{Name: "Orch", ExecutionID: "e1"})})
@@ -113,7 +99,7 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Fatalf("database file: %v", err)
 			}
-			b = open(t, path)
+			b = sqlitetest.Open(t, sqlite.Config{Path: path})
 			if _, err := b.InstanceGet(context.Background(), "i1", false); err != nil {
 				t.Fatalf("instance not found after reopening %s: %v", path, err)
 			}

@@ -24,37 +24,17 @@ func (b *Backend) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*s
 		}
 	}
 	q += ` ORDER BY lock_expiry, seq LIMIT (?+0))
-		RETURNING seq, instance_id, execution_id, task_id, name, input, attempt, lock_expiry, created_at`
+		RETURNING ` + sc.LeasedTaskColumns
 	args = append(args, p.Limit)
 	var out []*store.Task
-	var seqs []int64
-	err := b.write(ctx, func(tx *wtx) error {
-		out, seqs = out[:0], seqs[:0]
-		rows, err := tx.query(q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t := &store.Task{LockOwner: p.Owner}
-			var input []byte
-			var seq, expiry, created int64
-			if err := rows.Scan(&seq, &t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &expiry, &created); err != nil {
-				return err
-			}
-			seqs = append(seqs, seq)
-			t.Input = sc.RawOrNil(input)
-			t.LockExpiry = fromNanos(expiry)
-			t.CreatedAt = fromNanos(created)
-			out = append(out, t)
-		}
-		return rows.Err()
+	err := b.write(ctx, func(tx *wtx) (err error) {
+		out, err = txQuery(tx, sc.LeasedTasks, q, args...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease tasks: %w", err)
 	}
-	// RETURNING yields rows in update order: restore oldest-first.
-	return sc.SortBySeq(out, seqs), nil
+	return out, nil
 }
 
 // TaskRenew extends leases (see store.Backend).

@@ -17,13 +17,13 @@ func (b *Backend) WorkItemComplete(ctx context.Context, p *store.WorkItemComplet
 	if err := sc.CheckWorkItems(p); err != nil {
 		return nil, err
 	}
-	encoded := make([]*encodedEffects, len(p.Items))
+	encoded := make([]*sc.EncodedEffects, len(p.Items))
 	for i, it := range p.Items {
 		if it.Output == nil {
 			continue
 		}
 		var err error
-		if encoded[i], err = encodeEffects(&it.Output.Effects); err != nil {
+		if encoded[i], err = sc.EncodeEffects(&it.Output.Effects); err != nil {
 			return nil, fmt.Errorf("complete work items of %s: %w", p.Queue, err)
 		}
 	}
@@ -45,7 +45,7 @@ func (b *Backend) WorkItemComplete(ctx context.Context, p *store.WorkItemComplet
 
 // completeWorkItem writes one item inside the caller's transaction. A lost lease or a missing
 // message is the item's outcome, not an error of the transaction.
-func completeWorkItem(tx *wtx, p *store.WorkItemCompleteParams, it *store.WorkItemDone, eff *encodedEffects, out *store.WorkItemOutcome) error {
+func completeWorkItem(tx *wtx, p *store.WorkItemCompleteParams, it *store.WorkItemDone, eff *sc.EncodedEffects, out *store.WorkItemOutcome) error {
 	var inserted int64
 	err := tx.queryRow(`DELETE FROM queue_messages WHERE queue = ? AND id = ? AND pop_receipt = ? RETURNING inserted_at`,
 		p.Queue, it.MessageID, it.PopReceipt).Scan(&inserted)

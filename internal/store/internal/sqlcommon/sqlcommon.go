@@ -1,6 +1,7 @@
 // Package sqlcommon holds what the SQL store backends (sqlite, postgres) share and what does not
 // depend on the SQL dialect: how times, payloads and continuation tokens are stored, how inputs
-// are validated and how events are encoded before a write.
+// are validated, how events are encoded before a write and how result rows are read back
+// (scanners and Collectors, for the rows of either driver).
 package sqlcommon
 
 import (
@@ -193,6 +194,30 @@ func EncodeMessages(ms []*store.Message) ([]EncodedMessage, error) {
 	return out, nil
 }
 
+// EncodedEffects are store.Effects with their events encoded before the write.
+type EncodedEffects struct {
+	Messages   []EncodedMessage
+	Deliveries []*store.DeliveryCreate
+}
+
+// EncodeEffects encodes the events of e.
+func EncodeEffects(e *store.Effects) (*EncodedEffects, error) {
+	msgs, err := EncodeMessages(e.Messages)
+	if err != nil {
+		return nil, err
+	}
+	return &EncodedEffects{Messages: msgs, Deliveries: e.Deliveries}, nil
+}
+
+// FirstAttempt is when a new delivery is first due: its NotBefore, or now (created) when it has
+// none.
+func FirstAttempt(d *store.DeliveryCreate, created int64) int64 {
+	if next := Nanos(d.NotBefore); next != 0 {
+		return next
+	}
+	return created
+}
+
 // EncodedInstance is an InstanceCreateParams with its JSON encoded before the write.
 type EncodedInstance struct {
 	P       *store.InstanceCreateParams
@@ -231,6 +256,56 @@ func SubOrchestrationRefused(s *EncodedInstance, err error) (EncodedMessage, err
 
 // Scan is the Scan method of a row of either driver (database/sql, pgx).
 type Scan = func(dest ...any) error
+
+// Rows is a result set of either driver (*sql.Rows, pgx.Rows) as the collectors read it.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// A Collector reads a whole result set into a T; the caller closes the rows. The backends'
+// query helpers take one.
+type Collector[T any] func(Rows) (T, error)
+
+// Collect reads rows with collect and checks rows.Err, whether or not collect did: a read that
+// ended early is an error. The caller closes rows.
+func Collect[T any](rows Rows, collect Collector[T]) (T, error) {
+	out, err := collect(rows)
+	if err == nil {
+		err = rows.Err()
+	}
+	return out, err
+}
+
+// All is the Collector that reads every row with scan, in order.
+func All[T any](scan func(Scan) (T, error)) Collector[[]T] {
+	return func(rows Rows) ([]T, error) {
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows.Scan)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
+// CountBy is the Collector of rows of (key, count), as a GROUP BY with COUNT(*) yields them.
+func CountBy[K ~string](rows Rows) (map[K]int, error) {
+	out := map[K]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[K(k)] = n
+	}
+	return out, rows.Err()
+}
 
 // InstanceColumns are the columns ScanInstance reads, in its order; InstancePayloadColumns
 // follow them when payloads are read.
@@ -278,6 +353,67 @@ func ScanInstance(scan Scan, withPayloads bool, extra ...any) (*store.Instance, 
 		}
 	}
 	return &in, nil
+}
+
+// Instances is the Collector of rows of InstanceColumns (and InstancePayloadColumns when
+// withPayloads).
+func Instances(withPayloads bool) Collector[[]*store.Instance] {
+	return All(func(scan Scan) (*store.Instance, error) { return ScanInstance(scan, withPayloads) })
+}
+
+// LeasedInstances is the Collector of the rows an orchestration lease returns (ready_at, then
+// InstanceColumns); it sorts them with SortByReady.
+func LeasedInstances(rows Rows) ([]*store.Instance, error) {
+	var ready []int64
+	ins, err := All(func(scan Scan) (*store.Instance, error) {
+		var r int64
+		in, err := ScanInstance(scan, false, &r)
+		if err != nil {
+			return nil, err
+		}
+		ready = append(ready, r)
+		return in, nil
+	})(rows)
+	if err != nil {
+		return nil, err
+	}
+	return SortByReady(ins, ready), nil
+}
+
+// InboxColumns are the columns ScanInboxMessage reads, in its order.
+const InboxColumns = `instance_id, id, execution_id, visible_at, data`
+
+// ScanInboxMessage reads InboxColumns.
+func ScanInboxMessage(scan Scan) (*store.Message, error) {
+	m := &store.Message{}
+	var visible int64
+	var data []byte
+	if err := scan(&m.InstanceID, &m.ID, &m.ExecutionID, &visible, &data); err != nil {
+		return nil, err
+	}
+	m.VisibleAt = FromNanos(visible)
+	var err error
+	if m.Event, err = history.Unmarshal(data); err != nil {
+		return nil, fmt.Errorf("message %d: %w", m.ID, err)
+	}
+	return m, nil
+}
+
+// HistoryColumns are the columns ScanHistoryRecord reads, in its order.
+const HistoryColumns = `seq, data`
+
+// ScanHistoryRecord reads HistoryColumns.
+func ScanHistoryRecord(scan Scan) (store.HistoryRecord, error) {
+	var seq int
+	var data []byte
+	if err := scan(&seq, &data); err != nil {
+		return store.HistoryRecord{}, err
+	}
+	ev, err := history.Unmarshal(data)
+	if err != nil {
+		return store.HistoryRecord{}, fmt.Errorf("at %d: %w", seq, err)
+	}
+	return store.HistoryRecord{Seq: seq, Event: ev}, nil
 }
 
 // SortByReady sorts leased instances oldest first by their ready times, then id: RETURNING
@@ -350,6 +486,11 @@ func ScanBlob(scan Scan, extra ...any) (*store.BlobInfo, error) {
 	return &bi, nil
 }
 
+// Blobs is the Collector of rows of BlobColumns.
+func Blobs(rows Rows) ([]*store.BlobInfo, error) {
+	return All(func(scan Scan) (*store.BlobInfo, error) { return ScanBlob(scan) })(rows)
+}
+
 // InlineContent is what BlobGet returns as content: nil when it lives in a file, never nil for
 // inline content, also when it is empty.
 func InlineContent(bi *store.BlobInfo, data []byte) []byte {
@@ -414,6 +555,14 @@ func ScanQueueMessage(scan Scan, extra ...any) (*store.QueueMessage, int64, erro
 	return &m, seq, nil
 }
 
+// QueueMessages is the Collector of rows of QueueColumns.
+func QueueMessages(rows Rows) ([]*store.QueueMessage, error) {
+	return All(func(scan Scan) (*store.QueueMessage, error) {
+		m, _, err := ScanQueueMessage(scan)
+		return m, err
+	})(rows)
+}
+
 // DeliveryColumns are the columns ScanDelivery reads, in its order.
 const DeliveryColumns = `id, subscription, event_id, event, attempts, next_attempt, expires_at, COALESCE(last_error, ''),
 	created_at, COALESCE(lock_owner, ''), lock_expiry`
@@ -430,6 +579,29 @@ func ScanDelivery(scan Scan) (*store.Delivery, error) {
 	return &d, nil
 }
 
+// DeliveryCounts are pending deliveries and dead letters by subscription.
+type DeliveryCounts struct{ Pending, Dead map[string]int }
+
+// CountDeliveries is the Collector of rows of (dead, subscription, count): the pending
+// deliveries (dead false) and the dead letters of each subscription.
+func CountDeliveries(rows Rows) (DeliveryCounts, error) {
+	c := DeliveryCounts{Pending: map[string]int{}, Dead: map[string]int{}}
+	for rows.Next() {
+		var dead bool
+		var k string
+		var n int
+		if err := rows.Scan(&dead, &k, &n); err != nil {
+			return DeliveryCounts{}, err
+		}
+		if dead {
+			c.Dead[k] = n
+		} else {
+			c.Pending[k] = n
+		}
+	}
+	return c, rows.Err()
+}
+
 // ScanDeadLetter reads id, subscription, event_id, event, attempts, reason, at.
 func ScanDeadLetter(scan Scan) (*store.DeadLetter, error) {
 	var d store.DeadLetter
@@ -439,6 +611,47 @@ func ScanDeadLetter(scan Scan) (*store.DeadLetter, error) {
 	}
 	d.At = FromNanos(at)
 	return &d, nil
+}
+
+// SubscriptionColumns are the columns ScanSubscription reads, in its order.
+const SubscriptionColumns = `name, spec, updated_at`
+
+// ScanSubscription reads SubscriptionColumns.
+func ScanSubscription(scan Scan) (*store.SubscriptionRecord, error) {
+	var s store.SubscriptionRecord
+	var updated int64
+	if err := scan(&s.Name, &s.Spec, &updated); err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = FromNanos(updated)
+	return &s, nil
+}
+
+// LeasedTaskColumns are the columns a task lease returns, in the order LeasedTasks reads them.
+const LeasedTaskColumns = `seq, instance_id, execution_id, task_id, name, input, attempt, COALESCE(lock_owner, ''), lock_expiry,
+	created_at`
+
+// LeasedTasks is the Collector of the rows a task lease returns (LeasedTaskColumns); it
+// returns the tasks oldest first: RETURNING yields rows in update order.
+func LeasedTasks(rows Rows) ([]*store.Task, error) {
+	var seqs []int64
+	tasks, err := All(func(scan Scan) (*store.Task, error) {
+		t := &store.Task{}
+		var input []byte
+		var seq, expiry, created int64
+		if err := scan(&seq, &t.InstanceID, &t.ExecutionID, &t.TaskID, &t.Name, &input, &t.Attempt, &t.LockOwner, &expiry, &created); err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+		t.Input = RawOrNil(input)
+		t.LockExpiry = FromNanos(expiry)
+		t.CreatedAt = FromNanos(created)
+		return t, nil
+	})(rows)
+	if err != nil {
+		return nil, err
+	}
+	return SortBySeq(tasks, seqs), nil
 }
 
 // CommitEncoded is an OrchestrationCommitParams with its JSON encoded before the write.
