@@ -152,6 +152,21 @@ func eventOut(ev *history.Event, instanceID string) *dtpb.HistoryEvent {
 	return out
 }
 
+// pastOut renders the history a turn replays. It leaves out the OrchestratorCompleted events, which
+// the SDKs skip: every turn replays the whole history, and they are a quarter of a sequence's.
+func pastOut(events []*history.Event, instanceID string) []*dtpb.HistoryEvent {
+	out := make([]*dtpb.HistoryEvent, 0, len(events))
+	for _, ev := range events {
+		if ev.Type == history.OrchestratorCompleted {
+			continue
+		}
+		if e := eventOut(ev, instanceID); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func eventsOut(events []*history.Event, instanceID string) []*dtpb.HistoryEvent {
 	out := make([]*dtpb.HistoryEvent, 0, len(events))
 	for _, ev := range events {

@@ -179,7 +179,7 @@ func (w *workers) await(ctx context.Context, timer *time.Timer, s *stream, item 
 // RunTurn implements engine.Remote.
 func (w *workers) RunTurn(ctx context.Context, t *engine.RemoteTurn) (*engine.RemoteDecision, error) {
 	req := &dtpb.OrchestratorRequest{InstanceId: t.InstanceID, ExecutionId: text(t.ExecutionID),
-		PastEvents: eventsOut(t.Past, t.InstanceID), NewEvents: eventsOut(t.New, t.InstanceID)}
+		PastEvents: pastOut(t.Past, t.InstanceID), NewEvents: eventsOut(t.New, t.InstanceID)}
 	answer, err := w.dispatch(ctx, &dtpb.WorkItem{Request: &dtpb.WorkItem_OrchestratorRequest{OrchestratorRequest: req}})
 	if err != nil {
 		return nil, err

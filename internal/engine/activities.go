@@ -183,9 +183,28 @@ func (a *activities) worker() {
 				return // shutting down: the task stays leased until Stop abandons it
 			default:
 			}
+			if a.remote(t.Name) {
+				// A remote worker runs it: the slot is not held while it does, so that every task
+				// this node holds can be out at once (the SDKs' workers take all they are sent).
+				a.workers.Add(1)
+				go func() {
+					defer a.workers.Done()
+					a.run(t)
+				}()
+				continue
+			}
 			a.run(t)
 		}
 	}
+}
+
+// remote reports whether the Remote runs an activity: the registry has no function for it.
+func (a *activities) remote(name string) bool {
+	if a.e.cfg.Remote == nil {
+		return false
+	}
+	_, ok := a.e.cfg.Registry.Activity(name)
+	return !ok
 }
 
 // run executes one task and delivers its result.

@@ -55,7 +55,8 @@ type Config struct {
 	MaxTurnMessages int
 	// ActivityConcurrency bounds the activities running at once (default 64).
 	ActivityConcurrency int
-	// ActivityPrefetch bounds the tasks leased ahead of the workers (default 1,024).
+	// ActivityPrefetch bounds the tasks leased ahead of the workers (default 1,024; 10,000 with
+	// a Remote).
 	ActivityPrefetch int
 	// PollInterval is how often the dispatchers look for work nobody told them about: work of
 	// crashed nodes, expired leases (default 1s).
@@ -99,6 +100,12 @@ func (c *Config) setDefaults() error {
 	setDefault(&c.TurnConcurrency, 256)
 	setDefault(&c.MaxTurnMessages, 10_000)
 	setDefault(&c.ActivityConcurrency, 64)
+	if c.Remote != nil {
+		// A Remote's tasks hold no worker while its workers run them, and the SDKs' workers take
+		// all they are sent: a fan-out's results then arrive together and take few turns, each of
+		// which the SDK replays whole (1,024 at a time took 22 turns for 10,000 and ran at 0.4×).
+		setDefault(&c.ActivityPrefetch, 10_000)
+	}
 	setDefault(&c.ActivityPrefetch, 1024)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.ShutdownGrace, 10*time.Second)

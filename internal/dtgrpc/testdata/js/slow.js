@@ -1,6 +1,6 @@
 // A @microsoft/durabletask-js worker for internal/dtgrpc's worker-loss test, on the orca at
 // process.argv[2] (host:port), until it is killed or its standard input closes. "slowfan" runs
-// N "slow" activities at once (each takes 100 ms and returns its input) and returns their sum.
+// N "slow" activities at once (activity i takes 10·i ms and returns i) and returns their sum.
 "use strict";
 
 const { TaskHubGrpcWorker, whenAll } = require("@microsoft/durabletask-js");
@@ -10,7 +10,7 @@ const quiet = { error() {}, warn() {}, info() {}, debug() {} };
 async function main() {
   const worker = new TaskHubGrpcWorker({ hostAddress: process.argv[2], logger: quiet });
   worker.addNamedActivity("slow", async (_ctx, x) => {
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 10 * x));
     return x;
   });
   worker.addNamedOrchestrator("slowfan", async function* (ctx, n) {
