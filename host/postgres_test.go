@@ -2,11 +2,7 @@ package host_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -15,49 +11,8 @@ import (
 	"github.com/orcahq/orca"
 	"github.com/orcahq/orca/client"
 	"github.com/orcahq/orca/host"
+	"github.com/orcahq/orca/internal/store/postgres/pgtest"
 )
-
-// freshDatabase creates an empty database on the test PostgreSQL (eval "$(scripts/services/
-// postgres.sh start)" exports its URL as ORCA_TEST_POSTGRES_URL), dropped when t ends, and
-// returns its URL. Without a server the test skips loudly, or fails under REQUIRE_INTEGRATION=1.
-func freshDatabase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("ORCA_TEST_POSTGRES_URL")
-	if base == "" {
-		msg := "ORCA_TEST_POSTGRES_URL is not set: run eval \"$(scripts/services/postgres.sh start)\"; this test did not run"
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			t.Fatal(msg)
-		}
-		fmt.Fprintln(os.Stderr, "\n*** SKIP: "+t.Name()+": "+msg+" ***")
-		t.Skip(msg)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "orca_host_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		_, err = conn.Exec(context.Background(), sql)
-		return err
-	}
-	if err := exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 // TestActivitiesOnlyHostRunsTheRemoteActivity shares a PostgreSQL task hub between a host that
 // runs the orchestrator, whose registry declares Render remote, and an activities-only host
@@ -65,7 +20,7 @@ func freshDatabase(t *testing.T) string {
 // it runs there and the run completes with its result.
 func TestActivitiesOnlyHostRunsTheRemoteActivity(t *testing.T) {
 	ctx := context.Background()
-	hub := freshDatabase(t)
+	hub := pgtest.FreshDatabase(t, "orca_host")
 	orchestrating := orca.NewRegistry().
 		MustAddRemoteActivity("Render").
 		MustAddOrchestrator("Report", func(ctx orca.OrchestrationContext) (any, error) {

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,62 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/orcahq/orca/compute"
+	"github.com/orcahq/orca/internal/store/postgres/pgtest"
 	"github.com/orcahq/orca/internal/testutil/wait"
 )
-
-// postgresURL returns the test PostgreSQL's URL (scripts/services/postgres.sh); without one the
-// test skips loudly, or fails under REQUIRE_INTEGRATION=1.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("ORCA_TEST_POSTGRES_URL")
-	if u == "" {
-		msg := "ORCA_TEST_POSTGRES_URL is not set: run eval \"$(scripts/services/postgres.sh start)\"; this test did not run"
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			t.Fatal(msg)
-		}
-		fmt.Fprintln(os.Stderr, "\n*** SKIP: "+t.Name()+": "+msg+" ***")
-		t.Skip(msg)
-	}
-	return u
-}
-
-// freshDatabase creates an empty database on the test server, dropped when t ends, and returns
-// its URL.
-func freshDatabase(t *testing.T, base string) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "orca_e2e_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 // startProcess starts orca with args, its output to logs.
 func startProcess(t *testing.T, logs *os.File, args ...string) *exec.Cmd {
@@ -102,7 +47,7 @@ func waitUp(t *testing.T, base string) {
 // once. The run is started through the server that dies, so the orchestration's lock, its
 // activities and the singletons' lease all have to move.
 func TestServerFailover(t *testing.T) {
-	db := freshDatabase(t, postgresURL(t))
+	db := pgtest.FreshDatabase(t, "orca_e2e")
 	dir := t.TempDir()
 	logs, err := os.Create(filepath.Join(dir, "processes.log"))
 	if err != nil {

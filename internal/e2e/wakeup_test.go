@@ -15,6 +15,7 @@ import (
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/queue"
 	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/store/postgres/pgtest"
 	"github.com/orcahq/orca/internal/store/storeopen"
 	"github.com/orcahq/orca/internal/testutil/wait"
 )
@@ -22,7 +23,7 @@ import (
 // A worker long-polling one server gets a message another server enqueued at once — through
 // the store's wake-ups — not when its long poll runs out.
 func TestLongPollWokenByAnotherServer(t *testing.T) {
-	db := freshDatabase(t, postgresURL(t))
+	db := pgtest.FreshDatabase(t, "orca_e2e")
 	dir := t.TempDir()
 	shared := func(c *app.Config) {
 		c.StoreURL, c.BlobURL, c.NoHTTP, c.Listen = db, "file://"+filepath.Join(dir, "blobs"), true, ""
@@ -67,7 +68,7 @@ func TestLongPollWokenByAnotherServer(t *testing.T) {
 // process is an engine on its own connection that is never started, as another server's API
 // would be, so only the wake-up can tell the server.
 func TestOrchestrationWokenByAnotherProcess(t *testing.T) {
-	db := freshDatabase(t, postgresURL(t))
+	db := pgtest.FreshDatabase(t, "orca_e2e")
 	dir := t.TempDir()
 	reg := orca.NewRegistry()
 	must := func(err error) {
@@ -162,7 +163,7 @@ func (c *watchedClock) waitForAfter(t *testing.T, n int, what string) {
 // once: the store's wake-up makes every server reload its subscriptions. Without it the other
 // server would route by the subscriptions it loaded when it started, and miss this one.
 func TestSubscriptionReachesEveryServer(t *testing.T) {
-	db := freshDatabase(t, postgresURL(t))
+	db := pgtest.FreshDatabase(t, "orca_e2e")
 	dir := t.TempDir()
 	shared := func(c *app.Config) {
 		c.StoreURL, c.BlobURL = db, "file://"+filepath.Join(dir, "blobs")

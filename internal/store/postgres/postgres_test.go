@@ -2,12 +2,9 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,58 +15,12 @@ import (
 
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/postgres"
+	"github.com/orcahq/orca/internal/store/postgres/pgtest"
 	"github.com/orcahq/orca/internal/store/storetest"
 	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// serverURL returns the URL of the test server (scripts/test-services.sh start; the Makefile
-// exports it). Without one the test skips, loudly; with REQUIRE_INTEGRATION=1 (CI) it fails.
-func serverURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("ORCA_TEST_POSTGRES_URL")
-	if u == "" {
-		const msg = "ORCA_TEST_POSTGRES_URL is not set: PostgreSQL tests NOT RUN " +
-			"(run `scripts/test-services.sh start` and export the URL it prints, or use `make test`)"
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			t.Fatal(msg + "; REQUIRE_INTEGRATION=1 makes this a failure")
-		}
-		t.Skip(msg)
-	}
-	return u
-}
-
-// freshDatabase creates an empty database with a random name on the test server, drops it when
-// t ends, and returns its URL.
-func freshDatabase(t testing.TB) string {
-	t.Helper()
-	base := serverURL(t)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to the test server %s: %v", base, err)
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	name := "orca_test_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		_ = admin.Close(ctx)
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-		_ = admin.Close(ctx)
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 // open opens a store on url and closes it when t ends.
 func open(t testing.TB, url string) *postgres.Backend {
@@ -95,7 +46,7 @@ type testDB struct {
 
 func newTestDB(t testing.TB) *testDB {
 	t.Helper()
-	u := freshDatabase(t)
+	u := pgtest.FreshDatabase(t, "orca_test")
 	admin, err := pgx.Connect(context.Background(), u)
 	if err != nil {
 		t.Fatalf("connect to %s: %v", u, err)
@@ -212,7 +163,7 @@ func (l *lockedBuffer) count(s string) int {
 // logged once as a warning (subscribers fall back to polling), every subscriber is woken, and
 // the reconnection is logged when LISTEN is back.
 func TestLostWakeupConnectionIsReported(t *testing.T) {
-	u := freshDatabase(t)
+	u := pgtest.FreshDatabase(t, "orca_test")
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b, err := postgres.Open(context.Background(), postgres.Config{URL: u, MaxConns: 4, PollFallback: 50 * time.Millisecond, Logger: log})
