@@ -70,16 +70,12 @@ func newControlCmd(op controlOp) *cobra.Command {
 		Long:              op.long + " The server takes the request and acts on it shortly after.",
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: f.completeInstanceIDs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			if err := op.call(s.c, cmd.Context(), args[0], reason); err != nil {
 				return s.explain(cmd.Context(), op.name, args[0], err)
 			}
 			return s.printAccepted(opResult{InstanceID: args[0], Operation: op.name, Reason: reason})
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "reason, recorded in the history")
@@ -96,11 +92,7 @@ null). An instance that waits for EVENT receives DATA; events that come early ar
 		Example:           `  orca raise order-42 Approval '{"approvedBy": "ana"}'`,
 		Args:              usageArgs(cobra.RangeArgs(2, 3)),
 		ValidArgsFunction: f.completeInstanceIDs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			var data any
 			if len(args) == 3 {
 				raw, err := readJSONArg(cmd, "DATA", args[2])
@@ -119,7 +111,7 @@ null). An instance that waits for EVENT receives DATA; events that come early ar
 				return s.explain(cmd.Context(), "raise", id, err)
 			}
 			return s.printAccepted(opResult{InstanceID: id, Operation: "raiseEvent", Event: event})
-		},
+		}),
 	}
 	f.register(cmd)
 	return cmd
@@ -138,11 +130,7 @@ default, as in Durable Functions) or, with --new-id=false, under the same id (wh
 finished). Prints the id (with --output json, the check-status payload).`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: f.completeInstanceIDs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			res, err := s.c.Restart(cmd.Context(), args[0], client.RestartOptions{KeepInstanceID: !newID})
 			if err != nil {
 				return s.explain(cmd.Context(), opRestart.name, args[0], err)
@@ -152,7 +140,7 @@ finished). Prints the id (with --output json, the check-status payload).`,
 			}
 			_, err = fmt.Fprintln(s.out, res.ID)
 			return err
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&newID, "new-id", true, "restart under a new instance id")
@@ -176,11 +164,7 @@ for a purge of many, so that a forgotten filter cannot delete everything.`,
   orca purge --status Completed,Terminated --since 720h`,
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: f.completeInstanceIDs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			ctx := cmd.Context()
 			if len(args) == 1 {
 				if len(statuses) > 0 || since != "" || until != "" {
@@ -197,6 +181,7 @@ for a purge of many, so that a forgotten filter cannot delete everything.`,
 			}
 			opts := client.PurgeOptions{}
 			now := time.Now()
+			var err error
 			if opts.CreatedFrom, err = parseSince("--since", since, now); err != nil {
 				return err
 			}
@@ -213,7 +198,7 @@ for a purge of many, so that a forgotten filter cannot delete everything.`,
 				return s.explain(ctx, "purge", "", err)
 			}
 			return s.printPurged(n, itoa(n)+" instances")
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().StringSliceVar(&statuses, "status", nil, "runtime status to purge (repeat or comma-separate; default: every finished one)")

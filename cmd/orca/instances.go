@@ -45,11 +45,7 @@ print its final status.
 		Example: `  orca start ComputeOrchestrator --input '{"inputCount": 1000}'
   orca start Approval --id order-42 --input @order.json --wait --timeout 10m`,
 		Args: usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			in, err := readJSONArg(cmd, "--input", input)
 			if err != nil {
 				return err
@@ -74,7 +70,7 @@ print its final status.
 			}
 			_, err = fmt.Fprintln(s.out, res.ID)
 			return err
-		},
+		}),
 	}
 	f.register(cmd)
 	wf.register(cmd)
@@ -108,11 +104,7 @@ func newStatusCmd() *cobra.Command {
 --output json, the whole status as the server returns it. --history adds the history.`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: f.completeInstanceIDs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			st, err := s.c.StatusWithOptions(cmd.Context(), args[0], client.StatusOptions{ShowHistory: hist, ShowHistoryOutput: hist})
 			if err != nil {
 				return s.explain(cmd.Context(), "status", args[0], err)
@@ -125,7 +117,7 @@ func newStatusCmd() *cobra.Command {
 			}
 			fmt.Fprintln(s.out)
 			return printHistory(s.out, st.HistoryEvents)
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&hist, "history", false, "include the history")
@@ -148,13 +140,9 @@ written each time it changes. Progress goes to standard error.
 ` + waitExitCodes,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: f.completeInstanceIDs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			return s.wait(cmd, args[0], wf)
-		},
+		}),
 	}
 	f.register(cmd)
 	wf.register(cmd)
@@ -224,12 +212,9 @@ Every page is read; --limit is the page size, the number of instances asked for 
 		Example: `  orca list --status Running,Pending
   orca list --status Failed --since 24h --output json`,
 		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, _ []string) error {
 			opts := client.ListOptions{InstanceIDPrefix: prefix, PageSize: limit, ShowInput: input}
+			var err error
 			if opts.RuntimeStatus, err = parseStatuses(statuses); err != nil {
 				return err
 			}
@@ -252,7 +237,7 @@ Every page is read; --limit is the page size, the number of instances asked for 
 				return printJSON(s.out, list)
 			}
 			return printInstances(s.out, list)
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().StringSliceVar(&statuses, "status", nil, "runtime status to keep (repeat or comma-separate)")
@@ -279,12 +264,9 @@ is read; --limit is the page size, the number of events asked for per request.`,
 		Example:           `  orca history order-42 --type TaskScheduled,TaskCompleted,TaskFailed`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: f.completeInstanceIDs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			opts := client.HistoryOptions{PageSize: limit}
+			var err error
 			if opts.EventTypes, err = parseEventTypes(types); err != nil {
 				return err
 			}
@@ -302,7 +284,7 @@ is read; --limit is the page size, the number of events asked for per request.`,
 				return printJSON(s.out, events)
 			}
 			return printHistory(s.out, events)
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().StringSliceVar(&types, "type", nil, "event type to keep (repeat or comma-separate)")

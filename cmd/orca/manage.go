@@ -102,6 +102,17 @@ type session struct {
 	errOut io.Writer
 }
 
+// run is a verb's RunE on a session of the flags' server.
+func (f *serverFlags) run(fn func(cmd *cobra.Command, s *session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := f.session(cmd)
+		if err != nil {
+			return err
+		}
+		return fn(cmd, s, args)
+	}
+}
+
 func (f *serverFlags) session(cmd *cobra.Command) (*session, error) {
 	if f.output != "table" && f.output != "json" {
 		return nil, usageError(fmt.Errorf("--output %q: use table or json", f.output))

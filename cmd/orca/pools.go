@@ -26,11 +26,7 @@ resizes (every decision with --all), oldest first, with the queue length each on
 		Example: `  orca pools
   orca pools default --all --limit 20`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.session(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: f.run(func(cmd *cobra.Command, s *session, args []string) error {
 			if limit < 0 {
 				return usageError(errors.New("--limit must not be negative"))
 			}
@@ -55,7 +51,7 @@ resizes (every decision with --all), oldest first, with the queue length each on
 				return printJSON(s.out, ds)
 			}
 			return printDecisions(s.out, ds)
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&all, "all", false, "every decision, not only the resizes")
