@@ -10,7 +10,8 @@ import (
 )
 
 // TestOpenAPIOnlyOnLoopback: without API keys a node serves neither its API nor KEDA's scaler
-// API where others can connect, unless told it may (Insecure); with keys it does.
+// API where others can connect, unless told it may (Insecure); with keys it does. The Durable
+// Task gRPC endpoint beyond loopback needs keys and TLS both.
 func TestOpenAPIOnlyOnLoopback(t *testing.T) {
 	keys := &auth.Keys{}
 	keys.Add("admin", auth.ScopeAdmin, "exposure-test-key-0123456789")
@@ -24,7 +25,14 @@ func TestOpenAPIOnlyOnLoopback(t *testing.T) {
 		{"an address without a host", app.Config{Listen: ":7071"}, "refusing to listen on :7071 without API keys"},
 		{"KEDA beyond loopback", app.Config{Listen: "127.0.0.1:0", KEDAListen: "0.0.0.0:0"}, "refusing to serve KEDA's scaler API on 0.0.0.0:0"},
 		{"no HTTP", app.Config{NoHTTP: true, Listen: "0.0.0.0:0"}, ""},
-		{"insecure", app.Config{Listen: "0.0.0.0:0", KEDAListen: "0.0.0.0:0", Insecure: true}, ""},
+		{"Durable Task gRPC on loopback", app.Config{Listen: "127.0.0.1:0", GRPCListen: "127.0.0.1:0"}, ""},
+		{"Durable Task gRPC beyond loopback", app.Config{Listen: "127.0.0.1:0", GRPCListen: "0.0.0.0:0"},
+			"refusing to serve the Durable Task gRPC protocol on 0.0.0.0:0 without TLS"},
+		{"Durable Task gRPC with keys but without TLS", app.Config{Listen: "127.0.0.1:0", GRPCListen: "0.0.0.0:0", Keys: keys},
+			"refusing to serve the Durable Task gRPC protocol on 0.0.0.0:0 without TLS"},
+		{"Durable Task gRPC with TLS but without keys", app.Config{Listen: "127.0.0.1:0", GRPCListen: "0.0.0.0:0",
+			GRPCCertFile: "cert.pem", GRPCKeyFile: "key.pem"}, "refusing to serve the Durable Task gRPC protocol on 0.0.0.0:0 without API keys"},
+		{"insecure", app.Config{Listen: "0.0.0.0:0", KEDAListen: "0.0.0.0:0", GRPCListen: "0.0.0.0:0", Insecure: true}, ""},
 		{"keys", app.Config{Listen: "0.0.0.0:0", KEDAListen: "0.0.0.0:0", Keys: keys}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/app/apptest"
+	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/dtgrpc"
 	"github.com/orcahq/orca/internal/dtgrpc/dtpb"
 	"github.com/orcahq/orca/internal/store"
@@ -260,3 +262,68 @@ func TestBadInputGetsAStatus(t *testing.T) {
 		t.Fatalf("the server stopped serving: %v", err)
 	}
 }
+
+// TestKeysAndScopes: with API keys, every call presents one in its metadata, and the key's
+// scope must cover the method: a reader reads, a worker also takes work items, an admin also
+// starts and controls instances.
+func TestKeysAndScopes(t *testing.T) {
+	const reader, worker, admin = "reader-key-0123456789abcdef", "worker-key-0123456789abcdef", "admin-key-0123456789abcdef"
+	keys := &auth.Keys{}
+	keys.Add("reader", auth.ScopeReader, reader)
+	keys.Add("worker", auth.ScopeWorker, worker)
+	keys.Add("admin", auth.ScopeAdmin, admin)
+	a := apptest.Start(t, app.Config{GRPCListen: "127.0.0.1:0", Keys: keys})
+	conn, err := grpc.NewClient(a.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := dtpb.NewTaskHubSidecarServiceClient(conn)
+	as := func(key string) context.Context {
+		if key == "" {
+			return context.Background()
+		}
+		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
+	}
+	start := func(ctx context.Context) error {
+		_, err := c.StartInstance(ctx, &dtpb.CreateInstanceRequest{Name: "anything"})
+		return err
+	}
+	read := func(ctx context.Context) error {
+		_, err := c.GetInstance(ctx, &dtpb.GetInstanceRequest{InstanceId: "x"})
+		return err
+	}
+	work := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		s, err := c.GetWorkItems(ctx, &dtpb.GetWorkItemsRequest{})
+		if err == nil {
+			_, err = s.Recv() // the stream opens; nothing to do within the timeout
+		}
+		if code(err) == codes.DeadlineExceeded {
+			return nil
+		}
+		return err
+	}
+	for _, tc := range []struct {
+		who  string
+		key  string
+		call func(context.Context) error
+		want codes.Code
+	}{
+		{"no key reads", "", read, codes.Unauthenticated},
+		{"no key says hello", "", func(ctx context.Context) error { _, err := c.Hello(ctx, &emptypb.Empty{}); return err }, codes.Unauthenticated},
+		{"a wrong key reads", "not-one-of-the-keys-0123456789", read, codes.PermissionDenied},
+		{"a reader reads", reader, read, codes.OK},
+		{"a reader starts", reader, start, codes.PermissionDenied},
+		{"a reader takes work", reader, work, codes.PermissionDenied},
+		{"a worker takes work", worker, work, codes.OK},
+		{"a worker starts", worker, start, codes.PermissionDenied},
+		{"an admin starts", admin, start, codes.OK},
+	} {
+		if err := tc.call(as(tc.key)); code(err) != tc.want {
+			t.Errorf("%s: %v, want %s", tc.who, err, tc.want)
+		}
+	}
+}
+
