@@ -326,4 +326,3 @@ func TestKeysAndScopes(t *testing.T) {
 		}
 	}
 }
-
