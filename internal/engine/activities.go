@@ -145,7 +145,7 @@ func (a *activities) pollOnce(ctx context.Context) bool {
 	// them (orca.Registry.AddRemoteActivity), and a node deployed without an activity must not
 	// take its tasks and fail them.
 	names := a.e.cfg.Registry.ActivityNames()
-	if r := a.e.cfg.Remote; r != nil && r.Connected() {
+	if a.takesAny() {
 		names = nil // any: the ones the registry lacks go to the remote workers
 	} else if len(names) == 0 {
 		return false
@@ -196,6 +196,14 @@ func (a *activities) worker() {
 			a.run(t)
 		}
 	}
+}
+
+// takesAny reports whether the node leases tasks of any activity: it has a Remote with a worker
+// connected, to run those the registry lacks. A registry that declares remote activities
+// (Registry.AddRemoteActivity) leaves unknown names to the hosts that have them instead.
+func (a *activities) takesAny() bool {
+	r := a.e.cfg.Remote
+	return r != nil && len(a.e.cfg.Registry.RemoteActivityNames()) == 0 && r.Connected()
 }
 
 // remote reports whether the Remote runs an activity: the registry has no function for it.

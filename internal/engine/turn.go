@@ -203,7 +203,7 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 			declared := e.cfg.Registry.RemoteActivity(name)
 			if !here && !declared && e.cfg.Remote != nil {
 				// The Remote's workers run it: leased here while one is connected to take it.
-				here = e.cfg.Remote.Connected()
+				here = e.acts.takesAny()
 			} else if !here && !declared {
 				p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: executionID,
 					Event: history.NewTaskFailed(now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound",
