@@ -272,8 +272,12 @@ func Start(t testing.TB) *Cluster {
 		"--node-ip=127.0.0.1", "--cidr=10.244.0.0/16",
 		"--node-lease-duration-seconds=40",
 		"--server-address=127.0.0.1:"+strconv.Itoa(kwokPort))
-	c.waitReady(ctx, kcm, func() error { return get(ctx, servingHTTP, "https://127.0.0.1:"+strconv.Itoa(kcmPort)+"/healthz", "ok") })
-	c.waitReady(ctx, sched, func() error { return get(ctx, servingHTTP, "https://127.0.0.1:"+strconv.Itoa(schedPort)+"/healthz", "ok") })
+	c.waitReady(ctx, kcm, func() error {
+		return get(ctx, servingHTTP, "https://127.0.0.1:"+strconv.Itoa(kcmPort)+"/healthz", "ok")
+	})
+	c.waitReady(ctx, sched, func() error {
+		return get(ctx, servingHTTP, "https://127.0.0.1:"+strconv.Itoa(schedPort)+"/healthz", "ok")
+	})
 	c.waitReady(ctx, kwok, func() error { return get(ctx, plain, "http://127.0.0.1:"+strconv.Itoa(kwokPort)+"/healthz", "") })
 	// The controller manager's service-account controller makes it; the ServiceAccount
 	// admission plugin refuses pods in a namespace that lacks it.
