@@ -58,6 +58,9 @@ const (
 // startTimeout bounds Start: on 2 busy cores the API server alone can take half a minute.
 const startTimeout = 3 * time.Minute
 
+// frontProxyClient is the user the API server's aggregation layer presents to APIServices.
+const frontProxyClient = "front-proxy-client"
+
 // stopTimeout is how long a part has to exit after SIGTERM before it is killed.
 const stopTimeout = 10 * time.Second
 
@@ -217,6 +220,10 @@ func Start(t testing.TB) *Cluster {
 	// The API server.
 	admin, adminKubeconfig := c.clientConfig(p, "orca-admin", apiURL, caPEM)
 	c.config, c.Kubeconfig = admin, adminKubeconfig
+	// The aggregation layer's client, for APIServices (an external metrics server).
+	if _, _, err := p.clientCert(frontProxyClient); err != nil {
+		t.Fatalf("kubetest: %v", err)
+	}
 	api := c.start("kube-apiserver", bins.apiserver,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[2]),
@@ -232,6 +239,14 @@ func Start(t testing.TB) *Cluster {
 		// The endpoints of the service "kubernetes" would be 127.0.0.1, which Endpoints refuse;
 		// nothing in this cluster runs that would call it.
 		"--endpoint-reconciler-type=none",
+		"--requestheader-client-ca-file="+p.CAFile,
+		"--requestheader-allowed-names="+frontProxyClient,
+		"--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file="+filepath.Join(dir, "pki", "client-"+frontProxyClient+".crt"),
+		"--proxy-client-key-file="+filepath.Join(dir, "pki", "client-"+frontProxyClient+".key"),
+		// No kube-proxy: the aggregator calls an APIService's endpoints, not its service IP.
+		"--enable-aggregator-routing=true",
 		"--profiling=false")
 	tlsAdmin, err := rest.TLSConfigFor(admin)
 	if err != nil {
@@ -364,7 +379,7 @@ func get(ctx context.Context, client *http.Client, url, want string) error {
 // kubeconfig file with it.
 func (c *Cluster) clientConfig(p *pki, user, apiURL string, caPEM []byte) (*rest.Config, string) {
 	c.t.Helper()
-	certPEM, keyPEM, err := p.clientCert(user)
+	certPEM, keyPEM, err := p.clientCert(user, "system:masters")
 	if err != nil {
 		c.t.Fatalf("kubetest: %v", err)
 	}

@@ -87,11 +87,11 @@ func newPKI(dir string) (*pki, error) {
 	return p, nil
 }
 
-// clientCert issues a client certificate for user name in the group system:masters, which the
-// API server's RBAC lets do anything, and returns its certificate and key in PEM.
-func (p *pki) clientCert(name string) (certPEM, keyPEM []byte, err error) {
+// clientCert issues a client certificate for user name in groups (system:masters: RBAC lets it
+// do anything), writes it as client-<name>.crt and .key, and returns it in PEM.
+func (p *pki) clientCert(name string, groups ...string) (certPEM, keyPEM []byte, err error) {
 	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: name, Organization: []string{"system:masters"}},
+		Subject:     pkix.Name{CommonName: name, Organization: groups},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	certFile, keyFile, err := p.issue("client-"+name, tmpl)

@@ -30,7 +30,11 @@ go=${GO:-go}
 staging_version=v0.${kube_version#v1.}
 
 # built reports whether $1/$2 runs and its `$2 --version` output contains $3.
-built() { [ -x "$1/$2" ] && "$1/$2" --version 2>/dev/null | grep -qF -- "$3"; }
+# (Not with grep -q in a pipe: under pipefail, the program's SIGPIPE would fail it.)
+built() {
+  local out
+  [ -x "$1/$2" ] && out=$("$1/$2" --version 2>/dev/null) && [[ $out == *"$3"* ]]
+}
 
 need_go() {
   if ! command -v "$go" >/dev/null; then
@@ -130,7 +134,7 @@ fi
 
 kwok_dir=$cache/kwok-$kwok_version
 if ! { built "$kwok_dir" kwok "$kwok_version" && [ -s "$kwok_dir/stages.yaml" ]; }; then
-  build kwok "$kwok_version" "$kwok_dir" "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version" "" \
+  build kwok "$kwok_version" "$kwok_dir" "-X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version#v}" "" \
     "sigs.k8s.io/kwok@$kwok_version" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
   built "$kwok_dir" kwok "$kwok_version" || {
     echo "kube.sh: $kwok_dir/kwok does not say it is $kwok_version" >&2
