@@ -70,15 +70,19 @@ func TestCluster(t *testing.T) {
 		return l.Items, nil
 	}
 	running := time.Now()
-	c.WaitFor(2*time.Minute, "3 Running pods on kwok-0", func(ctx context.Context) (bool, error) {
+	c.WaitFor(2*time.Minute, "3 Running pods on kwok-0 and a Deployment that counts 3 ready", func(ctx context.Context) (bool, error) {
 		ps, err := pods(ctx)
+		if err != nil {
+			return false, err
+		}
 		n := 0
 		for _, p := range ps {
 			if p.Status.Phase == corev1.PodRunning && p.Spec.NodeName == node.Name && p.DeletionTimestamp == nil {
 				n++
 			}
 		}
-		return n == 3, err
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "smoke", metav1.GetOptions{})
+		return err == nil && n == 3 && d.Status.ReadyReplicas == 3, err
 	})
 	t.Logf("3 pods Running %s after the Deployment was created", time.Since(running).Round(time.Millisecond))
 
