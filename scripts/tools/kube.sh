@@ -44,10 +44,11 @@ need_go() {
 }
 
 # build NAME VERSION DIR LDFLAGS GOMOD_EXTRA MODULE@VERSION [BIN=]PACKAGE@VERSION... builds the
-# main PACKAGEs (each into the program BIN, else the last element of its path) into DIR from a throw-away module that requires MODULE at VERSION (plus GOMOD_EXTRA lines in
-# its go.mod), made in a fresh directory that is renamed into place, so that an interrupted build
-# leaves nothing half-made behind. The wrapper module is needed because these modules cannot be
-# built with `go install pkg@version`: their go.mod files hold replace directives.
+# main PACKAGEs (each into the program BIN, else the last element of its path) into DIR, from a
+# throw-away module that requires MODULE at VERSION (plus GOMOD_EXTRA lines in its go.mod), in a
+# fresh directory that is renamed into place, so that an interrupted build leaves nothing
+# half-made behind. The wrapper module is needed because these modules cannot be built with
+# `go install pkg@version`: their go.mod files hold replace directives.
 build() {
   local name=$1 version=$2 dir=$3 ldflags=$4 extra=$5 modver=$6
   shift 6
