@@ -56,7 +56,7 @@ services-stop: ## Stop the test servers
 	@$(TEST_SERVICES) stop
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium, curl, Node.js; helm built with Go)
+test-deps: ## Install what the tests need beyond Go on Debian (gcc, Python, Chromium, curl, Node.js; helm and Kubernetes built with Go)
 	scripts/install-test-deps.sh
 
 .PHONY: bench

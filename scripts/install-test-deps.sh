@@ -5,7 +5,8 @@
 # checks), Node.js with npm (Azurite, the Azure Storage emulator; scripts/services/azurite.sh),
 # the CA bundle (the container image's test, internal/image) and helm (the chart's tests,
 # deploy/helm; built with Go by scripts/tools/helm.sh, no root needed). Then the Durable Task JS
-# SDK, which internal/dtgrpc's tests drive, with npm (scripts/tools/durabletask-js.sh).
+# SDK, which internal/dtgrpc's tests drive, with npm (scripts/tools/durabletask-js.sh). Last the
+# Kubernetes control plane that internal/kubetest starts (scripts/tools/kube.sh; built with Go).
 # PostgreSQL is installed by scripts/services/postgres.sh on first use. .ci/run calls this; run it
 # once on a development machine too (as root, or with sudo available).
 set -euo pipefail
@@ -31,3 +32,7 @@ fi
 # helm, for the chart's tests (deploy/helm): built from the Go module proxy into
 # ~/.cache/orca-tools once (a few minutes), then reused.
 "$(dirname "$0")/tools/helm.sh" >/dev/null
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, for internal/kubetest:
+# built from the Go module proxy into ~/.cache/orca-tools once (the longest build here), then
+# reused.
+"$(dirname "$0")/tools/kube.sh" >/dev/null
