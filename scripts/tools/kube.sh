@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Builds a Kubernetes control plane for the tests (internal/kubetest) from the Go module proxy,
+# unless it is built already, and prints the directories that hold it, one a line:
+#
+#   $ORCA_TOOLS_CACHE/kube-<v>/   kube-apiserver, kube-controller-manager, kube-scheduler
+#                                 (k8s.io/kubernetes $ORCA_KUBE_VERSION, default v1.37.2)
+#   $ORCA_TOOLS_CACHE/etcd-<v>/   etcd (go.etcd.io/etcd/server/v3 $ORCA_ETCD_VERSION, default
+#                                 v3.7.3; Kubernetes 1.37 is tested with etcd 3.7)
+#   $ORCA_TOOLS_CACHE/kwok-<v>/   kwok (sigs.k8s.io/kwok/cmd/kwok $ORCA_KWOK_VERSION, default
+#                                 v0.8.0), which fakes nodes and makes their pods Running, and
+#                                 stages.yaml, the stages that kwokctl gives it by default (the
+#                                 kwok program alone has none), from the same module
+#
+# ORCA_TOOLS_CACHE defaults to ~/.cache/orca-tools. Only Go is needed: no release download, no
+# container, no root. The first build compiles Kubernetes, many minutes on 2 cores; later calls
+# print the directories at once. internal/kubetest looks in the same places (or in ORCA_KUBE_BIN,
+# a list of directories like PATH), and keeps the same default versions.
+#
+#   export ORCA_KUBE_BIN="$(scripts/tools/kube.sh | paste -sd:)"
+set -euo pipefail
+
+kube_version=${ORCA_KUBE_VERSION:-v1.37.2}
+etcd_version=${ORCA_ETCD_VERSION:-v3.7.3}
+kwok_version=${ORCA_KWOK_VERSION:-v0.8.0}
+cache=${ORCA_TOOLS_CACHE:-$HOME/.cache/orca-tools}
+go=${GO:-go}
+
+# k8s.io/kubernetes v1.x.y publishes its staging modules (k8s.io/api, k8s.io/client-go, ...) as
+# v0.x.y.
+staging_version=v0.${kube_version#v1.}
+
+# built reports whether $1/$2 runs and its `$2 --version` output contains $3.
+built() { [ -x "$1/$2" ] && "$1/$2" --version 2>/dev/null | grep -qF -- "$3"; }
+
+need_go() {
+  if ! command -v "$go" >/dev/null; then
+    echo "kube.sh: Go is not installed; it builds the Kubernetes control plane from the module proxy" >&2
+    exit 1
+  fi
+}
+
+# build NAME VERSION DIR LDFLAGS GOMOD_EXTRA MODULE@VERSION [BIN=]PACKAGE@VERSION... builds the
+# main PACKAGEs (each into the program BIN, else the last element of its path) into DIR from a throw-away module that requires MODULE at VERSION (plus GOMOD_EXTRA lines in
+# its go.mod), made in a fresh directory that is renamed into place, so that an interrupted build
+# leaves nothing half-made behind. The wrapper module is needed because these modules cannot be
+# built with `go install pkg@version`: their go.mod files hold replace directives.
+build() {
+  local name=$1 version=$2 dir=$3 ldflags=$4 extra=$5 modver=$6
+  shift 6
+  need_go
+  mkdir -p "$cache"
+  local tmp
+  tmp=$(mktemp -d "$cache/.$name-$version.XXXXXX")
+  # shellcheck disable=SC2064 # expand $tmp now: a later build has its own.
+  trap "rm -rf '$tmp'" EXIT
+  mkdir "$tmp/mod" "$tmp/bin"
+  printf 'module orca.invalid/build-%s\n\ngo 1.26.0\n\nrequire %s\n%s' "$name" "${modver/@/ }" "$extra" >"$tmp/mod/go.mod"
+  echo "building $name $version into $dir (once; it downloads its dependencies through the Go module proxy)" >&2
+  local start
+  start=$(date +%s)
+  # GOFLAGS=-mod=mod: a caller's -mod=vendor or -mod=readonly is about its own module, not this
+  # one. GOWORK=off: no go.work of the caller applies. CGO_ENABLED=0: static binaries, as the
+  # upstream releases are.
+  local arg pkgs=()
+  for arg in "$@"; do pkgs+=("${arg#*=}"); done
+  (cd "$tmp/mod" && GOFLAGS=-mod=mod GOWORK=off "$go" get "${pkgs[@]}" >&2)
+  local pkg bin s
+  for arg in "$@"; do
+    pkg=${arg#*=}
+    pkg=${pkg%@*}
+    bin=${pkg##*/}
+    [ "$arg" = "${arg#*=}" ] || bin=${arg%%=*}
+    s=$(date +%s)
+    # The programs share most packages: each build after the first reuses the build cache.
+    (cd "$tmp/mod" && GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 "$go" build -trimpath \
+      -ldflags "-s -w $ldflags" -o "$tmp/bin/$bin" "$pkg" >&2)
+    echo "built $bin in $(($(date +%s) - s)) s" >&2
+  done
+  rm -rf "$dir"
+  mv "$tmp/bin" "$dir"
+  rm -rf "$tmp"
+  trap - EXIT
+  echo "built $name $version in $(($(date +%s) - start)) s" >&2
+}
+
+kube_dir=$cache/kube-$kube_version
+if ! { built "$kube_dir" kube-apiserver "Kubernetes $kube_version" &&
+  built "$kube_dir" kube-controller-manager "Kubernetes $kube_version" &&
+  built "$kube_dir" kube-scheduler "Kubernetes $kube_version"; }; then
+  need_go
+  # Replace each staging module that k8s.io/kubernetes requires (at v0.0.0, with a replace to
+  # ./staging/src/k8s.io/... in its own go.mod, which does not apply to a dependency) with its
+  # published release of the same minor.
+  kube_mod=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "k8s.io/kubernetes@$kube_version" |
+    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  replaces=$(sed -n "s#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) v0.0.0\$#\1 => \1 $staging_version#p" "$kube_mod")
+  if [ -z "$replaces" ]; then
+    echo "kube.sh: found no staging modules in $kube_mod" >&2
+    exit 1
+  fi
+  minor=${kube_version#v1.}
+  minor=${minor%%.*}
+  ldflags=""
+  for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ldflags+=" -X $p.gitVersion=$kube_version -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ldflags+=" -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  build kube "$kube_version" "$kube_dir" "$ldflags" "$(printf '\nreplace (\n%s\n)\n' "$replaces")" \
+    "k8s.io/kubernetes@$kube_version" \
+    "k8s.io/kubernetes/cmd/kube-apiserver@$kube_version" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@$kube_version" \
+    "k8s.io/kubernetes/cmd/kube-scheduler@$kube_version"
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+    built "$kube_dir" "$b" "Kubernetes $kube_version" || {
+      echo "kube.sh: $kube_dir/$b does not say it is $kube_version" >&2
+      exit 1
+    }
+  done
+fi
+
+etcd_dir=$cache/etcd-$etcd_version
+if ! built "$etcd_dir" etcd "etcd Version: ${etcd_version#v}"; then
+  build etcd "$etcd_version" "$etcd_dir" "" "" \
+    "go.etcd.io/etcd/server/v3@$etcd_version" "etcd=go.etcd.io/etcd/server/v3@$etcd_version"
+  built "$etcd_dir" etcd "etcd Version: ${etcd_version#v}" || {
+    echo "kube.sh: $etcd_dir/etcd does not say it is $etcd_version" >&2
+    exit 1
+  }
+fi
+
+kwok_dir=$cache/kwok-$kwok_version
+if ! { built "$kwok_dir" kwok "$kwok_version" && [ -s "$kwok_dir/stages.yaml" ]; }; then
+  build kwok "$kwok_version" "$kwok_dir" "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version" "" \
+    "sigs.k8s.io/kwok@$kwok_version" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
+  built "$kwok_dir" kwok "$kwok_version" || {
+    echo "kube.sh: $kwok_dir/kwok does not say it is $kwok_version" >&2
+    exit 1
+  }
+  # kwokctl's default stages (pkg/kwokctl/runtime: getDefaultNodeStages with a node lease, and
+  # getDefaultPodStages): a node becomes Ready and keeps its lease; a pod bound to it becomes
+  # Running, a job's pod Succeeded, and a deleted pod goes.
+  kwok_src=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "sigs.k8s.io/kwok@$kwok_version" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    echo "---"
+    cat "$kwok_src/kustomize/stage/$f.yaml"
+  done >"$kwok_dir/stages.yaml.tmp"
+  mv "$kwok_dir/stages.yaml.tmp" "$kwok_dir/stages.yaml"
+fi
+
+echo "$kube_dir"
+echo "$etcd_dir"
+echo "$kwok_dir"
