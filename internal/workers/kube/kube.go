@@ -14,11 +14,11 @@ import (
 	"sync"
 	"time"
 
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	appsv1 "k8s.io/client-go/kubernetes/typed/apps/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -154,27 +154,40 @@ func (p *Provider) scaleLoop() {
 		n, pending := p.want, p.pending
 		p.pending = false
 		p.mu.Unlock()
-		if pending {
-			if err := p.setReplicas(n); err != nil {
-				p.log.Warn("scale the workers' deployment", "deployment", p.cfg.Namespace+"/"+p.cfg.Deployment, "replicas", n, "err", err)
-			}
+		if !pending {
+			continue
+		}
+		if err := p.setReplicas(n); err != nil {
+			p.log.Warn("scale the workers' deployment; trying again in a second", "deployment",
+				p.cfg.Namespace+"/"+p.cfg.Deployment, "replicas", n, "err", err)
+			p.retryLater(n)
 		}
 	}
 }
 
+// retryLater asks for n again after a second, unless a newer request came meanwhile.
+func (p *Provider) retryLater(n int) {
+	go func() {
+		select {
+		case <-p.stop:
+		case <-time.After(time.Second):
+			p.mu.Lock()
+			again := !p.pending && p.want == n
+			p.mu.Unlock()
+			if again {
+				p.Scale(n)
+			}
+		}
+	}()
+}
+
+// setReplicas patches the scale subresource: a patch, not an update, so that the status the
+// controllers keep writing to the Deployment never makes it conflict.
 func (p *Provider) setReplicas(n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
 	defer cancel()
-	deployments := p.deployments
-	sc, err := deployments.GetScale(ctx, p.cfg.Deployment, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	if sc.Spec.Replicas == int32(n) {
-		return nil
-	}
-	_, err = deployments.UpdateScale(ctx, p.cfg.Deployment, &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta,
-		Spec: autoscalingv1.ScaleSpec{Replicas: int32(n)}}, metav1.UpdateOptions{})
+	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, n))
+	_, err := p.deployments.Patch(ctx, p.cfg.Deployment, types.MergePatchType, patch, metav1.PatchOptions{}, "scale")
 	return err
 }
 
