@@ -60,7 +60,7 @@ resumes every unfinished run.`,
 			if err != nil {
 				return err
 			}
-			pools, err := a.LocalPools(file, app.LocalWorkers{
+			pools, err := a.Pools(cmd.Context(), file, &app.LocalWorkers{
 				Command: []string{self, "worker", "--log-level", file.Log.Level, "--log-format", file.Log.Format},
 				Env:     env, Logger: log, Output: cmd.ErrOrStderr()})
 			if err == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,15 @@ An API without keys is only served on a loopback address unless --insecure is gi
 			}
 			a, err := openNode(cmd, file)
 			if err != nil {
+				return err
+			}
+			// A Kubernetes Deployment declared as a pool is sized by this server (no KEDA needed).
+			pools, err := a.Pools(cmd.Context(), file, nil)
+			if err == nil && len(pools) > 0 {
+				err = a.StartPools(cmd.Context(), pools)
+			}
+			if err != nil {
+				_ = a.Stop(context.WithoutCancel(cmd.Context()))
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "orca server listening on %s (%s)\n", a.BaseURL, describe(file))

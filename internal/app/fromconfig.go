@@ -6,11 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"strings"
+
+	"k8s.io/client-go/rest"
 
 	"github.com/orcahq/orca/internal/config"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/workers"
+	"github.com/orcahq/orca/internal/workers/kube"
 )
 
 // ConfigFrom is the node a resolved configuration describes (what `orca server` and `orca dev`
@@ -66,21 +70,46 @@ type LocalWorkers struct {
 	Output io.Writer
 }
 
-// LocalPools are the worker pools a configuration declares, its workers section first (the
-// compute flow's pool, config.DefaultPool, on its work queue), run as local processes. Call it
-// after Start: the workers need the API's address.
-func (a *App) LocalPools(f *config.File, lw LocalWorkers) ([]scaler.Pool, error) {
+// Pools are the worker pools a configuration declares, its workers section first (the compute
+// flow's pool, config.DefaultPool, on its work queue). A pool with a Deployment is that
+// Kubernetes Deployment, sized through its scale subresource (package kube); any other runs
+// local `orca worker` processes as lw says, or is left out when lw is nil (orca server runs no
+// local workers). Call it after Start: local workers need the API's address.
+func (a *App) Pools(ctx context.Context, f *config.File, lw *LocalWorkers) ([]scaler.Pool, error) {
 	declared := append([]config.Pool{{Name: config.DefaultPool, Queue: a.WorkQueue(), Workers: f.Workers}}, f.Pools...)
 	pools := make([]scaler.Pool, 0, len(declared))
+	clusters := map[string]*rest.Config{} // by kubeconfig
 	for _, p := range declared {
+		if p.Workers.Deployment == "" && lw == nil {
+			continue
+		}
 		policy := PoolPolicy(p.Workers)
 		if err := policy.WithDefaults().Validate(); err != nil {
 			return nil, fmt.Errorf("pool %s: %w", p.Name, err)
 		}
-		argv := append(append(append([]string{}, lw.Command...), "--server", a.BaseURL), p.Workers.Args(p.Queue)...)
-		pools = append(pools, scaler.Pool{Name: p.Name, Queue: p.Queue, Policy: policy,
-			Provider: workers.NewProcessPool(workers.ProcessConfig{Name: p.Name, Command: argv, Env: lw.Env,
-				Logger: lw.Logger.With("component", "workers", "pool", p.Name), Output: lw.Output})})
+		var provider scaler.Provider
+		if d := p.Workers.Deployment; d != "" {
+			c, ok := clusters[p.Workers.Kubeconfig]
+			if !ok {
+				var err error
+				if c, err = kube.ConfigFor(p.Workers.Kubeconfig); err != nil {
+					return nil, fmt.Errorf("pool %s: %w", p.Name, err)
+				}
+				clusters[p.Workers.Kubeconfig] = c
+			}
+			ns, name, _ := strings.Cut(d, "/")
+			kp, err := kube.New(ctx, kube.Config{Cluster: c, Namespace: ns, Deployment: name,
+				Logger: a.log.With("component", "workers", "pool", p.Name)})
+			if err != nil {
+				return nil, fmt.Errorf("pool %s: %w", p.Name, err)
+			}
+			provider = kp
+		} else {
+			argv := append(append(append([]string{}, lw.Command...), "--server", a.BaseURL), p.Workers.Args(p.Queue)...)
+			provider = workers.NewProcessPool(workers.ProcessConfig{Name: p.Name, Command: argv, Env: lw.Env,
+				Logger: lw.Logger.With("component", "workers", "pool", p.Name), Output: lw.Output})
+		}
+		pools = append(pools, scaler.Pool{Name: p.Name, Queue: p.Queue, Policy: policy, Provider: provider})
 	}
 	return pools, nil
 }

@@ -110,6 +110,12 @@ type Workers struct {
 	// VisibilityTimeout is a worker's lease on a message, renewed while the item is in hand
 	// (default 30s).
 	VisibilityTimeout time.Duration `yaml:"visibilityTimeout"`
+	// Deployment, "NAMESPACE/NAME", makes the pool a Kubernetes Deployment that orca's scaler
+	// sizes (for clusters without KEDA; docs/kubernetes.md): its pods run the workers, so Exec
+	// and the other process settings do not apply. orca server and orca dev both run such pools.
+	Deployment string `yaml:"deployment"`
+	// Kubeconfig is the kubeconfig file of the Deployment's cluster (default: in-cluster).
+	Kubeconfig string `yaml:"kubeconfig"`
 	// The scaler's policy (KEDA's ScaledObject fields; 0: the defaults).
 	TargetQueueLength     int64         `yaml:"targetQueueLength"`
 	ActivationQueueLength int64         `yaml:"activationQueueLength"`
@@ -350,6 +356,11 @@ func (w Workers) validate(field string) error {
 		w.ActivationQueueLength < 0 || w.PollingInterval < 0 || w.Cooldown < 0 || w.ScaleUpPeriod < 0 ||
 		w.ScaleUpPods < 0 || w.ScaleUpPercent < 0 || w.ExecTimeout < 0 || w.VisibilityTimeout < 0 {
 		return &Error{field, "sizes, lengths and durations must not be negative (scaleDownStabilization may be: off)"}
+	}
+	if w.Deployment != "" {
+		if ns, name, ok := strings.Cut(w.Deployment, "/"); !ok || !poolName.MatchString(ns) || !poolName.MatchString(name) {
+			return &Error{field + ".deployment", fmt.Sprintf("%q: want NAMESPACE/NAME", w.Deployment)}
+		}
 	}
 	if w.Batch > worker.MaxBatch {
 		return &Error{field + ".batch", fmt.Sprintf("%d: at most %d (0: as many as concurrency)", w.Batch, worker.MaxBatch)}
