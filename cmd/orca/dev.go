@@ -18,6 +18,7 @@ import (
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/config"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/workers/kube"
 )
 
 func newDevCmd(logs *config.Flags) *cobra.Command {
@@ -62,7 +63,7 @@ resumes every unfinished run.`,
 			}
 			pools, err := a.Pools(cmd.Context(), file, &app.LocalWorkers{
 				Command: []string{self, "worker", "--log-level", file.Log.Level, "--log-format", file.Log.Format},
-				Env:     env, Logger: log, Output: cmd.ErrOrStderr()})
+				Env:     env, Logger: log, Output: cmd.ErrOrStderr()}, kube.Open)
 			if err == nil {
 				err = a.StartPools(cmd.Context(), pools)
 			}

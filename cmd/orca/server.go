@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orcahq/orca/internal/config"
+	"github.com/orcahq/orca/internal/workers/kube"
 )
 
 func newServerCmd(logs *config.Flags) *cobra.Command {
@@ -28,7 +29,7 @@ An API without keys is only served on a loopback address unless --insecure is gi
 				return err
 			}
 			// A Kubernetes Deployment declared as a pool is sized by this server (no KEDA needed).
-			pools, err := a.Pools(cmd.Context(), file, nil)
+			pools, err := a.Pools(cmd.Context(), file, nil, kube.Open)
 			if err == nil && len(pools) > 0 {
 				err = a.StartPools(cmd.Context(), pools)
 			}

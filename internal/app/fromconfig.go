@@ -6,15 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"strings"
-
-	"k8s.io/client-go/rest"
 
 	"github.com/orcahq/orca/internal/config"
 	"github.com/orcahq/orca/internal/engine"
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/workers"
-	"github.com/orcahq/orca/internal/workers/kube"
 )
 
 // ConfigFrom is the node a resolved configuration describes (what `orca server` and `orca dev`
@@ -70,15 +66,19 @@ type LocalWorkers struct {
 	Output io.Writer
 }
 
+// Deployments makes the provider of a pool that is a Kubernetes Deployment ("NAMESPACE/NAME",
+// on the cluster of kubeconfig, in-cluster when empty). orca's CLI passes package kube's Open;
+// app does not import it, so that a program hosting orca (package host) does not link client-go.
+type Deployments func(ctx context.Context, deployment, kubeconfig string, log *slog.Logger) (scaler.Provider, error)
+
 // Pools are the worker pools a configuration declares, its workers section first (the compute
 // flow's pool, config.DefaultPool, on its work queue). A pool with a Deployment is that
-// Kubernetes Deployment, sized through its scale subresource (package kube); any other runs
-// local `orca worker` processes as lw says, or is left out when lw is nil (orca server runs no
-// local workers). Call it after Start: local workers need the API's address.
-func (a *App) Pools(ctx context.Context, f *config.File, lw *LocalWorkers) ([]scaler.Pool, error) {
+// Kubernetes Deployment, made by deployments; any other runs local `orca worker` processes as lw
+// says, or is left out when lw is nil (orca server runs no local workers). Call it after Start:
+// local workers need the API's address.
+func (a *App) Pools(ctx context.Context, f *config.File, lw *LocalWorkers, deployments Deployments) ([]scaler.Pool, error) {
 	declared := append([]config.Pool{{Name: config.DefaultPool, Queue: a.WorkQueue(), Workers: f.Workers}}, f.Pools...)
 	pools := make([]scaler.Pool, 0, len(declared))
-	clusters := map[string]*rest.Config{} // by kubeconfig
 	for _, p := range declared {
 		if p.Workers.Deployment == "" && lw == nil {
 			continue
@@ -88,23 +88,16 @@ func (a *App) Pools(ctx context.Context, f *config.File, lw *LocalWorkers) ([]sc
 			return nil, fmt.Errorf("pool %s: %w", p.Name, err)
 		}
 		var provider scaler.Provider
-		if d := p.Workers.Deployment; d != "" {
-			c, ok := clusters[p.Workers.Kubeconfig]
-			if !ok {
-				var err error
-				if c, err = kube.ConfigFor(p.Workers.Kubeconfig); err != nil {
-					return nil, fmt.Errorf("pool %s: %w", p.Name, err)
-				}
-				clusters[p.Workers.Kubeconfig] = c
-			}
-			ns, name, _ := strings.Cut(d, "/")
-			kp, err := kube.New(ctx, kube.Config{Cluster: c, Namespace: ns, Deployment: name,
-				Logger: a.log.With("component", "workers", "pool", p.Name)})
+		switch {
+		case p.Workers.Deployment != "" && deployments == nil:
+			return nil, fmt.Errorf("pool %s: this program does not size Kubernetes Deployments", p.Name)
+		case p.Workers.Deployment != "":
+			var err error
+			provider, err = deployments(ctx, p.Workers.Deployment, p.Workers.Kubeconfig, a.log.With("component", "workers", "pool", p.Name))
 			if err != nil {
 				return nil, fmt.Errorf("pool %s: %w", p.Name, err)
 			}
-			provider = kp
-		} else {
+		default:
 			argv := append(append(append([]string{}, lw.Command...), "--server", a.BaseURL), p.Workers.Args(p.Queue)...)
 			provider = workers.NewProcessPool(workers.ProcessConfig{Name: p.Name, Command: argv, Env: lw.Env,
 				Logger: lw.Logger.With("component", "workers", "pool", p.Name), Output: lw.Output})

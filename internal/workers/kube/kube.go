@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,20 @@ func ConfigFor(kubeconfig string) (*rest.Config, error) {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
 	return cfg, nil
+}
+
+// Open is the provider of deployment ("NAMESPACE/NAME") on the cluster kubeconfig names (the one
+// orca runs in when empty): app.Deployments.
+func Open(ctx context.Context, deployment, kubeconfig string, log *slog.Logger) (scaler.Provider, error) {
+	ns, name, ok := strings.Cut(deployment, "/")
+	if !ok {
+		return nil, fmt.Errorf("kube: deployment %q: want NAMESPACE/NAME", deployment)
+	}
+	cluster, err := ConfigFor(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, Config{Cluster: cluster, Namespace: ns, Deployment: name, Logger: log})
 }
 
 // Provider sizes a Deployment. It implements scaler.Provider.
