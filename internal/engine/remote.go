@@ -151,10 +151,17 @@ func (x *remoteExecutor) record(ev *history.Event) {
 	}
 }
 
-// accept picks the events of a turn that belong in the history, as replay.Executor does: a
-// second ExecutionStarted, a completion of no open action (a duplicate or a stale one), a
-// suspension of a suspended execution and a resumption of a running one are dropped.
+// accept picks the events of a turn that belong in the history, as replay.Executor does:
+// ExecutionStarted comes first wherever it is; a second ExecutionStarted, a completion of no open
+// action (a duplicate or a stale one), a suspension of a suspended execution and a resumption of
+// a running one are dropped.
 func (x *remoteExecutor) accept(events []*history.Event) (accepted []*history.Event, terminate *history.Event, dropped int) {
+	for i, ev := range events {
+		if ev.Type == history.ExecutionStarted && i > 0 {
+			events = append([]*history.Event{ev}, append(events[:i:i], events[i+1:]...)...)
+			break
+		}
+	}
 	started, suspended := x.started, x.suspended
 	answered := map[int32]bool{}
 	for _, ev := range events {
@@ -164,7 +171,9 @@ func (x *remoteExecutor) accept(events []*history.Event) (accepted []*history.Ev
 			ok = !started
 			started = true
 		case history.ExecutionTerminated:
-			ok, terminate = terminate == nil, ev
+			if ok = terminate == nil; ok {
+				terminate = ev
+			}
 		case history.ExecutionSuspended:
 			ok = started && !suspended
 			suspended = true
