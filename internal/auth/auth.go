@@ -131,6 +131,23 @@ type Presented struct {
 // ErrTwoKeys means a request carried different keys in different places.
 var ErrTwoKeys = errors.New("the request carries different keys")
 
+// FromMetadata lists the keys a gRPC call presents in its metadata (get is metadata.MD's Get):
+// its x-functions-key values and Authorization Bearer tokens, empty ones left out.
+func FromMetadata(get func(name string) []string) []string {
+	var keys []string
+	for _, v := range get("x-functions-key") {
+		if v != "" {
+			keys = append(keys, v)
+		}
+	}
+	for _, v := range get("authorization") {
+		if scheme, token, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != "" {
+			keys = append(keys, strings.TrimSpace(token))
+		}
+	}
+	return keys
+}
+
 // FromRequest finds the key of a request: the x-functions-key header, an Authorization Bearer
 // token, or the code query parameter (any case).
 func FromRequest(r *http.Request) (Presented, bool, error) {

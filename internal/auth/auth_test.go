@@ -85,3 +85,17 @@ func TestFromRequest(t *testing.T) {
 		t.Fatal("a Basic credential counted as a key")
 	}
 }
+
+func TestFromMetadata(t *testing.T) {
+	md := map[string][]string{
+		"x-functions-key": {"", "header-key-0123456789"},
+		"authorization":   {"Basic dXNlcg==", "Bearer  bearer-key-0123456789 ", "Bearer "},
+	}
+	got := FromMetadata(func(name string) []string { return md[name] })
+	if len(got) != 2 || got[0] != "header-key-0123456789" || got[1] != "bearer-key-0123456789" {
+		t.Fatalf("FromMetadata = %q: want the header key and the bearer token, nothing empty", got)
+	}
+	if got := FromMetadata(func(string) []string { return nil }); len(got) != 0 {
+		t.Fatalf("no metadata: %q", got)
+	}
+}

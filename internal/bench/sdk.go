@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -89,7 +88,7 @@ func runSDK(name string) func(ctx context.Context, st runStore, n int, opt Optio
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
-		return errors.Join(ctx.Err())
+		return ctx.Err()
 	case <-time.After(d):
 		return nil
 	}

@@ -209,7 +209,7 @@ func decide(resp *dtpb.OrchestratorResponse, now time.Time) (*engine.RemoteDecis
 			}
 			d.Actions = append(d.Actions, history.NewEventSent(now, id, s.GetInstance().GetInstanceId(), s.GetName(), raw(s.GetData())))
 		case *dtpb.OrchestratorAction_CompleteOrchestration:
-			if err := complete(d, x.CompleteOrchestration); err != nil {
+			if err := complete(d, x.CompleteOrchestration, now); err != nil {
 				return nil, fmt.Errorf("action #%d: %w", id, err)
 			}
 		default:
@@ -219,8 +219,8 @@ func decide(resp *dtpb.OrchestratorResponse, now time.Time) (*engine.RemoteDecis
 	return d, nil
 }
 
-// complete reads a CompleteOrchestration action into d.
-func complete(d *engine.RemoteDecision, c *dtpb.CompleteOrchestrationAction) error {
+// complete reads a CompleteOrchestration action of the turn at now into d.
+func complete(d *engine.RemoteDecision, c *dtpb.CompleteOrchestrationAction, now time.Time) error {
 	switch c.GetOrchestrationStatus() {
 	case dtpb.OrchestrationStatus_ORCHESTRATION_STATUS_COMPLETED:
 		d.Outcome, d.Output = replay.Completed, raw(c.GetResult())
@@ -235,7 +235,7 @@ func complete(d *engine.RemoteDecision, c *dtpb.CompleteOrchestrationAction) err
 		d.Outcome, d.NewInput = replay.ContinuedAsNew, raw(c.GetResult())
 		for _, ev := range c.GetCarryoverEvents() {
 			if r := ev.GetEventRaised(); r != nil {
-				d.CarryOver = append(d.CarryOver, history.NewEventRaised(time.Now(), r.GetName(), raw(r.GetInput())))
+				d.CarryOver = append(d.CarryOver, history.NewEventRaised(now, r.GetName(), raw(r.GetInput())))
 			}
 		}
 	default:

@@ -152,12 +152,7 @@ func (s *Server) authorize(ctx context.Context, fullMethod string) error {
 	}
 	var presented []string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		presented = append(presented, md.Get("x-functions-key")...)
-		for _, v := range md.Get("authorization") {
-			if scheme, token, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") {
-				presented = append(presented, strings.TrimSpace(token))
-			}
-		}
+		presented = auth.FromMetadata(md.Get)
 	}
 	if len(presented) == 0 {
 		return status.Error(codes.Unauthenticated, "this orca requires an API key: send it as metadata (authorization: Bearer KEY)")

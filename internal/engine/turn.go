@@ -192,6 +192,9 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 	var tasks []*history.Event
 	var runsHere []bool // runsHere[i]: this node has tasks[i]'s function
 	locals := 0
+	// Whether this node takes the Remote's tasks: asked once per turn, not per task (a fan-out
+	// schedules thousands).
+	remoteHere := e.acts.takesAny()
 	for _, a := range turn.Actions {
 		switch a.Type {
 		case history.TaskScheduled:
@@ -203,7 +206,7 @@ func (o *orchestrations) commitParams(r *runner, turn *replay.Turn, now time.Tim
 			declared := e.cfg.Registry.RemoteActivity(name)
 			if !here && !declared && e.cfg.Remote != nil {
 				// The Remote's workers run it: leased here while one is connected to take it.
-				here = e.acts.takesAny()
+				here = remoteHere
 			} else if !here && !declared {
 				p.Messages = append(p.Messages, &store.Message{InstanceID: r.id, ExecutionID: executionID,
 					Event: history.NewTaskFailed(now, a.EventID, &history.FailureDetails{ErrorType: "ActivityNotFound",

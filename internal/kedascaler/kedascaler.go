@@ -218,12 +218,7 @@ func (s *Server) authorize(ctx context.Context, fromMetadata ...string) error {
 	}
 	presented := fromMetadata
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		presented = append(presented, md.Get("x-functions-key")...)
-		for _, v := range md.Get("authorization") {
-			if scheme, token, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") {
-				presented = append(presented, strings.TrimSpace(token))
-			}
-		}
+		presented = append(presented, auth.FromMetadata(md.Get)...)
 	}
 	given := false
 	for _, p := range presented {
