@@ -86,6 +86,10 @@ type Config struct {
 	// Pools replaces what the dashboard and /api/pools show (tests); by default they show the
 	// pools of StartPools' scaler.
 	Pools dashboard.Pools
+	// Cluster, when set, is the Kubernetes cluster whose worker pods and nodes the dashboard
+	// shows (kubeview.View, made by orca's CLI: app does not link a Kubernetes client). The node
+	// owns it: Stop stops it if it has a Stop method.
+	Cluster dashboard.Cluster
 	// LeaderTTL is the singletons' lease (default leader.DefaultTTL): how long they can go
 	// unrun after their node died.
 	LeaderTTL time.Duration
@@ -346,7 +350,7 @@ func (a *App) assemble(ctx context.Context) error {
 		if cfg.Pools != nil {
 			pools = cfg.Pools
 		}
-		a.Sampler, err = dashboard.NewSampler(dashboard.Config{Queues: a.Queues, WorkQueue: cfg.WorkQueue, Pools: pools,
+		a.Sampler, err = dashboard.NewSampler(dashboard.Config{Queues: a.Queues, WorkQueue: cfg.WorkQueue, Pools: pools, Cluster: cfg.Cluster,
 			Items:    func() (uint64, uint64) { return a.Flow.Items.Completed.Load(), a.Flow.Items.Failed.Load() },
 			Interval: cfg.SampleInterval, Window: cfg.SampleWindow, Clock: clk, Logger: cfg.Logger.With("component", "dashboard")})
 		if err != nil {
@@ -582,6 +586,9 @@ func (a *App) Stop(ctx context.Context) error {
 	a.stopLeader()
 	if a.Sampler != nil {
 		a.Sampler.Stop()
+	}
+	if c, ok := a.cfg.Cluster.(interface{ Stop() }); ok {
+		c.Stop()
 	}
 	if a.API != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,61 @@ type File struct {
 	Pools []Pool `yaml:"pools"`
 	// Subscriptions are created or replaced at start.
 	Subscriptions []events.Subscription `yaml:"subscriptions"`
+	// Dashboard configures what the dashboard shows beyond the node's own state.
+	Dashboard Dashboard `yaml:"dashboard"`
+}
+
+// Dashboard configures the dashboard.
+type Dashboard struct {
+	// Kubernetes shows worker pods and nodes from a Kubernetes API server.
+	Kubernetes DashboardKubernetes `yaml:"kubernetes"`
+}
+
+// DashboardKubernetes is the dashboard's read-only view of a cluster (docs/kubernetes.md). It is
+// on when Deployments is not empty, Nodes is true, or a pool is a Deployment.
+type DashboardKubernetes struct {
+	// Deployments are worker Deployments, each "NAMESPACE/NAME", whose pods the page shows
+	// running and pending (e.g. the one KEDA scales). A pool's workers.deployment is shown
+	// without being listed.
+	Deployments []string `yaml:"deployments"`
+	// Nodes shows the cluster's nodes: count, ready, worker pods on each. It needs get, list
+	// and watch on nodes (a ClusterRole; the Helm chart's rbac.dashboard.nodes).
+	Nodes bool `yaml:"nodes"`
+	// Kubeconfig is the cluster's kubeconfig file (default: the first Deployment pool's
+	// kubeconfig, else in-cluster).
+	Kubeconfig string `yaml:"kubeconfig"`
+}
+
+// Watched are the Deployments the dashboard shows: the listed ones, then the pools'.
+func (f *File) Watched() []string {
+	out := append([]string{}, f.Dashboard.Kubernetes.Deployments...)
+	for _, w := range append([]Workers{f.Workers}, poolWorkers(f.Pools)...) {
+		if w.Deployment != "" && !slices.Contains(out, w.Deployment) {
+			out = append(out, w.Deployment)
+		}
+	}
+	return out
+}
+
+// ClusterKubeconfig is the kubeconfig of the dashboard's cluster ("": in-cluster).
+func (f *File) ClusterKubeconfig() string {
+	if k := f.Dashboard.Kubernetes.Kubeconfig; k != "" {
+		return k
+	}
+	for _, w := range append([]Workers{f.Workers}, poolWorkers(f.Pools)...) {
+		if w.Deployment != "" {
+			return w.Kubeconfig
+		}
+	}
+	return ""
+}
+
+func poolWorkers(pools []Pool) []Workers {
+	out := make([]Workers, len(pools))
+	for i, p := range pools {
+		out[i] = p.Workers
+	}
+	return out
 }
 
 // Log configures logging.
@@ -252,6 +308,21 @@ func (f *File) applyEnv(lookup func(string) (string, bool)) error {
 	str("ORCA_QUEUE", &f.Work.Queue)
 	str("ORCA_GRPC_LISTEN", &f.GRPC.Listen)
 	str("ORCA_EXEC", &f.Workers.Exec)
+	if v, ok := lookup("ORCA_DASHBOARD_DEPLOYMENTS"); ok {
+		f.Dashboard.Kubernetes.Deployments = nil
+		for d := range strings.SplitSeq(v, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				f.Dashboard.Kubernetes.Deployments = append(f.Dashboard.Kubernetes.Deployments, d)
+			}
+		}
+	}
+	if v, ok := lookup("ORCA_DASHBOARD_NODES"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &Error{Field: "ORCA_DASHBOARD_NODES", Msg: fmt.Sprintf("%q: use true or false", v)}
+		}
+		f.Dashboard.Kubernetes.Nodes = b
+	}
 	for _, scope := range []auth.Scope{auth.ScopeAdmin, auth.ScopeWorker, auth.ScopeReader} {
 		name := "ORCA_" + strings.ToUpper(string(scope)) + "_KEY"
 		if v, ok := lookup(name); ok && v != "" {
@@ -309,6 +380,11 @@ func (f *File) Validate() error {
 	if err := f.Workers.validate("workers"); err != nil {
 		return err
 	}
+	for i, d := range f.Dashboard.Kubernetes.Deployments {
+		if !isDeployment(d) {
+			return &Error{fmt.Sprintf("dashboard.kubernetes.deployments[%d]", i), fmt.Sprintf("%q: want NAMESPACE/NAME", d)}
+		}
+	}
 	pools := map[string]bool{DefaultPool: true}
 	for i, p := range f.Pools {
 		field := fmt.Sprintf("pools[%d]", i)
@@ -350,6 +426,12 @@ func (f *File) Validate() error {
 	return nil
 }
 
+// isDeployment reports whether s is "NAMESPACE/NAME" with two DNS labels.
+func isDeployment(s string) bool {
+	ns, name, ok := strings.Cut(s, "/")
+	return ok && poolName.MatchString(ns) && poolName.MatchString(name)
+}
+
 // validate checks a pool's settings; field names the section in errors.
 func (w Workers) validate(field string) error {
 	if w.Min < 0 || w.Max < 0 || w.Concurrency < 0 || w.Batch < 0 || w.ComputeDelay < 0 || w.TargetQueueLength < 0 ||
@@ -357,10 +439,8 @@ func (w Workers) validate(field string) error {
 		w.ScaleUpPods < 0 || w.ScaleUpPercent < 0 || w.ExecTimeout < 0 || w.VisibilityTimeout < 0 {
 		return &Error{field, "sizes, lengths and durations must not be negative (scaleDownStabilization may be: off)"}
 	}
-	if w.Deployment != "" {
-		if ns, name, ok := strings.Cut(w.Deployment, "/"); !ok || !poolName.MatchString(ns) || !poolName.MatchString(name) {
-			return &Error{field + ".deployment", fmt.Sprintf("%q: want NAMESPACE/NAME", w.Deployment)}
-		}
+	if w.Deployment != "" && !isDeployment(w.Deployment) {
+		return &Error{field + ".deployment", fmt.Sprintf("%q: want NAMESPACE/NAME", w.Deployment)}
 	}
 	if w.Batch > worker.MaxBatch {
 		return &Error{field + ".batch", fmt.Sprintf("%d: at most %d (0: as many as concurrency)", w.Batch, worker.MaxBatch)}

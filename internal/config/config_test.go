@@ -98,6 +98,7 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		"workers: {deployment: Compute/workers}":                     "workers.deployment",
 		"pools: [{name: gpu, queue: gpu, deployment: a/b/c}]":        "pools[0].deployment",
 		"workers: {execMode: batch, exec: cat}":                      "workers.execMode",
+		"dashboard: {kubernetes: {deployments: [compute/w, nope]}}":  "dashboard.kubernetes.deployments[1]",
 		"workers: {batch: 1000}":                                     "workers.batch",
 		"pools: [{name: Gpu, queue: gpu}]":                           "pools[0].name",
 		"pools: [{name: default, queue: gpu}]":                       "pools[0].name",
@@ -134,6 +135,45 @@ func TestEnvironmentOverridesTheFile(t *testing.T) {
 	}
 	if err := f.applyEnv(env(map[string]string{"ORCA_MAX_WORKERS": "many"})); err == nil || !strings.Contains(err.Error(), "ORCA_MAX_WORKERS") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDashboardWatchesTheListedAndThePoolsDeployments: the listed Deployments, then the pools'
+// (once each); the cluster is the listed kubeconfig's, else the first Deployment pool's; the
+// environment replaces the list and sets nodes.
+func TestDashboardWatchesTheListedAndThePoolsDeployments(t *testing.T) {
+	f, err := Parse(strings.NewReader(`
+dashboard: {kubernetes: {deployments: [keda/workers, compute/gpu]}}
+workers: {deployment: compute/cpu, kubeconfig: /etc/kube/a}
+pools: [{name: gpu, queue: gpu, deployment: compute/gpu, kubeconfig: /etc/kube/b}]
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.Watched(), " "); got != "keda/workers compute/gpu compute/cpu" {
+		t.Fatalf("Watched() = %s", got)
+	}
+	if got := f.ClusterKubeconfig(); got != "/etc/kube/a" {
+		t.Fatalf("ClusterKubeconfig() = %q, want the workers section's", got)
+	}
+	f.Dashboard.Kubernetes.Kubeconfig = "/etc/kube/c"
+	if got := f.ClusterKubeconfig(); got != "/etc/kube/c" {
+		t.Fatalf("ClusterKubeconfig() = %q, want the dashboard's own", got)
+	}
+	if err := f.applyEnv(env(map[string]string{"ORCA_DASHBOARD_DEPLOYMENTS": " ns/a, ,ns/b", "ORCA_DASHBOARD_NODES": "true"})); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.Dashboard.Kubernetes.Deployments, " "); got != "ns/a ns/b" || !f.Dashboard.Kubernetes.Nodes {
+		t.Fatalf("from the environment: %q, nodes %v", got, f.Dashboard.Kubernetes.Nodes)
+	}
+	if err := f.applyEnv(env(map[string]string{"ORCA_DASHBOARD_NODES": "sure"})); err == nil || !strings.Contains(err.Error(), "ORCA_DASHBOARD_NODES") {
+		t.Fatalf("err = %v", err)
+	}
+	if w := (&File{}).Watched(); len(w) != 0 {
+		t.Fatal("an empty configuration watches something")
 	}
 }
 

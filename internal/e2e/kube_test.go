@@ -4,23 +4,25 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/kubetest"
 )
 
 // TestServerSizesAKubernetesDeployment: `orca server` with a workers section naming a Deployment
 // (workers.deployment, a kubeconfig) sizes it on a real control plane: a run of 500 items takes
 // it from 0 replicas up, and once an `orca worker` process (the stand-in for the pods, which
-// run no code on kwok's fake nodes) has computed them, back to 0 after the cooldown.
+// run no code on kwok's fake nodes) has computed them, back to 0 after the cooldown. Its
+// dashboard shows the Deployment's pods.
 func TestServerSizesAKubernetesDeployment(t *testing.T) {
 	c := kubetest.Start(t)
 	cs := c.Client()
@@ -28,13 +30,7 @@ func TestServerSizesAKubernetesDeployment(t *testing.T) {
 	if _, err := cs.CoreV1().Nodes().Create(ctx, kubetest.FakeNode("kwok-0"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	labels := map[string]string{"app": "orca-worker"}
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "orca-worker"}, Spec: appsv1.DeploymentSpec{
-		Replicas: new(int32), Selector: &metav1.LabelSelector{MatchLabels: labels},
-		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
-			NodeSelector: map[string]string{kubetest.FakeNodeLabel: "kwok"}, Tolerations: []corev1.Toleration{kubetest.FakeNodeToleration},
-			Containers: []corev1.Container{{Name: "worker", Image: "registry.invalid/orca:test", Args: []string{"worker"}}}}}}}
-	if _, err := cs.AppsV1().Deployments(metav1.NamespaceDefault).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.AppsV1().Deployments(metav1.NamespaceDefault).Create(ctx, kubetest.WorkerDeployment("orca-worker", 0), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	replicas := func(ctx context.Context) int32 {
@@ -69,6 +65,23 @@ func TestServerSizesAKubernetesDeployment(t *testing.T) {
 	id := startRun(t, newClient(t, "http://"+addr), "500")
 	c.WaitFor(time.Minute, "the server to scale the deployment up", func(ctx context.Context) (bool, error) { return replicas(ctx) >= 1, nil })
 	c.WaitFor(time.Minute, "the deployment at its maximum", func(ctx context.Context) (bool, error) { return replicas(ctx) == 3, nil })
+	// The dashboard shows the pool's pods without being told (dashboard.kubernetes lists none).
+	c.WaitFor(time.Minute, "the dashboard's 3 running pods", func(context.Context) (bool, error) {
+		var series struct {
+			Kubernetes *dashboard.ClusterState `json:"kubernetes"`
+		}
+		resp, err := http.Get("http://" + addr + "/api/dashboard/series")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&series); err != nil {
+			return false, err
+		}
+		k := series.Kubernetes
+		return k != nil && !k.NodesWatched && len(k.Deployments) == 1 &&
+			k.Deployments[0] == dashboard.DeploymentPods{Name: "default/orca-worker", Running: 3}, nil
+	})
 
 	startProcess(t, logs, "worker", "--server", "http://"+addr, "--log-level", "warn")
 	if st := waitRun(t, newClient(t, "http://"+addr), id, 2*time.Minute); st.RuntimeStatus != "Completed" {

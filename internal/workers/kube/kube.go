@@ -122,17 +122,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, log: cfg.Logger, deployments: deployments, selector: sel, stop: make(chan struct{}), want: -1,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
-	pods := core.Pods(cfg.Namespace)
-	p.pods = cache.NewSharedIndexInformer(&cache.ListWatch{
-		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = sel.String()
-			return pods.List(context.Background(), o)
-		},
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = sel.String()
-			return pods.Watch(context.Background(), o)
-		},
-	}, &corev1.Pod{}, 0, cache.Indexers{})
+	p.pods = PodInformer(core, cfg.Namespace, sel, nil)
 	go p.pods.Run(p.stop)
 	if !cache.WaitForCacheSync(ctx.Done(), p.pods.HasSynced) {
 		close(p.stop)
@@ -214,17 +204,45 @@ func (p *Provider) Workers() scaler.Workers {
 		if !ok || !p.selector.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
-		switch {
-		case pod.DeletionTimestamp != nil:
+		switch StateOf(pod) {
+		case Stopping:
 			w.Stopping++
-		case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
-		case pod.Status.Phase == corev1.PodRunning && ready(pod):
+		case Ready:
 			w.Ready++
-		default:
+		case Starting:
 			w.Starting++
 		}
 	}
 	return w
+}
+
+// A PodState is where a worker pod is in its life, as the scaler and the dashboard count it.
+type PodState int
+
+// The PodStates.
+const (
+	// Starting: pending (not scheduled, or its containers not started) or running but not ready.
+	Starting PodState = iota
+	// Ready: running and ready.
+	Ready
+	// Stopping: being deleted.
+	Stopping
+	// Ended: succeeded or failed, no longer a worker.
+	Ended
+)
+
+// StateOf is pod's state.
+func StateOf(pod *corev1.Pod) PodState {
+	switch {
+	case pod.DeletionTimestamp != nil:
+		return Stopping
+	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+		return Ended
+	case pod.Status.Phase == corev1.PodRunning && ready(pod):
+		return Ready
+	default:
+		return Starting
+	}
 }
 
 func ready(pod *corev1.Pod) bool {
@@ -234,6 +252,32 @@ func ready(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// PodInformer is an informer of the pods in namespace that sel selects, not yet running. When
+// observe is not nil, it is given each list and watch request's outcome (nil on success), so a
+// caller can tell a cluster it cannot reach from one with no pods.
+func PodInformer(core typedcorev1.CoreV1Interface, namespace string, sel labels.Selector, observe func(error)) cache.SharedIndexInformer {
+	pods := core.Pods(namespace)
+	return cache.NewSharedIndexInformer(&cache.ListWatch{
+		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = sel.String()
+			l, err := pods.List(context.Background(), o)
+			return l, observed(observe, err)
+		},
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel.String()
+			w, err := pods.Watch(context.Background(), o)
+			return w, observed(observe, err)
+		},
+	}, &corev1.Pod{}, 0, cache.Indexers{})
+}
+
+func observed(observe func(error), err error) error {
+	if observe != nil {
+		observe(err)
+	}
+	return err
 }
 
 // Stop implements scaler.Provider. The Deployment keeps its replicas: the workers belong to the

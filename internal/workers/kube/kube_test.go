@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/orcahq/orca/compute"
@@ -24,27 +22,10 @@ import (
 	"github.com/orcahq/orca/worker"
 )
 
-// workersDeployment creates the Deployment "workers" at zero replicas, its pods bound to kwok's
-// fake nodes (they run no code: kwok reports them Running and Ready).
+// workersDeployment creates the Deployment "workers" at zero replicas on kwok's fake nodes.
 func workersDeployment(t *testing.T, c *kubetest.Cluster) {
 	t.Helper()
-	labels := map[string]string{"app": "orca-worker"}
-	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "workers"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: new(int32),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					NodeSelector: map[string]string{kubetest.FakeNodeLabel: "kwok"},
-					Tolerations:  []corev1.Toleration{kubetest.FakeNodeToleration},
-					Containers:   []corev1.Container{{Name: "worker", Image: "registry.invalid/orca:test", Args: []string{"worker"}}},
-				},
-			},
-		},
-	}
-	if _, err := c.Client().AppsV1().Deployments(metav1.NamespaceDefault).Create(t.Context(), dep, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client().AppsV1().Deployments(metav1.NamespaceDefault).Create(t.Context(), kubetest.WorkerDeployment("workers", 0), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
