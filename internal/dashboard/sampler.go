@@ -46,6 +46,9 @@ type Config struct {
 	Items func() (completed, failed uint64)
 	// Nodes counts the orca servers; nil: 1.
 	Nodes func() int
+	// Cluster is the Kubernetes cluster's pods and nodes; nil: none (the page shows no
+	// Kubernetes charts).
+	Cluster Cluster
 	// Interval is the time between samples (default 1s); Window how far back they are kept
 	// (default 30m).
 	Interval time.Duration
@@ -66,6 +69,8 @@ type Sample struct {
 	Failed    uint64       `json:"failed"`
 	Nodes     int          `json:"nodes"`
 	Pools     []PoolSample `json:"pools,omitempty"`
+	// Cluster is set when Config.Cluster is.
+	Cluster *ClusterSample `json:"kubernetes,omitempty"`
 }
 
 // PoolSample is a pool's workers at a sample: starting (Kubernetes: pending pods), ready
@@ -87,6 +92,8 @@ type Series struct {
 	WindowSeconds   float64           `json:"windowSeconds"`
 	Samples         []Sample          `json:"samples"`
 	Decisions       []scaler.Decision `json:"decisions"`
+	// Cluster is the Kubernetes cluster now, when Config.Cluster is set.
+	Cluster *ClusterState `json:"kubernetes,omitempty"`
 }
 
 // Sampler records a bounded time series of the queue, the pools and the item counters, so a
@@ -184,6 +191,9 @@ func (s *Sampler) runOnce(ctx context.Context) {
 				Stopping: p.Workers.Stopping, Desired: p.Desired})
 		}
 	}
+	if s.cfg.Cluster != nil {
+		smp.Cluster = sampleOf(s.cfg.Cluster.State())
+	}
 	s.mu.Lock()
 	s.ring[s.next] = smp
 	s.next = (s.next + 1) % len(s.ring)
@@ -228,6 +238,10 @@ func (s *Sampler) Series(since time.Time) Series {
 		}
 	}
 	s.mu.Unlock()
+	if s.cfg.Cluster != nil {
+		st := s.cfg.Cluster.State()
+		out.Cluster = &st
+	}
 	if s.cfg.Pools == nil {
 		return out
 	}

@@ -114,6 +114,44 @@ func TestSamplerRecordsAndBounds(t *testing.T) {
 	}
 }
 
+// fakeCluster is a cluster whose state the test sets.
+type fakeCluster struct{ st ClusterState }
+
+func (f *fakeCluster) State() ClusterState { return f.st }
+
+// TestSamplerCluster: each sample keeps the Deployments' pods and the nodes' counts; the series
+// carries the cluster's state now, nodes and errors included.
+func TestSamplerCluster(t *testing.T) {
+	c := &fakeCluster{st: ClusterState{Deployments: []DeploymentPods{{Name: "compute/workers", Running: 2, Pending: 1}},
+		NodesWatched: true, Nodes: []Node{{Name: "a", Ready: true, WorkerPods: 3}, {Name: "b"}}, Errors: []string{}}}
+	s, _, clk := newTestSampler(t, Config{Interval: time.Second, Window: time.Minute, Cluster: c})
+	s.runOnce(t.Context())
+	c.st = ClusterState{Deployments: []DeploymentPods{{Name: "compute/workers", Running: 3}}, NodesWatched: true,
+		Nodes: []Node{{Name: "a", Ready: true, WorkerPods: 3}}, Errors: []string{"nodes: forbidden"}}
+	clk.Advance(time.Second)
+	s.runOnce(t.Context())
+	got := s.Series(time.Time{})
+	if len(got.Samples) != 2 {
+		t.Fatalf("samples %+v", got.Samples)
+	}
+	first, second := got.Samples[0].Cluster, got.Samples[1].Cluster
+	if first == nil || first.Nodes != 2 || first.NodesReady != 1 || len(first.Deployments) != 1 ||
+		first.Deployments[0] != (DeploymentPods{Name: "compute/workers", Running: 2, Pending: 1}) {
+		t.Fatalf("first sample's cluster %+v", first)
+	}
+	if second == nil || second.Nodes != 1 || second.NodesReady != 1 || second.Deployments[0].Running != 3 {
+		t.Fatalf("second sample's cluster %+v", second)
+	}
+	if got.Cluster == nil || len(got.Cluster.Nodes) != 1 || len(got.Cluster.Errors) != 1 {
+		t.Fatalf("the series' cluster now: %+v", got.Cluster)
+	}
+	none, _, _ := newTestSampler(t, Config{Interval: time.Second, Window: time.Minute})
+	none.runOnce(t.Context())
+	if got := none.Series(time.Time{}); got.Cluster != nil || got.Samples[0].Cluster != nil {
+		t.Fatalf("a sampler without a cluster reports one: %+v", got)
+	}
+}
+
 func TestSamplerPools(t *testing.T) {
 	pools := &fakePools{status: scaler.PoolStatus{Name: "compute", Desired: 3,
 		Workers: scaler.Workers{Starting: 1, Ready: 2, Stopping: 1}}}

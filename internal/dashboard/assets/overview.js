@@ -1,6 +1,7 @@
 // The overview: live tiles and charts of the work queue, the workers, throughput, the poison
-// queue and the nodes (from the server's sampler, so a fresh page has the last minutes), the
-// worker pools, and the orchestrations.
+// queue and the orca servers (from the server's sampler, so a fresh page has the last minutes),
+// the worker pods and the nodes of a Kubernetes cluster when the server watches one, the worker
+// pools, and the orchestrations.
 
 import {DF, request} from './api.js';
 import {TimeChart} from './charts.js';
@@ -17,7 +18,7 @@ const THROUGHPUT_SPAN = 5000;
 
 // The samples outlive the view: coming back to the overview asks only for what is new.
 const series = {samples: [], lastT: 0, decisions: new Map(), interval: 1000, window: 1800_000, workQueue: 'input',
-  offset: 0, pools: []};
+  offset: 0, pools: [], cluster: null};
 const ui = {view: 300, status: '', prefix: '', count: PAGE};
 
 // serverNow estimates the server's clock (ages are computed against it, not the browser's).
@@ -30,6 +31,7 @@ function mergeSeries(data) {
   series.window = (data.windowSeconds || 1800) * 1000;
   series.workQueue = data.workQueue || series.workQueue;
   series.offset = Date.parse(data.now) - Date.now();
+  series.cluster = data.kubernetes || null;
   for (const s of data.samples) {
     if (s.t > series.lastT) {
       series.samples.push(s);
@@ -50,7 +52,7 @@ function sum(pools, key) {
 // points turns the samples into each chart's points; items/s is the finished count's slope
 // over THROUGHPUT_SPAN.
 function points() {
-  const out = {queue: [], workers: [], throughput: [], poison: [], nodes: []};
+  const out = {queue: [], workers: [], throughput: [], poison: [], nodes: [], pods: [], kubeNodes: []};
   const ss = series.samples;
   let j = 0;
   for (let i = 0; i < ss.length; i++) {
@@ -61,6 +63,11 @@ function points() {
       stopping: sum(pools, 'stopping'), desired: sum(pools, 'desired')} : {}});
     out.poison.push({t: s.t, v: {poison: s.poison}});
     out.nodes.push({t: s.t, v: {nodes: s.nodes}});
+    const k = s.kubernetes;
+    const deployments = k ? k.deployments || [] : [];
+    out.pods.push({t: s.t, v: k ? {running: sum(deployments, 'running'), pending: sum(deployments, 'pending'),
+      stopping: sum(deployments, 'stopping')} : {}});
+    out.kubeNodes.push({t: s.t, v: k ? {nodes: k.nodes, ready: k.nodesReady} : {}});
     while (j < i - 1 && s.t - ss[j + 1].t >= THROUGHPUT_SPAN) j++;
     if (i > 0) {
       const a = ss[j];
@@ -101,11 +108,20 @@ export function overview(main, ctx) {
       {key: 'failed', label: 'failed', color: COLORS.red}]}),
     poison: new TimeChart({id: 'poison', title: 'Poison queue', step: true, series: [
       {key: 'poison', label: 'messages', color: COLORS.red, area: true}]}),
-    nodes: new TimeChart({id: 'nodes', title: 'Nodes', step: true, series: [
-      {key: 'nodes', label: 'orca servers', color: COLORS.violet, area: true}]}),
+    nodes: new TimeChart({id: 'nodes', title: 'orca servers', step: true, series: [
+      {key: 'nodes', label: 'servers', color: COLORS.violet, area: true}]}),
+    pods: new TimeChart({id: 'pods', title: 'Worker pods (Kubernetes)', step: true, series: [
+      {key: 'running', label: 'running', color: COLORS.green, area: true},
+      {key: 'pending', label: 'pending', color: COLORS.amber},
+      {key: 'stopping', label: 'stopping', color: COLORS.gray, dash: '2 3'}]}),
+    kubeNodes: new TimeChart({id: 'kube-nodes', title: 'Kubernetes nodes', step: true, series: [
+      {key: 'nodes', label: 'nodes', color: COLORS.teal, area: true},
+      {key: 'ready', label: 'ready', color: COLORS.green, dash: '6 4'}]}),
   };
+  charts.pods.el.hidden = true;
+  charts.kubeNodes.el.hidden = true;
   const tiles = {queue: tile('queue', 'Queue'), workers: tile('workers', 'Workers'), rate: tile('rate', 'Throughput'),
-    poison: tile('poison', 'Poison'), nodes: tile('nodes', 'Nodes'), runs: tile('runs', 'Running')};
+    poison: tile('poison', 'Poison'), nodes: tile('nodes', 'Servers'), runs: tile('runs', 'Running')};
 
   const windowButtons = WINDOWS.map(([sec, label]) => h('button', {type: 'button', class: 'seg', 'data-window': sec,
     'aria-pressed': String(ui.view === sec), onclick: () => {
@@ -119,6 +135,18 @@ export function overview(main, ctx) {
     h('div', {class: 'table-wrap'}, h('table', null, h('thead', null, h('tr', null,
       ['Pool', 'Queue', 'Provider', 'Ready', 'Starting', 'Stopping', 'Desired', 'Min–max', 'Target', 'Queue length', 'Last resize']
         .map((c) => h('th', null, c)))), poolsBody)));
+
+  // The cluster's worker Deployments and nodes, now (the charts above have their history).
+  const deploymentsBody = h('tbody');
+  const nodesBody = h('tbody');
+  const clusterErrors = h('ul', {class: 'cluster-errors'});
+  const nodesWrap = h('div', {class: 'table-wrap'}, h('table', {class: 'kube-nodes'}, h('thead', null, h('tr', null,
+    ['Node', 'Status', 'Worker pods', 'Age'].map((c) => h('th', null, c)))), nodesBody));
+  const clusterCard = h('section', {class: 'card cluster', hidden: true}, h('h2', null, 'Kubernetes'), clusterErrors,
+    h('div', {class: 'cluster-tables'},
+      h('div', {class: 'table-wrap'}, h('table', {class: 'kube-deployments'}, h('thead', null, h('tr', null,
+        ['Worker Deployment', 'Running', 'Pending', 'Stopping'].map((c) => h('th', null, c)))), deploymentsBody)),
+      nodesWrap));
 
   const chips = h('div', {class: 'chips', role: 'group', 'aria-label': 'Filter by status'});
   const prefix = h('input', {type: 'search', class: 'search', placeholder: 'Instance id prefix', 'aria-label': 'Instance id prefix',
@@ -141,7 +169,7 @@ export function overview(main, ctx) {
     h('section', {class: 'tiles'}, Object.values(tiles).map((t) => t.el)),
     h('div', {class: 'section-head'}, h('h2', null, 'Live'), h('div', {class: 'segmented', role: 'group', 'aria-label': 'Time window'}, windowButtons)),
     h('section', {class: 'charts'}, Object.values(charts).map((c) => c.el)),
-    poolsCard, runs);
+    clusterCard, poolsCard, runs);
 
   let debounce = 0;
   prefix.addEventListener('input', () => {
@@ -166,9 +194,18 @@ export function overview(main, ctx) {
     charts.throughput.render({points: p.throughput, from, to, gap});
     charts.poison.render({points: p.poison, from, to, gap});
     charts.nodes.render({points: p.nodes, from, to, gap});
+    const cluster = series.cluster;
+    charts.pods.el.hidden = !cluster;
+    charts.kubeNodes.el.hidden = !cluster || !cluster.nodesWatched;
+    if (cluster) {
+      charts.pods.render({points: p.pods, from, to, gap});
+      if (cluster.nodesWatched) charts.kubeNodes.render({points: p.kubeNodes, from, to, gap});
+      charts.pods.setNote('Pods of the worker Deployments: running and ready, pending (not scheduled, started or ready yet), being deleted.');
+    }
     charts.workers.setNote(series.pools.length
       ? 'Ready workers are the seeds\u2019 running pods, starting ones their pending pods. Triangles mark the scaler\u2019s resizes (hover for the reason).'
-      : 'No worker pools on this node: workers that connect over HTTP (orca worker) are not counted here.');
+      : series.cluster ? 'No worker pools on this node (another scaler, such as KEDA, sizes the workers): their pods are below.'
+        : 'No worker pools on this node: workers that connect over HTTP (orca worker) are not counted here.');
     drawTiles(p);
   }
 
@@ -178,9 +215,17 @@ export function overview(main, ctx) {
     tiles.queue.value.textContent = fmtNumber(s.visible + s.inFlight);
     tiles.queue.sub.textContent = `${fmtNumber(s.visible)} waiting · ${fmtNumber(s.inFlight)} in flight`;
     const pools = s.pools || [];
-    tiles.workers.value.textContent = pools.length ? fmtNumber(sum(pools, 'ready')) : '–';
-    tiles.workers.sub.textContent = pools.length
-      ? `${fmtNumber(sum(pools, 'starting'))} starting · desired ${fmtNumber(sum(pools, 'desired'))}` : 'no pools';
+    const pods = s.kubernetes ? s.kubernetes.deployments || [] : [];
+    if (pools.length) {
+      tiles.workers.value.textContent = fmtNumber(sum(pools, 'ready'));
+      tiles.workers.sub.textContent = `${fmtNumber(sum(pools, 'starting'))} starting · desired ${fmtNumber(sum(pools, 'desired'))}`;
+    } else if (pods.length) { // workers another scaler (KEDA) sizes: their pods
+      tiles.workers.value.textContent = fmtNumber(sum(pods, 'running'));
+      tiles.workers.sub.textContent = `pods · ${fmtNumber(sum(pods, 'pending'))} pending`;
+    } else {
+      tiles.workers.value.textContent = '–';
+      tiles.workers.sub.textContent = 'no pools';
+    }
     const r = p.throughput[p.throughput.length - 1];
     tiles.rate.value.textContent = r ? `${fmtRate(r.v.completed + r.v.failed)}/s` : '–';
     tiles.rate.sub.textContent = `${fmtNumber(s.completed)} done · ${fmtNumber(s.failed)} failed`;
@@ -189,6 +234,27 @@ export function overview(main, ctx) {
     tiles.poison.sub.textContent = `in ${series.workQueue}-poison`;
     tiles.nodes.value.textContent = fmtNumber(s.nodes);
     tiles.nodes.sub.textContent = s.nodes === 1 ? 'this server' : 'orca servers';
+  }
+
+  function drawCluster() {
+    const c = series.cluster;
+    clusterCard.hidden = !c;
+    if (!c) return;
+    replace(clusterErrors, (c.errors || []).map((e) => h('li', null, e)));
+    replace(deploymentsBody, (c.deployments || []).map((d) => h('tr', {'data-deployment': d.name},
+      h('td', {class: 'mono'}, d.name), h('td', {class: 'num'}, fmtNumber(d.running)),
+      h('td', {class: 'num'}, fmtNumber(d.pending)), h('td', {class: 'num'}, fmtNumber(d.stopping)))));
+    nodesWrap.hidden = !c.nodesWatched;
+    const now = serverNow();
+    replace(nodesBody, (c.nodes || []).map((n) => h('tr', {'data-node': n.name},
+      h('td', {class: 'mono'}, n.name),
+      h('td', null, h('span', {class: `badge ${n.ready ? 'st-completed' : 'st-failed'}`}, n.ready ? 'Ready' : 'NotReady'),
+        n.unschedulable ? h('span', {class: 'muted'}, ' cordoned') : null),
+      h('td', {class: 'num'}, fmtNumber(n.workerPods)),
+      h('td', {class: 'num', title: n.created}, fmtAge(now - Date.parse(n.created))))));
+    if (c.nodesWatched && !(c.nodes || []).length) {
+      nodesBody.append(h('tr', null, h('td', {colspan: 4, class: 'empty'}, 'No nodes.')));
+    }
   }
 
   function drawPools() {
@@ -260,6 +326,7 @@ export function overview(main, ctx) {
     mergeSeries(s.data);
     series.pools = pools.data.pools || [];
     drawCharts();
+    drawCluster();
     drawPools();
   }
 
