@@ -125,6 +125,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("server envFrom %+v, want the Secret %s", c.EnvFrom, fullname)
 	}
 	c.value(t, "ORCA_QUEUE", "input")
+	c.value(t, "ORCA_DASHBOARD_DEPLOYMENTS", namespace+"/"+workers)
+	c.value(t, "ORCA_DASHBOARD_NODES", "true")
 	if c.port("http") != 7071 || c.port("keda") != 9090 {
 		t.Errorf("server ports %+v", c.Ports)
 	}
@@ -204,6 +206,7 @@ func TestDefaults(t *testing.T) {
 	}
 
 	checkRole(t, m, "Role/"+fullname+"-dashboard", "", "pods", nil, "get", "list", "watch")
+	checkRole(t, m, "Role/"+fullname+"-dashboard", "apps", "deployments", []string{workers}, "get")
 	checkRole(t, m, "ClusterRole/"+namespace+"-"+fullname+"-nodes", "", "nodes", nil, "get", "list", "watch")
 	checkBinding(t, m, "RoleBinding/"+fullname+"-dashboard", "Role", fullname+"-dashboard", fullname)
 	checkBinding(t, m, "ClusterRoleBinding/"+namespace+"-"+fullname+"-nodes", "ClusterRole", namespace+"-"+fullname+"-nodes", fullname)
@@ -349,6 +352,11 @@ func TestRBACOff(t *testing.T) {
 	var srv deployment
 	m.get(t, "Deployment/"+fullname, &srv)
 	pod := srv.Spec.Template.Spec
+	for _, name := range []string{"ORCA_DASHBOARD_DEPLOYMENTS", "ORCA_DASHBOARD_NODES"} {
+		if _, ok := pod.Containers[0].env(name); ok {
+			t.Errorf("%s without the RBAC to read the cluster", name)
+		}
+	}
 	if pod.ServiceAccountName != "default" || pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Errorf("server serviceAccount %q automount %v, want default without a token", pod.ServiceAccountName, pod.AutomountServiceAccountToken)
 	}
