@@ -99,6 +99,39 @@ func (s *Server) ResumeInstance(ctx context.Context, req *dtpb.ResumeRequest) (*
 	return &dtpb.ResumeResponse{}, nil
 }
 
+// RewindInstance implements dtpb.TaskHubSidecarServiceServer as the DF API's rewind: a Failed
+// instance runs again from before its failure (failed activities run again, failed
+// sub-orchestrations are rewound, everything that succeeded is kept). An instance in another
+// status is FAILED_PRECONDITION, an unknown one NOT_FOUND. orca rewinds in the engine: the
+// worker never sees the request (no RewindOrchestration action), only the cut history.
+//
+// The call returns once the instance has been rewound (it is no longer Failed, or it has failed
+// again), as the SDK's own backend does, so that a wait for its completion right after it does
+// not see the old failure; after rewindWait it returns anyway: the request is kept and carried
+// out when the instance next runs.
+func (s *Server) RewindInstance(ctx context.Context, req *dtpb.RewindInstanceRequest) (*dtpb.RewindInstanceResponse, error) {
+	id := req.GetInstanceId()
+	before, err := s.eng.Get(ctx, id, false)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if err := s.eng.Rewind(ctx, id, req.GetReason().GetValue()); err != nil {
+		return nil, grpcError(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, rewindWait)
+	defer cancel()
+	_, err = s.eng.WaitFor(wctx, id, false, func(in *store.Instance) bool {
+		return in.Status != store.StatusFailed || !in.UpdatedAt.Equal(before.UpdatedAt)
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, grpcError(ctx.Err())
+	}
+	return &dtpb.RewindInstanceResponse{}, nil
+}
+
+// rewindWait bounds how long RewindInstance waits for the rewind to happen.
+const rewindWait = 10 * time.Second
+
 // RestartInstance implements dtpb.TaskHubSidecarServiceServer.
 func (s *Server) RestartInstance(ctx context.Context, req *dtpb.RestartInstanceRequest) (*dtpb.RestartInstanceResponse, error) {
 	id, err := s.eng.Restart(ctx, req.GetInstanceId(), req.GetRestartWithNewInstanceId())

@@ -11,8 +11,10 @@ const quiet = { error() {}, warn() {}, info() {}, debug() {} };
 const statusName = (s) => OrchestrationStatus[s];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// flaky fails the first two attempts of each instance's call.
+// flaky fails the first two attempts of each instance's call; failOnce the first of each
+// instance's.
 const attempts = new Map();
+const failed = new Set();
 
 function register(worker) {
   worker.addNamedActivity("square", (_ctx, x) => x * x);
@@ -25,6 +27,13 @@ function register(worker) {
       throw new Error(`flaky attempt ${n}`);
     }
     return { value: x, attempts: n };
+  });
+  worker.addNamedActivity("failOnce", (ctx, x) => {
+    if (!failed.has(ctx.orchestrationId)) {
+      failed.add(ctx.orchestrationId);
+      throw new Error("first attempt fails");
+    }
+    return x * 10;
   });
   worker.addNamedOrchestrator("fanout", async function* (ctx, n) {
     const tasks = [];
@@ -67,6 +76,15 @@ function register(worker) {
       return;
     }
     return n;
+  });
+  // brittle calls add1, then failOnce without a retry policy: its first run fails.
+  worker.addNamedOrchestrator("brittle", async function* (ctx, x) {
+    const y = yield ctx.callActivity("add1", x);
+    return yield ctx.callActivity("failOnce", y);
+  });
+  worker.addNamedOrchestrator("brittleParent", async function* (ctx, x) {
+    const child = yield ctx.callSubOrchestrator("brittle", x);
+    return { child };
   });
   worker.addNamedOrchestrator("failing", async function* () {
     throw new Error("boom");
@@ -154,6 +172,32 @@ async function main() {
   await run(client, "failing", async () => {
     const id = await client.scheduleNewOrchestration("failing");
     report("failing", await wait(id));
+  });
+  await run(client, "rewind", async () => {
+    const id = await client.scheduleNewOrchestration("brittle", 1);
+    const first = await wait(id);
+    await client.rewindInstance(id, "try again");
+    report("rewind", await wait(id), { before: statusName(first.runtimeStatus) });
+  });
+  await run(client, "rewindChild", async () => {
+    const id = await client.scheduleNewOrchestration("brittleParent", 2);
+    const first = await wait(id);
+    await client.rewindInstance(id, "try again");
+    report("rewindChild", await wait(id), { before: statusName(first.runtimeStatus) });
+  });
+  await run(client, "rewindRefused", async () => {
+    const id = await client.scheduleNewOrchestration("sequence", 1);
+    await wait(id);
+    const errors = [];
+    for (const target of [id, "no-such-instance"]) {
+      try {
+        await client.rewindInstance(target, "why");
+        errors.push("none");
+      } catch (err) {
+        errors.push(String(err.cause ? err.cause.code : err.message));
+      }
+    }
+    console.log(JSON.stringify({ scenario: "rewindRefused", id, refusals: errors }));
   });
   await run(client, "history", async () => {
     const id = await client.scheduleNewOrchestration("sequence", 2);
