@@ -75,10 +75,17 @@ func (s *Server) RaiseEvent(ctx context.Context, req *dtpb.RaiseEventRequest) (*
 }
 
 // TerminateInstance implements dtpb.TaskHubSidecarServiceServer. Its output (JSON) becomes the
-// instance's output. recursive is not served: sub-orchestrations run on.
+// instance's output. With recursive, the unfinished sub-orchestrations below the instance are
+// terminated too, with the same output, once the instance has ended (see terminateTree).
 func (s *Server) TerminateInstance(ctx context.Context, req *dtpb.TerminateRequest) (*dtpb.TerminateResponse, error) {
-	if err := s.eng.Terminate(ctx, req.GetInstanceId(), req.GetOutput().GetValue()); err != nil {
+	id, output := req.GetInstanceId(), req.GetOutput().GetValue()
+	if err := s.eng.Terminate(ctx, id, output); err != nil {
 		return nil, grpcError(err)
+	}
+	if req.GetRecursive() {
+		if err := s.terminateChildren(ctx, id, output, 0); err != nil {
+			return nil, grpcError(err)
+		}
 	}
 	return &dtpb.TerminateResponse{}, nil
 }
@@ -207,26 +214,36 @@ func (s *Server) ListInstanceIds(ctx context.Context, req *dtpb.ListInstanceIdsR
 }
 
 // PurgeInstances implements dtpb.TaskHubSidecarServiceServer: one finished instance, or every
-// finished one a filter selects. recursive is not served.
+// finished one a filter selects. With recursive, the finished sub-orchestrations below each are
+// deleted too (see purgeTree) and counted.
 func (s *Server) PurgeInstances(ctx context.Context, req *dtpb.PurgeInstancesRequest) (*dtpb.PurgeInstancesResponse, error) {
 	switch r := req.GetRequest().(type) {
 	case *dtpb.PurgeInstancesRequest_InstanceId:
-		err := s.eng.Purge(ctx, r.InstanceId)
+		purge := func() (int, error) { return 1, s.eng.Purge(ctx, r.InstanceId) }
+		if req.GetRecursive() {
+			purge = func() (int, error) { return s.purgeTree(ctx, r.InstanceId, 0) }
+		}
+		n, err := purge()
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return &dtpb.PurgeInstancesResponse{DeletedInstanceCount: 0}, nil
 		case err != nil:
 			return nil, grpcError(err)
 		}
-		return &dtpb.PurgeInstancesResponse{DeletedInstanceCount: 1}, nil
+		return &dtpb.PurgeInstancesResponse{DeletedInstanceCount: int32(n)}, nil
 	case *dtpb.PurgeInstancesRequest_PurgeInstanceFilter:
 		f := r.PurgeInstanceFilter
 		statuses, err := statusesIn(f.GetRuntimeStatus())
 		if err != nil {
 			return nil, err
 		}
-		n, err := s.eng.PurgeMany(ctx, store.InstancePurgeParams{Statuses: statuses, CreatedFrom: when(f.GetCreatedTimeFrom()),
-			CreatedTo: when(f.GetCreatedTimeTo())})
+		p := store.InstancePurgeParams{Statuses: statuses, CreatedFrom: when(f.GetCreatedTimeFrom()), CreatedTo: when(f.GetCreatedTimeTo())}
+		var n int
+		if req.GetRecursive() {
+			n, err = s.purgeMatching(ctx, p)
+		} else {
+			n, err = s.eng.PurgeMany(ctx, p)
+		}
 		if err != nil {
 			return nil, grpcError(err)
 		}

@@ -38,6 +38,7 @@ type scenarioResult struct {
 	Raised           string     `json:"raised"`
 	Before           string     `json:"before"`
 	Refusals         []string   `json:"refusals"`
+	Children         []string   `json:"children"`
 }
 
 // TestJSSDKRunsOnOrca runs orchestrators and activities written with @microsoft/durabletask-js
@@ -112,6 +113,23 @@ func TestJSSDKRunsOnOrca(t *testing.T) {
 		if counts := taskResults(t, a, r.ID); counts[1] != 1 || counts[2] != 1 {
 			t.Errorf("rewind: TaskCompleted by task id %v, want add1 (#1) once and failOnce (#2) once", counts)
 		}
+	}
+	// Recursive terminate ends the whole chain; without it the children run on.
+	if r := expect("terminateTree", "TERMINATED", `"stop"`); strings.Join(r.Children, ",") != "TERMINATED,TERMINATED" {
+		t.Errorf("terminateTree: children %v, want both TERMINATED", r.Children)
+	}
+	if r := expect("terminateOne", "TERMINATED", `"stop"`); strings.Join(r.Children, ",") != "RUNNING,RUNNING" {
+		t.Errorf("terminateOne: children %v, want both RUNNING", r.Children)
+	}
+	// Recursive purge deletes the children too and counts them.
+	if r := results["purgeTree"]; r.Deleted != 2 || r.After != "gone" {
+		t.Errorf("purgeTree: deleted %d, the child afterwards %s; want 2, gone", r.Deleted, r.After)
+	}
+	if r := results["purgeOne"]; r.Deleted != 1 || r.After != "still there" {
+		t.Errorf("purgeOne: deleted %d, the child afterwards %s; want 1, still there", r.Deleted, r.After)
+	}
+	if r := results["purgeTreeFilter"]; r.Deleted != 3 || r.After != "gone" {
+		t.Errorf("purgeTreeFilter: deleted %d, left %s; want 3, gone", r.Deleted, r.After)
 	}
 	if r := results["history"]; len(r.Events) == 0 || r.Events[0] != "OrchestratorStarted" {
 		t.Errorf("history: %v", r.Events)
