@@ -152,8 +152,11 @@ func eventOut(ev *history.Event, instanceID string) *dtpb.HistoryEvent {
 	return out
 }
 
-// pastOut renders the history a turn replays. It leaves out the OrchestratorCompleted events, which
-// the SDKs skip: every turn replays the whole history, and they are a quarter of a sequence's.
+// pastOut renders the history a turn replays. Every turn replays the whole history, so it leaves
+// out what the SDKs do not read when they replay: the OrchestratorCompleted events (a quarter of a
+// sequence's history) and the inputs of past TaskScheduled events (@microsoft/durabletask-js
+// 0.4.0 checks a recorded TaskScheduled's event id and name only; its tracing reads the name,
+// the version and the timestamp). A history read (eventsOut) gets everything.
 func pastOut(events []*history.Event, instanceID string) []*dtpb.HistoryEvent {
 	out := make([]*dtpb.HistoryEvent, 0, len(events))
 	for _, ev := range events {
@@ -161,6 +164,9 @@ func pastOut(events []*history.Event, instanceID string) []*dtpb.HistoryEvent {
 			continue
 		}
 		if e := eventOut(ev, instanceID); e != nil {
+			if ts := e.GetTaskScheduled(); ts != nil {
+				ts.Input = nil
+			}
 			out = append(out, e)
 		}
 	}

@@ -75,10 +75,17 @@ func (s *Server) RaiseEvent(ctx context.Context, req *dtpb.RaiseEventRequest) (*
 }
 
 // TerminateInstance implements dtpb.TaskHubSidecarServiceServer. Its output (JSON) becomes the
-// instance's output. recursive is not served: sub-orchestrations run on.
+// instance's output. With recursive, the unfinished sub-orchestrations below the instance are
+// terminated too, with the same output, once the instance has ended (see terminateTree).
 func (s *Server) TerminateInstance(ctx context.Context, req *dtpb.TerminateRequest) (*dtpb.TerminateResponse, error) {
-	if err := s.eng.Terminate(ctx, req.GetInstanceId(), req.GetOutput().GetValue()); err != nil {
+	id, output := req.GetInstanceId(), req.GetOutput().GetValue()
+	if err := s.eng.Terminate(ctx, id, output); err != nil {
 		return nil, grpcError(err)
+	}
+	if req.GetRecursive() {
+		if err := s.terminateChildren(ctx, id, output, 0); err != nil {
+			return nil, grpcError(err)
+		}
 	}
 	return &dtpb.TerminateResponse{}, nil
 }
@@ -98,6 +105,39 @@ func (s *Server) ResumeInstance(ctx context.Context, req *dtpb.ResumeRequest) (*
 	}
 	return &dtpb.ResumeResponse{}, nil
 }
+
+// RewindInstance implements dtpb.TaskHubSidecarServiceServer as the DF API's rewind: a Failed
+// instance runs again from before its failure (failed activities run again, failed
+// sub-orchestrations are rewound, everything that succeeded is kept). An instance in another
+// status is FAILED_PRECONDITION, an unknown one NOT_FOUND. orca rewinds in the engine: the
+// worker never sees the request (no RewindOrchestration action), only the cut history.
+//
+// The call returns once the instance has been rewound (it is no longer Failed, or it has failed
+// again), as the SDK's own backend does, so that a wait for its completion right after it does
+// not see the old failure; after rewindWait it returns anyway: the request is kept and carried
+// out when the instance next runs.
+func (s *Server) RewindInstance(ctx context.Context, req *dtpb.RewindInstanceRequest) (*dtpb.RewindInstanceResponse, error) {
+	id := req.GetInstanceId()
+	before, err := s.eng.Get(ctx, id, false)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if err := s.eng.Rewind(ctx, id, req.GetReason().GetValue()); err != nil {
+		return nil, grpcError(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, rewindWait)
+	defer cancel()
+	_, err = s.eng.WaitFor(wctx, id, false, func(in *store.Instance) bool {
+		return in.Status != store.StatusFailed || !in.UpdatedAt.Equal(before.UpdatedAt)
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, grpcError(ctx.Err())
+	}
+	return &dtpb.RewindInstanceResponse{}, nil
+}
+
+// rewindWait bounds how long RewindInstance waits for the rewind to happen.
+const rewindWait = 10 * time.Second
 
 // RestartInstance implements dtpb.TaskHubSidecarServiceServer.
 func (s *Server) RestartInstance(ctx context.Context, req *dtpb.RestartInstanceRequest) (*dtpb.RestartInstanceResponse, error) {
@@ -174,26 +214,36 @@ func (s *Server) ListInstanceIds(ctx context.Context, req *dtpb.ListInstanceIdsR
 }
 
 // PurgeInstances implements dtpb.TaskHubSidecarServiceServer: one finished instance, or every
-// finished one a filter selects. recursive is not served.
+// finished one a filter selects. With recursive, the finished sub-orchestrations below each are
+// deleted too (see purgeTree) and counted.
 func (s *Server) PurgeInstances(ctx context.Context, req *dtpb.PurgeInstancesRequest) (*dtpb.PurgeInstancesResponse, error) {
 	switch r := req.GetRequest().(type) {
 	case *dtpb.PurgeInstancesRequest_InstanceId:
-		err := s.eng.Purge(ctx, r.InstanceId)
+		purge := func() (int, error) { return 1, s.eng.Purge(ctx, r.InstanceId) }
+		if req.GetRecursive() {
+			purge = func() (int, error) { return s.purgeTree(ctx, r.InstanceId, 0) }
+		}
+		n, err := purge()
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return &dtpb.PurgeInstancesResponse{DeletedInstanceCount: 0}, nil
 		case err != nil:
 			return nil, grpcError(err)
 		}
-		return &dtpb.PurgeInstancesResponse{DeletedInstanceCount: 1}, nil
+		return &dtpb.PurgeInstancesResponse{DeletedInstanceCount: int32(n)}, nil
 	case *dtpb.PurgeInstancesRequest_PurgeInstanceFilter:
 		f := r.PurgeInstanceFilter
 		statuses, err := statusesIn(f.GetRuntimeStatus())
 		if err != nil {
 			return nil, err
 		}
-		n, err := s.eng.PurgeMany(ctx, store.InstancePurgeParams{Statuses: statuses, CreatedFrom: when(f.GetCreatedTimeFrom()),
-			CreatedTo: when(f.GetCreatedTimeTo())})
+		p := store.InstancePurgeParams{Statuses: statuses, CreatedFrom: when(f.GetCreatedTimeFrom()), CreatedTo: when(f.GetCreatedTimeTo())}
+		var n int
+		if req.GetRecursive() {
+			n, err = s.purgeMatching(ctx, p)
+		} else {
+			n, err = s.eng.PurgeMany(ctx, p)
+		}
 		if err != nil {
 			return nil, grpcError(err)
 		}

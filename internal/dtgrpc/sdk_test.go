@@ -36,6 +36,9 @@ type scenarioResult struct {
 	After            string     `json:"after"`
 	State            string     `json:"state"`
 	Raised           string     `json:"raised"`
+	Before           string     `json:"before"`
+	Refusals         []string   `json:"refusals"`
+	Children         []string   `json:"children"`
 }
 
 // TestJSSDKRunsOnOrca runs orchestrators and activities written with @microsoft/durabletask-js
@@ -93,6 +96,40 @@ func TestJSSDKRunsOnOrca(t *testing.T) {
 	expect("counter", "COMPLETED", "3")
 	if r := expect("failing", "FAILED", ""); !strings.Contains(r.Failure, "boom") {
 		t.Errorf("failure %q, want the orchestrator's error", r.Failure)
+	}
+	// Rewind: the failed activity runs again (in a sub-orchestration: the child is rewound with
+	// its parent); what succeeded before the failure is kept.
+	if r := expect("rewind", "COMPLETED", "20"); r.Before != "FAILED" {
+		t.Errorf("rewind: before the rewind the instance was %s, want FAILED", r.Before)
+	}
+	if r := expect("rewindChild", "COMPLETED", `{"child":30}`); r.Before != "FAILED" {
+		t.Errorf("rewindChild: before the rewind the instance was %s, want FAILED", r.Before)
+	}
+	// FAILED_PRECONDITION (9) for an instance that did not fail, NOT_FOUND (5) for none.
+	if r := results["rewindRefused"]; len(r.Refusals) != 2 || r.Refusals[0] != "9" || r.Refusals[1] != "5" {
+		t.Errorf("rewind of a completed and of an unknown instance: %v, want [9 5]", r.Refusals)
+	}
+	if r, ok := results["rewind"]; ok {
+		if counts := taskResults(t, a, r.ID); counts[1] != 1 || counts[2] != 1 {
+			t.Errorf("rewind: TaskCompleted by task id %v, want add1 (#1) once and failOnce (#2) once", counts)
+		}
+	}
+	// Recursive terminate ends the whole chain; without it the children run on.
+	if r := expect("terminateTree", "TERMINATED", `"stop"`); strings.Join(r.Children, ",") != "TERMINATED,TERMINATED" {
+		t.Errorf("terminateTree: children %v, want both TERMINATED", r.Children)
+	}
+	if r := expect("terminateOne", "TERMINATED", `"stop"`); strings.Join(r.Children, ",") != "RUNNING,RUNNING" {
+		t.Errorf("terminateOne: children %v, want both RUNNING", r.Children)
+	}
+	// Recursive purge deletes the children too and counts them.
+	if r := results["purgeTree"]; r.Deleted != 2 || r.After != "gone" {
+		t.Errorf("purgeTree: deleted %d, the child afterwards %s; want 2, gone", r.Deleted, r.After)
+	}
+	if r := results["purgeOne"]; r.Deleted != 1 || r.After != "still there" {
+		t.Errorf("purgeOne: deleted %d, the child afterwards %s; want 1, still there", r.Deleted, r.After)
+	}
+	if r := results["purgeTreeFilter"]; r.Deleted != 3 || r.After != "gone" {
+		t.Errorf("purgeTreeFilter: deleted %d, left %s; want 3, gone", r.Deleted, r.After)
 	}
 	if r := results["history"]; len(r.Events) == 0 || r.Events[0] != "OrchestratorStarted" {
 		t.Errorf("history: %v", r.Events)

@@ -5,14 +5,18 @@
 // state. A scenario that throws prints {"scenario", "error"}; the script goes on.
 "use strict";
 
-const { TaskHubGrpcClient, TaskHubGrpcWorker, OrchestrationStatus, RetryPolicy, whenAll } = require("@microsoft/durabletask-js");
+const {
+  TaskHubGrpcClient, TaskHubGrpcWorker, OrchestrationStatus, PurgeInstanceCriteria, RetryPolicy, terminateOptions, whenAll,
+} = require("@microsoft/durabletask-js");
 
 const quiet = { error() {}, warn() {}, info() {}, debug() {} };
 const statusName = (s) => OrchestrationStatus[s];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// flaky fails the first two attempts of each instance's call.
+// flaky fails the first two attempts of each instance's call; failOnce the first of each
+// instance's.
 const attempts = new Map();
+const failed = new Set();
 
 function register(worker) {
   worker.addNamedActivity("square", (_ctx, x) => x * x);
@@ -25,6 +29,13 @@ function register(worker) {
       throw new Error(`flaky attempt ${n}`);
     }
     return { value: x, attempts: n };
+  });
+  worker.addNamedActivity("failOnce", (ctx, x) => {
+    if (!failed.has(ctx.orchestrationId)) {
+      failed.add(ctx.orchestrationId);
+      throw new Error("first attempt fails");
+    }
+    return x * 10;
   });
   worker.addNamedOrchestrator("fanout", async function* (ctx, n) {
     const tasks = [];
@@ -67,6 +78,28 @@ function register(worker) {
       return;
     }
     return n;
+  });
+  // brittle calls add1, then failOnce without a retry policy: its first run fails.
+  worker.addNamedOrchestrator("brittle", async function* (ctx, x) {
+    const y = yield ctx.callActivity("add1", x);
+    return yield ctx.callActivity("failOnce", y);
+  });
+  worker.addNamedOrchestrator("brittleParent", async function* (ctx, x) {
+    const child = yield ctx.callSubOrchestrator("brittle", x);
+    return { child };
+  });
+  // nest starts a chain of sub-orchestrations depth deep, named ROOT-1, ROOT-2, ...; the last
+  // waits for "go". With gate, the root first waits for "open".
+  worker.addNamedOrchestrator("nest", async function* (ctx, arg) {
+    const root = arg.root || ctx.instanceId;
+    const level = arg.level || 0;
+    if (arg.gate) {
+      yield ctx.waitForExternalEvent("open");
+    }
+    if (arg.depth === 0) {
+      return yield ctx.waitForExternalEvent("go");
+    }
+    return yield ctx.callSubOrchestrator("nest", { depth: arg.depth - 1, root, level: level + 1 }, { instanceId: `${root}-${level + 1}` });
   });
   worker.addNamedOrchestrator("failing", async function* () {
     throw new Error("boom");
@@ -154,6 +187,96 @@ async function main() {
   await run(client, "failing", async () => {
     const id = await client.scheduleNewOrchestration("failing");
     report("failing", await wait(id));
+  });
+  await run(client, "rewind", async () => {
+    const id = await client.scheduleNewOrchestration("brittle", 1);
+    const first = await wait(id);
+    await client.rewindInstance(id, "try again");
+    report("rewind", await wait(id), { before: statusName(first.runtimeStatus) });
+  });
+  await run(client, "rewindChild", async () => {
+    const id = await client.scheduleNewOrchestration("brittleParent", 2);
+    const first = await wait(id);
+    await client.rewindInstance(id, "try again");
+    report("rewindChild", await wait(id), { before: statusName(first.runtimeStatus) });
+  });
+  await run(client, "rewindRefused", async () => {
+    const id = await client.scheduleNewOrchestration("sequence", 1);
+    await wait(id);
+    const errors = [];
+    for (const target of [id, "no-such-instance"]) {
+      try {
+        await client.rewindInstance(target, "why");
+        errors.push("none");
+      } catch (err) {
+        errors.push(String(err.cause ? err.cause.code : err.message));
+      }
+    }
+    console.log(JSON.stringify({ scenario: "rewindRefused", id, refusals: errors }));
+  });
+  // Terminate with and without recursive: a chain of three instances, the last waiting.
+  for (const recursive of [true, false]) {
+    const scenario = recursive ? "terminateTree" : "terminateOne";
+    await run(client, scenario, async () => {
+      const id = await client.scheduleNewOrchestration("nest", { depth: 2 }, `${scenario}-${Date.now()}`);
+      for (let i = 0; i < 200; i++) {
+        const leaf = await client.getOrchestrationState(`${id}-2`, false);
+        if (leaf && statusName(leaf.runtimeStatus) === "RUNNING") break;
+        await sleep(50);
+      }
+      await client.terminateOrchestration(id, terminateOptions({ output: "stop", recursive }));
+      const st = await wait(id);
+      const statuses = [];
+      for (const child of [`${id}-1`, `${id}-2`]) {
+        const c = recursive ? await wait(child) : await client.getOrchestrationState(child, false);
+        statuses.push(c ? statusName(c.runtimeStatus) : "missing");
+      }
+      if (!recursive) await client.terminateOrchestration(`${id}-2`, "cleanup");
+      report(scenario, st, { children: statuses });
+    });
+  }
+  // Purge with and without recursive: a parent and its child.
+  for (const recursive of [true, false]) {
+    const scenario = recursive ? "purgeTree" : "purgeOne";
+    await run(client, scenario, async () => {
+      const id = await client.scheduleNewOrchestration("nest", { depth: 1 }, `${scenario}-${Date.now()}`);
+      for (let i = 0; i < 200; i++) {
+        const leaf = await client.getOrchestrationState(`${id}-1`, false);
+        if (leaf && statusName(leaf.runtimeStatus) === "RUNNING") break;
+        await sleep(50);
+      }
+      await client.raiseOrchestrationEvent(`${id}-1`, "go", 1);
+      await wait(id);
+      const result = await client.purgeOrchestration(id, { recursive });
+      const child = await client.getOrchestrationState(`${id}-1`, false);
+      console.log(JSON.stringify({ scenario, id, deleted: result && result.deletedInstanceCount, after: child === undefined ? "gone" : "still there" }));
+    });
+  }
+  await run(client, "purgeTreeFilter", async () => {
+    // Only the root is created between from and to: its children come after "open".
+    const from = new Date();
+    const id = await client.scheduleNewOrchestration("nest", { depth: 2, gate: true }, `purgeTreeFilter-${Date.now()}`);
+    await client.waitForOrchestrationStart(id, false, 30);
+    const to = new Date();
+    await sleep(20);
+    await client.raiseOrchestrationEvent(id, "open", 1);
+    for (let i = 0; i < 200; i++) {
+      const leaf = await client.getOrchestrationState(`${id}-2`, false);
+      if (leaf && statusName(leaf.runtimeStatus) === "RUNNING") break;
+      await sleep(50);
+    }
+    await client.raiseOrchestrationEvent(`${id}-2`, "go", 1);
+    await wait(id);
+    const criteria = new PurgeInstanceCriteria();
+    criteria.setCreatedTimeFrom(from);
+    criteria.setCreatedTimeTo(to);
+    criteria.setRuntimeStatusList([OrchestrationStatus.COMPLETED]);
+    const result = await client.purgeOrchestration(criteria, { recursive: true });
+    const left = [];
+    for (const x of [id, `${id}-1`, `${id}-2`]) {
+      if (await client.getOrchestrationState(x, false)) left.push(x);
+    }
+    console.log(JSON.stringify({ scenario: "purgeTreeFilter", id, deleted: result && result.deletedInstanceCount, after: left.join(",") || "gone" }));
   });
   await run(client, "history", async () => {
     const id = await client.scheduleNewOrchestration("sequence", 2);
