@@ -158,8 +158,7 @@ func (v *View) watchDeployment(t *target) {
 			}
 			err = fmt.Errorf("its selector: %w", serr)
 		}
-		prev := func() error { _, e := t.src.state(); return e }()
-		if prev == nil || prev.Error() != err.Error() {
+		if _, prev := t.src.state(); prev == nil || prev.Error() != err.Error() {
 			v.log.Warn("dashboard: cannot read a worker deployment; trying again", "deployment", t.namespace+"/"+t.name, "err", err)
 		}
 		t.src.observe(err)
