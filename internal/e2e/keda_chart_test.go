@@ -30,7 +30,7 @@ import (
 )
 
 // TestKEDAScalesTheChartsWorkers is the seeds' second system on a real control plane
-// (internal/kubetest) with KEDA's real operator and metrics API server (kubetest's StartKEDA):
+// (internal/kubetest) with KEDA's real operator and metrics API server (kubetest's WithKEDA):
 // `helm install` of orca's chart — the server on the test PostgreSQL, the workers a Deployment
 // on kwok's fake nodes, the ScaledObject's external-push trigger pointed at orca's scaler — and a
 // seed run of 1,000 items. KEDA's operator takes the worker Deployment from 0 to 1 through
@@ -47,8 +47,7 @@ import (
 func TestKEDAScalesTheChartsWorkers(t *testing.T) {
 	db := pgtest.FreshDatabase(t, "orca_e2e")
 	helm := helmBinary(t)
-	c := kubetest.Start(t)
-	c.StartKEDA()
+	c := kubetest.Start(t, kubetest.WithKEDA())
 	cs := c.Client()
 	ctx := t.Context()
 	if _, err := cs.CoreV1().Nodes().Create(ctx, kubetest.FakeNode("kwok-0"), metav1.CreateOptions{}); err != nil {

@@ -29,10 +29,10 @@ import (
 )
 
 // KEDAVersion is the version of KEDA that scripts/tools/keda.sh builds by default (the one in
-// orca's go.mod), and so where StartKEDA looks for it in its cache. Keep them in step.
+// orca's go.mod), and so where WithKEDA looks for it in its cache. Keep them in step.
 const KEDAVersion = "v2.20.2"
 
-// Where StartKEDA puts KEDA's objects: its namespace (KEDA's cluster object namespace) and the
+// Where WithKEDA puts KEDA's objects: its namespace (KEDA's cluster object namespace) and the
 // Service of its metrics API server, as KEDA's own manifests name them.
 const (
 	KEDANamespace      = "keda"
@@ -70,7 +70,7 @@ func findKEDA(t testing.TB) kedaBinaries {
 	return kedaBinaries{operator: find("keda"), adapter: find("keda-adapter"), crds: find("crds.yaml")}
 }
 
-// StartKEDA runs KEDA on c as its Helm chart would in a cluster, but with its two programs on
+// startKEDA runs KEDA on c as its Helm chart would in a cluster, but with its two programs on
 // this machine: KEDA's CRDs, the namespace keda, the operator (which runs ScaledObjects: it
 // creates their HPAs, scales a target from 0 to 1 and back, and asks external scalers) and its
 // metrics API server (keda-adapter), which serves external.metrics.k8s.io — the HPA's metrics —
@@ -78,11 +78,9 @@ func findKEDA(t testing.TB) kedaBinaries {
 // 127.0.0.1 (no Service network here); the two programs authenticate each other with a
 // certificate from the cluster's CA, and act on the cluster as administrators. It returns when
 // the operator is ready and the API server serves external.metrics.k8s.io; t.Cleanup stops both,
-// and a failed test logs the end of their logs with the other parts'. Without KEDA built, t is
-// Missing.
-func (c *Cluster) StartKEDA() {
+// and a failed test logs the end of their logs with the other parts'.
+func (c *Cluster) startKEDA(bins kedaBinaries) {
 	c.t.Helper()
-	bins := findKEDA(c.t)
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()

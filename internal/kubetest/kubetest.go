@@ -6,7 +6,8 @@
 // Deployments, ReplicaSets, scaling and the scale subresource behave as in a cluster, with no
 // container runtime. The programs are the ones scripts/tools/kube.sh builds from the Go module
 // proxy; without them a test is Missing (testenv). Every part listens on 127.0.0.1 only, on free
-// ports, with its files under t.TempDir(); t.Cleanup stops them all. Only tests import it.
+// ports, with its files under t.TempDir(); t.Cleanup stops them all. WithKEDA adds KEDA's
+// operator and metrics API server (scripts/tools/keda.sh). Only tests import it.
 package kubetest
 
 import (
@@ -69,7 +70,7 @@ type Cluster struct {
 	t      testing.TB
 	config *rest.Config
 	procs  []*process
-	// For the parts started later (StartKEDA).
+	// For the parts started later (WithKEDA).
 	pki    *pki
 	apiURL string
 	caPEM  []byte
@@ -176,13 +177,33 @@ func toolsCache(t testing.TB) string {
 	return filepath.Join(home, ".cache", "orca-tools")
 }
 
+// An Option adds to what Start starts.
+type Option func(*options)
+
+type options struct {
+	keda bool
+}
+
+// WithKEDA runs KEDA's operator and its metrics API server on the cluster (see startKEDA), from
+// scripts/tools/keda.sh's cache or ORCA_KEDA_BIN.
+func WithKEDA() Option { return func(o *options) { o.keda = true } }
+
 // Start starts a control plane for t and returns when every part is ready: the API server
 // answers /readyz, the controller manager and the scheduler /healthz, kwok /healthz, and the
-// namespace default has its service account (so pods can be created there at once). t.Cleanup
-// stops it. When the programs are not built, t is Missing.
-func Start(t testing.TB) *Cluster {
+// namespace default has its service account (so pods can be created there at once); and with
+// WithKEDA, KEDA is ready too. t.Cleanup stops it. When the programs are not built, t is Missing
+// (before anything starts).
+func Start(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bins := findBinaries(t)
+	var keda kedaBinaries
+	if o.keda {
+		keda = findKEDA(t)
+	}
 	began := time.Now()
 	dir := t.TempDir()
 	c := &Cluster{t: t, Dir: dir}
@@ -260,7 +281,7 @@ func Start(t testing.TB) *Cluster {
 		"--proxy-client-key-file="+filepath.Join(dir, "pki", "client-"+frontProxyClient+".key"),
 		// No kube-proxy and no Service network: the aggregator does not route to an APIService's
 		// endpoints (an EndpointSlice may not hold 127.0.0.1) but to its Service, which for a
-		// program on this machine is an ExternalName Service of 127.0.0.1 (StartKEDA).
+		// program on this machine is an ExternalName Service of 127.0.0.1 (WithKEDA).
 		"--enable-aggregator-routing=false",
 		"--profiling=false")
 	tlsAdmin, err := rest.TLSConfigFor(admin)
@@ -318,6 +339,9 @@ func Start(t testing.TB) *Cluster {
 	})
 	t.Logf("kubetest: Kubernetes %s control plane ready at %s in %s (files in %s)",
 		KubeVersion, apiURL, time.Since(began).Round(time.Millisecond), dir)
+	if o.keda {
+		c.startKEDA(keda)
+	}
 	return c
 }
 

@@ -121,10 +121,9 @@ func TestCluster(t *testing.T) {
 // operator takes a ScaledObject, making its HPA. The scaling itself is internal/e2e's
 // TestKEDAScalesTheChartsWorkers.
 func TestKEDA(t *testing.T) {
-	c := kubetest.Start(t)
 	began := time.Now()
-	c.StartKEDA()
-	t.Logf("KEDA started in %s", time.Since(began).Round(time.Millisecond))
+	c := kubetest.Start(t, kubetest.WithKEDA())
+	t.Logf("control plane and KEDA started in %s", time.Since(began).Round(time.Millisecond))
 	cs := c.Client()
 	ctx := t.Context()
 	res, err := cs.Discovery().ServerResourcesForGroupVersion("external.metrics.k8s.io/v1beta1")
