@@ -60,3 +60,10 @@ build() {
   trap - EXIT
   echo "built $name $version in $(($(date +%s) - start)) s" >&2
 }
+
+# mod_download MODULE@VERSION FIELD downloads the module through the proxy and prints FIELD of
+# `go mod download -json` (GoMod: its go.mod file; Dir: its source directory).
+mod_download() {
+  GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "$1" |
+    sed -n "s/^[[:space:]]*\"$2\": \"\(.*\)\",\$/\1/p"
+}

@@ -28,8 +28,7 @@ keda_dir=$cache/keda-$keda_version
 # that both are there with their CRDs says it is built.
 if ! { [ -x "$keda_dir/keda" ] && [ -x "$keda_dir/keda-adapter" ] && [ -s "$keda_dir/crds.yaml" ]; }; then
   need_go
-  keda_mod=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "github.com/kedacore/keda/v2@$keda_version" |
-    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  keda_mod=$(mod_download "github.com/kedacore/keda/v2@$keda_version" GoMod)
   # KEDA's go.mod pins Kubernetes' libraries and controller-runtime below what it requires with
   # a replace block, which does not apply to a dependency: the wrapper module copies it.
   replaces=$(sed -n '/^replace (/,/^)/p' "$keda_mod")
@@ -42,8 +41,7 @@ if ! { [ -x "$keda_dir/keda" ] && [ -x "$keda_dir/keda-adapter" ] && [ -s "$keda
     "github.com/kedacore/keda/v2@$keda_version" \
     "keda=github.com/kedacore/keda/v2/cmd/operator@$keda_version" \
     "keda-adapter=github.com/kedacore/keda/v2/cmd/adapter@$keda_version"
-  keda_src=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "github.com/kedacore/keda/v2@$keda_version" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  keda_src=$(mod_download "github.com/kedacore/keda/v2@$keda_version" Dir)
   for f in "$keda_src"/config/crd/bases/*.yaml; do
     echo "---"
     cat "$f"

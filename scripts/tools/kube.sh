@@ -40,8 +40,7 @@ if ! { built "$kube_dir" kube-apiserver "Kubernetes $kube_version" &&
   # Replace each staging module that k8s.io/kubernetes requires (at v0.0.0, with a replace to
   # ./staging/src/k8s.io/... in its own go.mod, which does not apply to a dependency) with its
   # published release of the same minor.
-  kube_mod=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "k8s.io/kubernetes@$kube_version" |
-    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  kube_mod=$(mod_download "k8s.io/kubernetes@$kube_version" GoMod)
   replaces=$(sed -n "s#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) v0.0.0\$#\1 => \1 $staging_version#p" "$kube_mod")
   if [ -z "$replaces" ]; then
     echo "kube.sh: found no staging modules in $kube_mod" >&2
@@ -88,8 +87,7 @@ if ! { built "$kwok_dir" kwok "$kwok_version" && [ -s "$kwok_dir/stages.yaml" ];
   # kwokctl's default stages (pkg/kwokctl/runtime: getDefaultNodeStages with a node lease, and
   # getDefaultPodStages): a node becomes Ready and keeps its lease; a pod bound to it becomes
   # Running, a job's pod Succeeded, and a deleted pod goes.
-  kwok_src=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "sigs.k8s.io/kwok@$kwok_version" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  kwok_src=$(mod_download "sigs.k8s.io/kwok@$kwok_version" Dir)
   for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
     pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
     echo "---"
