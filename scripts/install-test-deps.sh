@@ -6,7 +6,8 @@
 # the CA bundle (the container image's test, internal/image) and helm (the chart's tests,
 # deploy/helm; built with Go by scripts/tools/helm.sh, no root needed). Then the Durable Task JS
 # SDK, which internal/dtgrpc's tests drive, with npm (scripts/tools/durabletask-js.sh). Last the
-# Kubernetes control plane that internal/kubetest starts (scripts/tools/kube.sh; built with Go).
+# Kubernetes control plane that internal/kubetest starts (scripts/tools/kube.sh; built with Go),
+# and KEDA's operator and metrics API server that it runs on it (scripts/tools/keda.sh; the same).
 # PostgreSQL is installed by scripts/services/postgres.sh on first use. .ci/run calls this; run it
 # once on a development machine too (as root, or with sudo available).
 set -euo pipefail
@@ -36,3 +37,6 @@ fi
 # built from the Go module proxy into ~/.cache/orca-tools once (the longest build here), then
 # reused.
 "$(dirname "$0")/tools/kube.sh" >/dev/null
+# KEDA's operator and metrics API server, for kubetest's StartKEDA: built the same way, once
+# (about 13 minutes on 2 busy cores), then reused.
+"$(dirname "$0")/tools/keda.sh" >/dev/null

@@ -6,7 +6,8 @@
 // Deployments, ReplicaSets, scaling and the scale subresource behave as in a cluster, with no
 // container runtime. The programs are the ones scripts/tools/kube.sh builds from the Go module
 // proxy; without them a test is Missing (testenv). Every part listens on 127.0.0.1 only, on free
-// ports, with its files under t.TempDir(); t.Cleanup stops them all. Only tests import it.
+// ports, with its files under t.TempDir(); t.Cleanup stops them all. WithKEDA adds KEDA's
+// operator and metrics API server (scripts/tools/keda.sh). Only tests import it.
 package kubetest
 
 import (
@@ -69,6 +70,10 @@ type Cluster struct {
 	t      testing.TB
 	config *rest.Config
 	procs  []*process
+	// For the parts started later (WithKEDA).
+	pki    *pki
+	apiURL string
+	caPEM  []byte
 	// Kubeconfig is the path of a kubeconfig file for the administrator of RESTConfig, for
 	// programs (kubectl, helm) and for the parts of the cluster.
 	Kubeconfig string
@@ -128,14 +133,7 @@ func findBinaries(t testing.TB) binaries {
 	dirs := filepath.SplitList(os.Getenv("ORCA_KUBE_BIN"))
 	where := "ORCA_KUBE_BIN"
 	if len(dirs) == 0 {
-		cache := os.Getenv("ORCA_TOOLS_CACHE")
-		if cache == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				testenv.Missing(t, "kubetest: no ORCA_KUBE_BIN, no ORCA_TOOLS_CACHE and no home directory to find the control plane in")
-			}
-			cache = filepath.Join(home, ".cache", "orca-tools")
-		}
+		cache := toolsCache(t)
 		dirs = []string{
 			filepath.Join(cache, "kube-"+KubeVersion),
 			filepath.Join(cache, "etcd-"+EtcdVersion),
@@ -165,13 +163,47 @@ func findBinaries(t testing.TB) binaries {
 	}
 }
 
+// toolsCache is the directory the scripts in scripts/tools build into: ORCA_TOOLS_CACHE, else
+// ~/.cache/orca-tools. Without a home directory, t is Missing.
+func toolsCache(t testing.TB) string {
+	t.Helper()
+	if cache := os.Getenv("ORCA_TOOLS_CACHE"); cache != "" {
+		return cache
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		testenv.Missing(t, "kubetest: no ORCA_TOOLS_CACHE and no home directory to find the programs of scripts/tools in")
+	}
+	return filepath.Join(home, ".cache", "orca-tools")
+}
+
+// An Option adds to what Start starts.
+type Option func(*options)
+
+type options struct {
+	keda bool
+}
+
+// WithKEDA runs KEDA's operator and its metrics API server on the cluster (see startKEDA), from
+// scripts/tools/keda.sh's cache or ORCA_KEDA_BIN.
+func WithKEDA() Option { return func(o *options) { o.keda = true } }
+
 // Start starts a control plane for t and returns when every part is ready: the API server
 // answers /readyz, the controller manager and the scheduler /healthz, kwok /healthz, and the
-// namespace default has its service account (so pods can be created there at once). t.Cleanup
-// stops it. When the programs are not built, t is Missing.
-func Start(t testing.TB) *Cluster {
+// namespace default has its service account (so pods can be created there at once); and with
+// WithKEDA, KEDA is ready too. t.Cleanup stops it. When the programs are not built, t is Missing
+// (before anything starts).
+func Start(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bins := findBinaries(t)
+	var keda kedaBinaries
+	if o.keda {
+		keda = findKEDA(t)
+	}
 	began := time.Now()
 	dir := t.TempDir()
 	c := &Cluster{t: t, Dir: dir}
@@ -195,12 +227,14 @@ func Start(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatalf("kubetest: %v", err)
 	}
+	c.pki, c.caPEM = p, caPEM
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	ports := c.freePorts(6)
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	etcdPeerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	apiURL := "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	c.apiURL = apiURL
 	kcmPort, schedPort, kwokPort := ports[3], ports[4], ports[5]
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -245,8 +279,10 @@ func Start(t testing.TB) *Cluster {
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file="+filepath.Join(dir, "pki", "client-"+frontProxyClient+".crt"),
 		"--proxy-client-key-file="+filepath.Join(dir, "pki", "client-"+frontProxyClient+".key"),
-		// No kube-proxy: the aggregator calls an APIService's endpoints, not its service IP.
-		"--enable-aggregator-routing=true",
+		// No kube-proxy and no Service network: the aggregator does not route to an APIService's
+		// endpoints (an EndpointSlice may not hold 127.0.0.1) but to its Service, which for a
+		// program on this machine is an ExternalName Service of 127.0.0.1 (WithKEDA).
+		"--enable-aggregator-routing=false",
 		"--profiling=false")
 	tlsAdmin, err := rest.TLSConfigFor(admin)
 	if err != nil {
@@ -303,6 +339,9 @@ func Start(t testing.TB) *Cluster {
 	})
 	t.Logf("kubetest: Kubernetes %s control plane ready at %s in %s (files in %s)",
 		KubeVersion, apiURL, time.Since(began).Round(time.Millisecond), dir)
+	if o.keda {
+		c.startKEDA(keda)
+	}
 	return c
 }
 
@@ -459,6 +498,12 @@ func (p *process) exited() bool {
 // t.Cleanup.
 func (c *Cluster) start(name, bin string, args ...string) *process {
 	c.t.Helper()
+	return c.startEnv(name, bin, nil, args...)
+}
+
+// startEnv is start with env added to the process's environment.
+func (c *Cluster) startEnv(name, bin string, env []string, args ...string) *process {
+	c.t.Helper()
 	p := &process{name: name, log: filepath.Join(c.Dir, "logs", name+".log"), done: make(chan struct{})}
 	f, err := os.Create(p.log)
 	if err != nil {
@@ -467,7 +512,7 @@ func (c *Cluster) start(name, bin string, args ...string) *process {
 	defer f.Close()
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = c.Dir
-	p.cmd.Env = append(os.Environ(), "HOME="+filepath.Join(c.Dir, "home"), "KUBECONFIG=")
+	p.cmd.Env = append(append(os.Environ(), "HOME="+filepath.Join(c.Dir, "home"), "KUBECONFIG="), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	// Its own process group, so that stopping it stops whatever it started too.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -11,6 +11,9 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/orcahq/orca/internal/kubetest"
 )
@@ -111,4 +114,59 @@ func TestCluster(t *testing.T) {
 		t.Errorf("deployment spec.replicas %d after the scale, want 0", *d.Spec.Replicas)
 	}
 	t.Logf("smoke test took %s in all", time.Since(began).Round(time.Millisecond))
+}
+
+// TestKEDA starts KEDA's operator and metrics API server on a control plane: the API server
+// lists KEDA's external metrics (the aggregator reaches the metrics server on 127.0.0.1) and the
+// operator takes a ScaledObject, making its HPA. The scaling itself is internal/e2e's
+// TestKEDAScalesTheChartsWorkers.
+func TestKEDA(t *testing.T) {
+	began := time.Now()
+	c := kubetest.Start(t, kubetest.WithKEDA())
+	t.Logf("control plane and KEDA started in %s", time.Since(began).Round(time.Millisecond))
+	cs := c.Client()
+	ctx := t.Context()
+	res, err := cs.Discovery().ServerResourcesForGroupVersion("external.metrics.k8s.io/v1beta1")
+	if err != nil {
+		t.Fatalf("discover external.metrics.k8s.io: %v", err)
+	}
+	t.Logf("external.metrics.k8s.io/v1beta1 serves %d resources", len(res.APIResources))
+
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "scaled"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: new(int32),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "scaled"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "scaled"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/scaled:1"}}},
+			},
+		},
+	}
+	if _, err := cs.AppsV1().Deployments(metav1.NamespaceDefault).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	so := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+		"metadata": map[string]any{"name": "scaled", "namespace": metav1.NamespaceDefault},
+		"spec": map[string]any{
+			"scaleTargetRef":  map[string]any{"name": "scaled"},
+			"minReplicaCount": int64(0), "maxReplicaCount": int64(2),
+			// A cron trigger outside its window: inactive, needs nothing outside the cluster.
+			"triggers": []any{map[string]any{"type": "cron", "metadata": map[string]any{
+				"timezone": "UTC", "start": "0 0 1 1 *", "end": "1 0 1 1 *", "desiredReplicas": "1"}}},
+		},
+	}}
+	dyn, err := dynamic.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := schema.GroupVersionResource{Group: "keda.sh", Version: "v1alpha1", Resource: "scaledobjects"}
+	if _, err := dyn.Resource(gvr).Namespace(metav1.NamespaceDefault).Create(ctx, so, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor(time.Minute, "KEDA's HPA for the ScaledObject", func(ctx context.Context) (bool, error) {
+		_, err := cs.AutoscalingV2().HorizontalPodAutoscalers(metav1.NamespaceDefault).Get(ctx, "keda-hpa-scaled", metav1.GetOptions{})
+		return err == nil, err
+	})
 }

@@ -107,6 +107,18 @@ func (p *pki) clientCert(name string, groups ...string) (certPEM, keyPEM []byte,
 	return certPEM, keyPEM, nil
 }
 
+// peerCert issues a certificate that serves 127.0.0.1, localhost and dnsNames and is a client
+// certificate too (KEDA's operator and metrics server authenticate each other with one), and
+// writes it as name.crt and name.key.
+func (p *pki) peerCert(name string, dnsNames ...string) (certFile, keyFile string, err error) {
+	return p.issue(name, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:    append([]string{"localhost"}, dnsNames...),
+	})
+}
+
 // issue signs tmpl with the CA (adding serial, validity and key usage) for a new key, and writes
 // both as name.crt and name.key.
 func (p *pki) issue(name string, tmpl *x509.Certificate) (certFile, keyFile string, err error) {

@@ -29,64 +29,8 @@ go=${GO:-go}
 # v0.x.y.
 staging_version=v0.${kube_version#v1.}
 
-# built reports whether $1/$2 runs and its `$2 --version` output contains $3.
-# (Not with grep -q in a pipe: under pipefail, the program's SIGPIPE would fail it.)
-built() {
-  local out
-  [ -x "$1/$2" ] && out=$("$1/$2" --version 2>/dev/null) && [[ $out == *"$3"* ]]
-}
-
-need_go() {
-  if ! command -v "$go" >/dev/null; then
-    echo "kube.sh: Go is not installed; it builds the Kubernetes control plane from the module proxy" >&2
-    exit 1
-  fi
-}
-
-# build NAME VERSION DIR LDFLAGS GOMOD_EXTRA MODULE@VERSION [BIN=]PACKAGE@VERSION... builds the
-# main PACKAGEs (each into the program BIN, else the last element of its path) into DIR, from a
-# throw-away module that requires MODULE at VERSION (plus GOMOD_EXTRA lines in its go.mod), in a
-# fresh directory that is renamed into place, so that an interrupted build leaves nothing
-# half-made behind. The wrapper module is needed because these modules cannot be built with
-# `go install pkg@version`: their go.mod files hold replace directives.
-build() {
-  local name=$1 version=$2 dir=$3 ldflags=$4 extra=$5 modver=$6
-  shift 6
-  need_go
-  mkdir -p "$cache"
-  local tmp
-  tmp=$(mktemp -d "$cache/.$name-$version.XXXXXX")
-  # shellcheck disable=SC2064 # expand $tmp now: a later build has its own.
-  trap "rm -rf '$tmp'" EXIT
-  mkdir "$tmp/mod" "$tmp/bin"
-  printf 'module orca.invalid/build-%s\n\ngo 1.26.0\n\nrequire %s\n%s' "$name" "${modver/@/ }" "$extra" >"$tmp/mod/go.mod"
-  echo "building $name $version into $dir (once; it downloads its dependencies through the Go module proxy)" >&2
-  local start
-  start=$(date +%s)
-  # GOFLAGS=-mod=mod: a caller's -mod=vendor or -mod=readonly is about its own module, not this
-  # one. GOWORK=off: no go.work of the caller applies. CGO_ENABLED=0: static binaries, as the
-  # upstream releases are.
-  local arg pkgs=()
-  for arg in "$@"; do pkgs+=("${arg#*=}"); done
-  (cd "$tmp/mod" && GOFLAGS=-mod=mod GOWORK=off "$go" get "${pkgs[@]}" >&2)
-  local pkg bin s
-  for arg in "$@"; do
-    pkg=${arg#*=}
-    pkg=${pkg%@*}
-    bin=${pkg##*/}
-    [ "$arg" = "${arg#*=}" ] || bin=${arg%%=*}
-    s=$(date +%s)
-    # The programs share most packages: each build after the first reuses the build cache.
-    (cd "$tmp/mod" && GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 "$go" build -trimpath \
-      -ldflags "-s -w $ldflags" -o "$tmp/bin/$bin" "$pkg" >&2)
-    echo "built $bin in $(($(date +%s) - s)) s" >&2
-  done
-  rm -rf "$dir"
-  mv "$tmp/bin" "$dir"
-  rm -rf "$tmp"
-  trap - EXIT
-  echo "built $name $version in $(($(date +%s) - start)) s" >&2
-}
+# shellcheck source=gobuild.sh
+. "$(dirname "$0")/gobuild.sh"
 
 kube_dir=$cache/kube-$kube_version
 if ! { built "$kube_dir" kube-apiserver "Kubernetes $kube_version" &&
@@ -96,8 +40,7 @@ if ! { built "$kube_dir" kube-apiserver "Kubernetes $kube_version" &&
   # Replace each staging module that k8s.io/kubernetes requires (at v0.0.0, with a replace to
   # ./staging/src/k8s.io/... in its own go.mod, which does not apply to a dependency) with its
   # published release of the same minor.
-  kube_mod=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "k8s.io/kubernetes@$kube_version" |
-    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  kube_mod=$(mod_download "k8s.io/kubernetes@$kube_version" GoMod)
   replaces=$(sed -n "s#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) v0.0.0\$#\1 => \1 $staging_version#p" "$kube_mod")
   if [ -z "$replaces" ]; then
     echo "kube.sh: found no staging modules in $kube_mod" >&2
@@ -144,8 +87,7 @@ if ! { built "$kwok_dir" kwok "$kwok_version" && [ -s "$kwok_dir/stages.yaml" ];
   # kwokctl's default stages (pkg/kwokctl/runtime: getDefaultNodeStages with a node lease, and
   # getDefaultPodStages): a node becomes Ready and keeps its lease; a pod bound to it becomes
   # Running, a job's pod Succeeded, and a deleted pod goes.
-  kwok_src=$(GOFLAGS=-mod=mod GOWORK=off "$go" mod download -json "sigs.k8s.io/kwok@$kwok_version" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  kwok_src=$(mod_download "sigs.k8s.io/kwok@$kwok_version" Dir)
   for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
     pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
     echo "---"
