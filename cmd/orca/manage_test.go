@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/orcahq/orca/internal/app"
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/scaler"
+	"github.com/orcahq/orca/internal/testutil/syncbuf"
 	"github.com/orcahq/orca/internal/testutil/wait"
 	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/worker"
@@ -100,24 +100,6 @@ func newTestNode(t *testing.T, keys *auth.Keys) *testNode {
 	return n
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // result is what a CLI run printed and its exit code.
 type result struct {
 	out, err string
@@ -128,13 +110,13 @@ type result struct {
 // cli runs the orca CLI against the node; args are the verb and its arguments.
 func (n *testNode) cli(t *testing.T, args ...string) result {
 	t.Helper()
-	return runWith(t, &syncBuffer{}, append(args, "--server", n.url)...)
+	return runWith(t, &syncbuf.Buffer{}, append(args, "--server", n.url)...)
 }
 
-func runWith(t *testing.T, errOut *syncBuffer, args ...string) result {
+func runWith(t *testing.T, errOut *syncbuf.Buffer, args ...string) result {
 	t.Helper()
 	cmd := newRootCmd()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(errOut)
 	cmd.SetArgs(args)
@@ -268,7 +250,7 @@ func TestWaitExitCodesAndProgress(t *testing.T) {
 	// A progress bar from the customStatus, written while the instance runs (plain lines: the
 	// test's writer is no terminal); the event then completes it and wait exits with 0.
 	n.cli(t, "start", "Progress", "--id", "bar").ok(t)
-	progressOut := &syncBuffer{}
+	progressOut := &syncbuf.Buffer{}
 	done := make(chan result, 1)
 	go func() { done <- runWith(t, progressOut, "wait", "bar", "--interval", "20ms", "--server", n.url) }()
 	wait.For(t, 20*time.Second, func() bool { return strings.Contains(progressOut.String(), "1/2") }, "a progress line")
@@ -567,25 +549,25 @@ func TestUsageAndTransportErrors(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	_ = ln.Close()
-	r := runWith(t, &syncBuffer{}, "status", "x", "--server", dead)
+	r := runWith(t, &syncbuf.Buffer{}, "status", "x", "--server", dead)
 	r.fails(t, exitUsage, "cannot reach the orca server at "+dead)
 
-	runWith(t, &syncBuffer{}, "status").fails(t, exitUsage, "accepts 1 arg")
-	runWith(t, &syncBuffer{}, "status", "x", "--server", "ftp://x").fails(t, exitUsage, "must be http(s)")
-	runWith(t, &syncBuffer{}, "status", "x", "--output", "yaml").fails(t, exitUsage, `--output "yaml"`)
-	runWith(t, &syncBuffer{}, "list", "--nope").fails(t, exitUsage, "unknown flag")
+	runWith(t, &syncbuf.Buffer{}, "status").fails(t, exitUsage, "accepts 1 arg")
+	runWith(t, &syncbuf.Buffer{}, "status", "x", "--server", "ftp://x").fails(t, exitUsage, "must be http(s)")
+	runWith(t, &syncbuf.Buffer{}, "status", "x", "--output", "yaml").fails(t, exitUsage, `--output "yaml"`)
+	runWith(t, &syncbuf.Buffer{}, "list", "--nope").fails(t, exitUsage, "unknown flag")
 }
 
 func TestCompletion(t *testing.T) {
-	out := runWith(t, &syncBuffer{}, "completion", "bash").ok(t)
+	out := runWith(t, &syncbuf.Buffer{}, "completion", "bash").ok(t)
 	if !strings.Contains(out, "bash completion") || !strings.Contains(out, "__start_orca") {
 		t.Fatalf("completion bash printed:\n%.300s", out)
 	}
-	out = runWith(t, &syncBuffer{}, "__complete", "list", "--status", "").ok(t)
+	out = runWith(t, &syncbuf.Buffer{}, "__complete", "list", "--status", "").ok(t)
 	if !strings.Contains(out, "Completed\n") || !strings.Contains(out, "Suspended\n") {
 		t.Fatalf("--status completion:\n%s", out)
 	}
-	out = runWith(t, &syncBuffer{}, "__complete", "status", "--output", "").ok(t)
+	out = runWith(t, &syncbuf.Buffer{}, "__complete", "status", "--output", "").ok(t)
 	if !strings.Contains(out, "table\njson\n") {
 		t.Fatalf("--output completion:\n%s", out)
 	}
@@ -593,7 +575,7 @@ func TestCompletion(t *testing.T) {
 	n := newTestNode(t, nil)
 	n.cli(t, "start", "WaitForGo", "--id", "comp-1").ok(t)
 	n.cli(t, "start", "WaitForGo", "--id", "other-1").ok(t)
-	out = runWith(t, &syncBuffer{}, "__complete", "status", "--server", n.url, "comp").ok(t)
+	out = runWith(t, &syncbuf.Buffer{}, "__complete", "status", "--server", n.url, "comp").ok(t)
 	if !strings.Contains(out, "comp-1\tWaitForGo") || strings.Contains(out, "other-1") {
 		t.Fatalf("instance id completion:\n%s", out)
 	}
@@ -631,7 +613,7 @@ func TestPools(t *testing.T) {
 	t.Cleanup(func() { _ = a.Stop(context.Background()) })
 	server := "--server=" + a.BaseURL
 
-	if out := runWith(t, &syncBuffer{}, "pools", server).ok(t); !strings.Contains(out, "No worker pools") {
+	if out := runWith(t, &syncbuf.Buffer{}, "pools", server).ok(t); !strings.Contains(out, "No worker pools") {
 		t.Fatalf("pools without a scaler:\n%s", out)
 	}
 
@@ -643,28 +625,28 @@ func TestPools(t *testing.T) {
 	}
 	wait.For(t, 20*time.Second, func() bool { return pool.Workers().Ready == 1 }, "the pool's first worker")
 
-	out := runWith(t, &syncBuffer{}, "pools", server).ok(t)
+	out := runWith(t, &syncbuf.Buffer{}, "pools", server).ok(t)
 	if !strings.Contains(out, "crunch") || !strings.Contains(out, "goroutine") || !strings.Contains(out, "1-2") {
 		t.Fatalf("pools table:\n%s", out)
 	}
 	var pools []client.Pool
-	if err := json.Unmarshal([]byte(runWith(t, &syncBuffer{}, "pools", server, "-o", "json").ok(t)), &pools); err != nil {
+	if err := json.Unmarshal([]byte(runWith(t, &syncbuf.Buffer{}, "pools", server, "-o", "json").ok(t)), &pools); err != nil {
 		t.Fatal(err)
 	}
 	if len(pools) != 1 || pools[0].Name != "crunch" || pools[0].Workers.Ready != 1 || pools[0].Desired != 1 || pools[0].Max != 2 {
 		t.Fatalf("pools %+v", pools)
 	}
-	out = runWith(t, &syncBuffer{}, "pools", "crunch", server).ok(t)
+	out = runWith(t, &syncbuf.Buffer{}, "pools", "crunch", server).ok(t)
 	if !strings.Contains(out, "0 → 1") || !strings.Contains(out, "activated") {
 		t.Fatalf("resizes:\n%s", out)
 	}
 	var ds []client.PoolDecision
-	if err := json.Unmarshal([]byte(runWith(t, &syncBuffer{}, "pools", "crunch", "--all", "--limit", "1", server, "-o", "json").ok(t)), &ds); err != nil {
+	if err := json.Unmarshal([]byte(runWith(t, &syncbuf.Buffer{}, "pools", "crunch", "--all", "--limit", "1", server, "-o", "json").ok(t)), &ds); err != nil {
 		t.Fatal(err)
 	}
 	if len(ds) != 1 || ds[0].Pool != "crunch" {
 		t.Fatalf("decisions %+v", ds)
 	}
-	runWith(t, &syncBuffer{}, "pools", "nope", server).fails(t, exitFailed, `no pool named "nope"`)
-	runWith(t, &syncBuffer{}, "pools", "a", "b", server).fails(t, exitUsage, "accepts at most 1 arg")
+	runWith(t, &syncbuf.Buffer{}, "pools", "nope", server).fails(t, exitFailed, `no pool named "nope"`)
+	runWith(t, &syncbuf.Buffer{}, "pools", "a", "b", server).fails(t, exitUsage, "accepts at most 1 arg")
 }

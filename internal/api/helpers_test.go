@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/orcahq/orca/internal/auth"
 	"github.com/orcahq/orca/internal/dashboard"
 	"github.com/orcahq/orca/internal/engine"
+	"github.com/orcahq/orca/internal/testutil/syncbuf"
 	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
@@ -59,24 +59,6 @@ func testKeys(t testing.TB) *auth.Keys {
 	return keys
 }
 
-// syncBuffer collects a node's log output; the node writes from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // nodeConfig says how to build a test node.
 type nodeConfig struct {
 	keys          *auth.Keys
@@ -96,7 +78,7 @@ type node struct {
 	// base is the URL the API is served on.
 	base   string
 	client *http.Client
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	// gate holds the Gate activity until the node stops.
 	gate chan struct{}
 	// flaky makes FlakyAct fail while true.
@@ -106,7 +88,7 @@ type node struct {
 // newNode starts a node listening on a free port, with its data under t.TempDir().
 func newNode(t testing.TB, cfg nodeConfig) *node {
 	t.Helper()
-	n := &node{logs: &syncBuffer{}, gate: make(chan struct{})}
+	n := &node{logs: &syncbuf.Buffer{}, gate: make(chan struct{})}
 	n.flaky.Store(true)
 	transport := &http.Transport{}
 	n.client = &http.Client{Transport: transport, Timeout: 2 * time.Minute,

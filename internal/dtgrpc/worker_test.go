@@ -1,11 +1,9 @@
 package dtgrpc_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/orcahq/orca/internal/dtgrpc/dtpb"
+	"github.com/orcahq/orca/internal/testutil/syncbuf"
 )
 
 // workerServer plays the sidecar for one scripted orchestration: it hands the worker that
@@ -99,7 +98,7 @@ func TestJSWorkerRunsOrchestration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out outBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -227,22 +226,4 @@ func TestJSWorkerRunsOrchestration(t *testing.T) {
 	if got := recv("completion of turn 2"); !proto.Equal(got, want) {
 		t.Fatalf("turn 2 completed with\n%s\nwant\n%s", prototext.Format(got), prototext.Format(want))
 	}
-}
-
-// outBuffer collects a process's output for error messages; safe for concurrent writes.
-type outBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *outBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *outBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/orcahq/orca/client"
+	"github.com/orcahq/orca/internal/testutil/syncbuf"
 	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
@@ -191,7 +192,7 @@ func resizes(t *testing.T, path string) []resize {
 func TestDevDemo(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(orcaBin, "dev", "--data", filepath.Join(dir, "data"), "--listen", addr, "--log-level", "warn", "--demo", "200")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -226,22 +227,4 @@ func TestDevDemo(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("orca dev exited with %v after SIGTERM:\n%s", err, out.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a child's output and the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/orcahq/orca/internal/store/postgres"
 	"github.com/orcahq/orca/internal/store/postgres/pgtest"
 	"github.com/orcahq/orca/internal/store/storetest"
+	"github.com/orcahq/orca/internal/testutil/syncbuf"
 	"github.com/orcahq/orca/internal/testutil/wait"
 )
 
@@ -135,36 +136,12 @@ func TestTwoProcessesMigrateAndWake(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination that goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // TestLostWakeupConnectionIsReported kills the listening connection in the server: the loss is
 // logged once as a warning (subscribers fall back to polling), every subscriber is woken, and
 // the reconnection is logged when LISTEN is back.
 func TestLostWakeupConnectionIsReported(t *testing.T) {
 	u := pgtest.FreshDatabase(t, "orca_test")
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b, err := postgres.Open(context.Background(), postgres.Config{URL: u, MaxConns: 4, PollFallback: 50 * time.Millisecond, Logger: log})
 	if err != nil {
@@ -180,7 +157,7 @@ func TestLostWakeupConnectionIsReported(t *testing.T) {
 	})
 	waitFor := func(what string, n int) {
 		t.Helper()
-		wait.For(t, 10*time.Second, func() bool { return logs.count(what) >= n }, fmt.Sprintf("%d log lines %q", n, what))
+		wait.For(t, 10*time.Second, func() bool { return strings.Count(logs.String(), what) >= n }, fmt.Sprintf("%d log lines %q", n, what))
 	}
 	const listening, lost = "PostgreSQL wake-up connection listening", "lost the PostgreSQL wake-up connection"
 	waitFor(listening, 1)
@@ -207,7 +184,7 @@ func TestLostWakeupConnectionIsReported(t *testing.T) {
 		t.Fatal("no wake-up after the listening connection was lost")
 	}
 	waitFor(listening, 2)
-	if n := logs.count(lost); n != 1 {
+	if n := strings.Count(logs.String(), lost); n != 1 {
 		t.Fatalf("the loss was logged %d times, want once", n)
 	}
 }
