@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The value sets the tests render, each also linted.
@@ -72,6 +73,24 @@ rbac:
   scaler: {enabled: true}
 scale: {enabled: false}
 worker: {replicas: 4}
+`,
+	// No KEDA: orca's own scaler in the server sizes the worker Deployment.
+	"orca-scaler": `
+scale:
+  autoscaler: orca
+  pollingInterval: 2
+  cooldownPeriod: 60
+  minReplicaCount: 1
+  maxReplicaCount: 8
+  targetLengthOfQueue: 64
+  activationQueueLength: 2
+server:
+  keda: {enabled: false}
+  config:
+    log: {level: debug}
+    workers: {scaleUpPods: 2}
+rbac:
+  dashboard: {enabled: false}
 `,
 	"postgres-3": `
 store: postgres://orca@db.internal:5432/orca?sslmode=require
@@ -381,6 +400,54 @@ func TestRBACScaler(t *testing.T) {
 	}
 }
 
+// TestOrcaAutoscaler checks scale.autoscaler orca, for clusters without KEDA: no ScaledObject,
+// the server's configuration names the worker Deployment as its pool with the scale values
+// (server.config's own workers keys kept), and the scaler Role lets it scale the Deployment and
+// read its pods even with the dashboard's Role off.
+func TestOrcaAutoscaler(t *testing.T) {
+	m := render(t, valueSets["orca-scaler"])
+	if m.kinds("ScaledObject") != 0 || m.has("Role/"+fullname+"-dashboard") {
+		t.Errorf("scale.autoscaler orca: %v, want no ScaledObject (and no dashboard Role: it is off)", m.keys())
+	}
+	checkRole(t, m, "Role/"+fullname+"-scaler", "apps", "deployments/scale", []string{workers}, "get", "update", "patch")
+	var r role
+	m.get(t, "Role/"+fullname+"-scaler", &r)
+	if !slices.ContainsFunc(r.Rules, func(rule policyRule) bool {
+		return slices.Equal(rule.APIGroups, []string{""}) && slices.Equal(rule.Resources, []string{"pods"}) &&
+			slices.Equal(rule.Verbs, []string{"get", "list", "watch"}) && len(rule.ResourceNames) == 0
+	}) {
+		t.Errorf("the scaler Role cannot read the worker pods: %+v", r.Rules)
+	}
+	checkBinding(t, m, "RoleBinding/"+fullname+"-scaler", "Role", fullname+"-scaler", fullname)
+	var wd deployment
+	m.get(t, "Deployment/"+workers, &wd)
+	if wd.Spec.Replicas != nil {
+		t.Errorf("worker replicas %d: orca's scaler owns the count, an upgrade must not reset it", *wd.Spec.Replicas)
+	}
+	var srv deployment
+	m.get(t, "Deployment/"+fullname, &srv)
+	if a := srv.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || !*a {
+		t.Errorf("server automountServiceAccountToken %v: the scaler needs the token", a)
+	}
+	f := serverSettings(t, m)
+	w := f.Workers
+	if w.Deployment != namespace+"/"+workers || w.Kubeconfig != "" || w.Min != 1 || w.Max != 8 || w.TargetQueueLength != 64 ||
+		w.ActivationQueueLength != 2 || w.PollingInterval != 2*time.Second || w.Cooldown != time.Minute || w.ScaleUpPods != 2 {
+		t.Errorf("server workers %+v, want the worker Deployment in-cluster with the scale values and server.config's scaleUpPods", w)
+	}
+	if f := configFile(t, m); f.Log.Level != "debug" {
+		t.Errorf("server.config's log.level is not in orca.yaml: %q", f.Log.Level)
+	}
+	if err := f.Validate(); err != nil {
+		t.Errorf("orca refuses the chart's pool: %v", err)
+	}
+
+	// A cooldownPeriod of 0 (scale to zero as soon as the queue is idle) is not orca's default.
+	if f := configFile(t, render(t, "scale: {autoscaler: orca, cooldownPeriod: 0}")); f.Workers.Cooldown != time.Millisecond {
+		t.Errorf("cooldownPeriod 0: orca's cooldown %v, want 1ms", f.Workers.Cooldown)
+	}
+}
+
 // TestPostgresReplicas checks three servers on PostgreSQL: no SQLite volume or Recreate, and
 // the store and blob URLs and the keys in the Secret.
 func TestPostgresReplicas(t *testing.T) {
@@ -417,6 +484,7 @@ func TestRefusedValues(t *testing.T) {
 		{"scale: {trigger: azure-queue}", "scale.trigger azure-queue needs storage.enabled"},
 		// values.schema.json
 		{"scale: {trigger: cpu}", "at '/scale/trigger': value must be one of"},
+		{"scale: {autoscaler: hpa}", "at '/scale/autoscaler': value must be one of"},
 		{"scale: {pollingIntervall: 5}", "additional properties 'pollingIntervall' not allowed"},
 		{`scale: {pollingInterval: "5s"}`, "at '/scale/pollingInterval': got string, want integer"},
 		{"worker: {execTimeout: ten minutes}", "at '/worker/execTimeout'"},

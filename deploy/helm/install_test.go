@@ -15,7 +15,8 @@ import (
 )
 
 // TestChartInstallsOnAControlPlane: `helm install` of the chart on a real kube-apiserver
-// (internal/kubetest) — defaults, KEDA's external trigger, and the scaler's Role — is accepted
+// (internal/kubetest) — defaults, KEDA's external trigger, the scaler's Role, and orca's own
+// scaler in place of KEDA — is accepted
 // object by object, the ScaledObject against KEDA's own CRD (installed from the KEDA module orca
 // builds its scaler API with) and the RBAC against the API server's rules; then uninstalls. The
 // pods run nowhere (kwok runs none, and none is asked to): this checks what the API server
@@ -28,8 +29,8 @@ func TestChartInstallsOnAControlPlane(t *testing.T) {
 	if out, err := runHelm(t, append([]string{"install", "keda-crds", crds, "--namespace", "default"}, kube...)...); err != nil {
 		t.Fatalf("install KEDA's CRDs: %v\n%s", err, out)
 	}
-	for i, values := range []string{valueSets["defaults"], valueSets["keda-external"], valueSets["rbac-scaler"]} {
-		ns := []string{"compute-1", "compute-2", "compute-3"}[i]
+	for i, values := range []string{valueSets["defaults"], valueSets["keda-external"], valueSets["rbac-scaler"], valueSets["orca-scaler"]} {
+		ns := []string{"compute-1", "compute-2", "compute-3", "compute-4"}[i]
 		args := append([]string{"install", release, chartDir, "--namespace", ns, "--create-namespace"}, kube...)
 		if out, err := runHelm(t, append(args, valuesFile(t, values)...)...); err != nil {
 			t.Fatalf("helm install (%s): %v\n%s", ns, err, out)

@@ -169,6 +169,7 @@ func TestSettingsResolve(t *testing.T) {
 		{set: "storage-inline", store: "postgres://orca@db.internal:5432/orca?sslmode=require", blob: "azblob://",
 			queueURL: "azqueue://?encoding=text", queue: "input", keda: "0.0.0.0:9090", keys: 2, execMode: "per-item"},
 		{set: "existing-secret", queue: "input", keda: "0.0.0.0:9090", keys: 2, execMode: "per-item"},
+		{set: "orca-scaler", queue: "input", keys: 2, execMode: "per-item"},
 		{set: "postgres-3", store: "postgres://orca@db.internal:5432/orca?sslmode=require", blob: "s3://orca-data?region=eu-west-1",
 			queue: "input", keda: "0.0.0.0:9090", keys: 3, execMode: "per-item"},
 	} {

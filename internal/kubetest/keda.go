@@ -125,7 +125,7 @@ func (c *Cluster) startKEDA(bins kedaBinaries) {
 	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 	env := []string{"WATCH_NAMESPACE=", "POD_NAMESPACE=" + KEDANamespace, "KEDA_CLUSTER_OBJECT_NAMESPACE=" + KEDANamespace}
 	logging := []string{"--zap-log-level=info", "--zap-encoder=console", "--zap-time-encoding=rfc3339nano"}
-	_, opKubeconfig := c.clientConfig(c.pki, "keda-operator", c.apiURL, c.caPEM)
+	_, opKubeconfig := c.clientConfig(c.pki, "keda-operator")
 	op := c.startEnv("keda-operator", bins.operator, env, append([]string{
 		"--kubeconfig=" + opKubeconfig,
 		"--leader-elect=false",
@@ -136,7 +136,7 @@ func (c *Cluster) startKEDA(bins kedaBinaries) {
 		// Its certificates are the ones above; nothing for it to make or patch.
 		"--enable-cert-rotation=false", "--enable-webhook-patching=false", "--enable-apiservice-patching=false",
 	}, logging...)...)
-	_, adKubeconfig := c.clientConfig(c.pki, "keda-adapter", c.apiURL, c.caPEM)
+	_, adKubeconfig := c.clientConfig(c.pki, "keda-adapter")
 	adapter := c.startEnv("keda-adapter", bins.adapter, env, append([]string{
 		"--kubeconfig=" + adKubeconfig, "--lister-kubeconfig=" + adKubeconfig,
 		"--authentication-kubeconfig=" + adKubeconfig, "--authorization-kubeconfig=" + adKubeconfig,

@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -252,7 +253,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	c.waitReady(ctx, etcd, func() error { return get(ctx, plain, etcdURL+"/health", `"health":"true"`) })
 
 	// The API server.
-	admin, adminKubeconfig := c.clientConfig(p, "orca-admin", apiURL, caPEM)
+	admin, adminKubeconfig := c.clientConfig(p, "orca-admin")
 	c.config, c.Kubeconfig = admin, adminKubeconfig
 	// The aggregation layer's client, for APIServices (an external metrics server).
 	if _, _, err := p.clientCert(frontProxyClient); err != nil {
@@ -294,7 +295,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	// The controller manager and the scheduler serve /healthz with the serving certificate,
 	// which anyone may read.
 	servingHTTP := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	_, kcmKubeconfig := c.clientConfig(p, "kube-controller-manager", apiURL, caPEM)
+	_, kcmKubeconfig := c.clientConfig(p, "kube-controller-manager")
 	kcm := c.start("kube-controller-manager", bins.controllerManager,
 		"--kubeconfig="+kcmKubeconfig,
 		"--authentication-kubeconfig="+kcmKubeconfig, "--authorization-kubeconfig="+kcmKubeconfig,
@@ -305,7 +306,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		"--root-ca-file="+p.CAFile,
 		"--cluster-signing-cert-file="+p.CAFile, "--cluster-signing-key-file="+p.CAKeyFile,
 		"--profiling=false")
-	_, schedKubeconfig := c.clientConfig(p, "kube-scheduler", apiURL, caPEM)
+	_, schedKubeconfig := c.clientConfig(p, "kube-scheduler")
 	sched := c.start("kube-scheduler", bins.scheduler,
 		"--kubeconfig="+schedKubeconfig,
 		"--authentication-kubeconfig="+schedKubeconfig, "--authorization-kubeconfig="+schedKubeconfig,
@@ -314,7 +315,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		"--leader-elect=false")
 	// kwok, managing only the nodes with its annotation; HOME is the cluster's, so that no
 	// ~/.kwok/kwok.yaml of the machine's adds to its configuration.
-	_, kwokKubeconfig := c.clientConfig(p, "kwok", apiURL, caPEM)
+	_, kwokKubeconfig := c.clientConfig(p, "kwok")
 	kwok := c.start("kwok", bins.kwok,
 		"--kubeconfig="+kwokKubeconfig,
 		"--config="+bins.kwokStages,
@@ -414,15 +415,27 @@ func get(ctx context.Context, client *http.Client, url, want string) error {
 	return nil
 }
 
-// clientConfig issues a client certificate for user and returns a rest.Config and the path of a
-// kubeconfig file with it.
-func (c *Cluster) clientConfig(p *pki, user, apiURL string, caPEM []byte) (*rest.Config, string) {
+// ServiceAccountKubeconfig returns the path of a kubeconfig file with a token of the
+// ServiceAccount namespace/name (an hour's, from the TokenRequest API): a program outside the
+// cluster given it has that account's rights, no more, as a pod of it would in-cluster.
+func (c *Cluster) ServiceAccountKubeconfig(namespace, name string) string {
 	c.t.Helper()
-	certPEM, keyPEM, err := p.clientCert(user, "system:masters")
+	expiry := int64(time.Hour / time.Second)
+	tr, err := c.Client().CoreV1().ServiceAccounts(namespace).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
 	if err != nil {
-		c.t.Fatalf("kubetest: %v", err)
+		c.t.Fatalf("kubetest: a token for the service account %s/%s: %v", namespace, name, err)
 	}
-	b64 := base64.StdEncoding.EncodeToString
+	user := "system:serviceaccount:" + namespace + ":" + name
+	path := filepath.Join(c.Dir, "kubeconfig", "serviceaccount-"+namespace+"-"+name+".yaml")
+	c.writeKubeconfig(path, user, fmt.Sprintf("    token: %s\n", tr.Status.Token))
+	return path
+}
+
+// writeKubeconfig writes a kubeconfig file for the cluster with user's credentials (YAML lines
+// under "user:").
+func (c *Cluster) writeKubeconfig(path, user, credentials string) {
+	c.t.Helper()
 	kubeconfig := fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -431,24 +444,34 @@ clusters:
     server: %s
     certificate-authority-data: %s
 users:
-- name: %s
+- name: %q
   user:
-    client-certificate-data: %s
-    client-key-data: %s
-contexts:
+%scontexts:
 - name: kubetest
   context:
     cluster: kubetest
-    user: %s
+    user: %q
 current-context: kubetest
-`, apiURL, b64(caPEM), user, b64(certPEM), b64(keyPEM), user)
-	path := filepath.Join(c.Dir, "kubeconfig", user+".yaml")
+`, c.apiURL, base64.StdEncoding.EncodeToString(c.caPEM), user, credentials, user)
 	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
 		c.t.Fatalf("kubetest: %v", err)
 	}
+}
+
+// clientConfig issues a client certificate for user and returns a rest.Config and the path of a
+// kubeconfig file with it.
+func (c *Cluster) clientConfig(p *pki, user string) (*rest.Config, string) {
+	c.t.Helper()
+	certPEM, keyPEM, err := p.clientCert(user, "system:masters")
+	if err != nil {
+		c.t.Fatalf("kubetest: %v", err)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	path := filepath.Join(c.Dir, "kubeconfig", user+".yaml")
+	c.writeKubeconfig(path, user, fmt.Sprintf("    client-certificate-data: %s\n    client-key-data: %s\n", b64(certPEM), b64(keyPEM)))
 	return &rest.Config{
-		Host:            apiURL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: caPEM, CertData: certPEM, KeyData: keyPEM},
+		Host:            c.apiURL,
+		TLSClientConfig: rest.TLSClientConfig{CAData: c.caPEM, CertData: certPEM, KeyData: keyPEM},
 		UserAgent:       "orca-kubetest",
 		// The defaults (5 and 10) throttle a test that polls.
 		QPS: 100, Burst: 200,

@@ -115,6 +115,38 @@ else the given one, else a new random key. */}}
 {{- end }}
 {{- end }}
 
+{{/* "true" when KEDA sizes the worker Deployment (a ScaledObject). */}}
+{{- define "orca.scaledByKEDA" -}}
+{{- if and .Values.scale.enabled .Values.worker.enabled (eq .Values.scale.autoscaler "keda") }}true{{ end }}
+{{- end }}
+
+{{/* "true" when orca's own scaler in the server sizes the worker Deployment. */}}
+{{- define "orca.scaledByOrca" -}}
+{{- if and .Values.scale.enabled .Values.worker.enabled (eq .Values.scale.autoscaler "orca") }}true{{ end }}
+{{- end }}
+
+{{/* "true" when the server may scale the worker Deployment (the scaler Role). */}}
+{{- define "orca.scalerRole" -}}
+{{- if or .Values.rbac.scaler.enabled (include "orca.scaledByOrca" .) }}true{{ end }}
+{{- end }}
+
+{{/* The server's configuration file: server.config and, when orca sizes the workers, a
+workers section naming their Deployment with the scale values (server.config's own workers
+keys win; a cooldownPeriod of 0, which orca's config reads as its default, is 1ms). Empty when
+there is none. */}}
+{{- define "orca.config" -}}
+{{- $cfg := deepCopy (.Values.server.config | default dict) }}
+{{- if include "orca.scaledByOrca" . }}
+{{- $s := .Values.scale }}
+{{- $pool := dict "deployment" (printf "%s/%s" .Release.Namespace (include "orca.workerName" .))
+  "min" (int $s.minReplicaCount) "max" (int $s.maxReplicaCount)
+  "targetQueueLength" (int $s.targetLengthOfQueue) "activationQueueLength" (int $s.activationQueueLength)
+  "pollingInterval" (printf "%ds" (int $s.pollingInterval)) "cooldown" (ternary "1ms" (printf "%ds" (int $s.cooldownPeriod)) (eq (int $s.cooldownPeriod) 0)) }}
+{{- $_ := set $cfg "workers" (merge (get $cfg "workers" | default dict) $pool) }}
+{{- end }}
+{{- if $cfg }}{{ toYaml $cfg }}{{ end }}
+{{- end }}
+
 {{/* Checks of combinations the templates cannot render sensibly. */}}
 {{- define "orca.validate" -}}
 {{- $postgres := or (hasPrefix "postgres://" .Values.store) (hasPrefix "postgresql://" .Values.store) }}
@@ -125,6 +157,10 @@ else the given one, else a new random key. */}}
 {{- fail "store: postgres://… needs a blob store every server reaches: set blob (s3://…, azblob://…) or storage.enabled with storage.blobs" }}
 {{- end }}
 {{- if and .Values.scale.enabled .Values.worker.enabled }}
+{{- if not (has .Values.scale.autoscaler (list "keda" "orca")) }}
+{{- fail (printf "scale.autoscaler %q: use keda (a ScaledObject) or orca (the server's own scaler)" .Values.scale.autoscaler) }}
+{{- end }}
+{{- if include "orca.scaledByKEDA" . }}
 {{- if not (has .Values.scale.trigger (list "external" "external-push" "azure-queue")) }}
 {{- fail (printf "scale.trigger %q: use external-push, external or azure-queue" .Values.scale.trigger) }}
 {{- end }}
@@ -133,6 +169,7 @@ else the given one, else a new random key. */}}
 {{- end }}
 {{- if and (eq .Values.scale.trigger "azure-queue") (not .Values.storage.enabled) }}
 {{- fail "scale.trigger azure-queue needs storage.enabled: the work queue on the Azure Storage Queue KEDA reads" }}
+{{- end }}
 {{- end }}
 {{- if lt (int .Values.scale.targetLengthOfQueue) 1 }}
 {{- fail "scale.targetLengthOfQueue must be at least 1" }}
