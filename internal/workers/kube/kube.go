@@ -80,11 +80,13 @@ type Provider struct {
 	selector    labels.Selector
 	stop        chan struct{}
 
-	mu      sync.Mutex
-	want    int
-	pending bool // a scale request is on its way
-	wake    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	want     int
+	pending  bool // a scale request is on its way
+	failed   bool // the last request failed
+	retrying bool // a retry of it is scheduled
+	wake     chan struct{}
+	done     chan struct{}
 }
 
 var _ scaler.Provider = (*Provider)(nil)
@@ -162,22 +164,35 @@ func (p *Provider) scaleLoop() {
 		if !pending {
 			continue
 		}
-		if err := p.setReplicas(n); err != nil {
+		err := p.setReplicas(n)
+		p.mu.Lock()
+		p.failed = err != nil
+		p.mu.Unlock()
+		if err != nil {
 			p.log.Warn("scale the workers' deployment; trying again in a second", "deployment",
 				p.cfg.Namespace+"/"+p.cfg.Deployment, "replicas", n, "err", err)
-			p.retryLater(n)
+			p.retryLater()
 		}
 	}
 }
 
-// retryLater asks for n again after a second, unless a newer request came meanwhile.
-func (p *Provider) retryLater(n int) {
+// retryLater asks for the latest count again after a second, unless a request is on its way
+// or has succeeded meanwhile. One retry is scheduled at a time: the scaler's own requests
+// while the API server refuses (forbidden, down) must not each start another.
+func (p *Provider) retryLater() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retrying {
+		return
+	}
+	p.retrying = true
 	go func() {
 		select {
 		case <-p.stop:
 		case <-time.After(time.Second):
 			p.mu.Lock()
-			again := !p.pending && p.want == n
+			p.retrying = false
+			again, n := p.failed && !p.pending, p.want
 			p.mu.Unlock()
 			if again {
 				p.Scale(n)

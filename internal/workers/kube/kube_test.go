@@ -5,9 +5,13 @@ package kube_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/orcahq/orca/compute"
@@ -17,6 +21,7 @@ import (
 	"github.com/orcahq/orca/internal/kubetest"
 	"github.com/orcahq/orca/internal/scaler"
 	"github.com/orcahq/orca/internal/store"
+	"github.com/orcahq/orca/internal/testutil/syncbuf"
 	"github.com/orcahq/orca/internal/workers"
 	"github.com/orcahq/orca/internal/workers/kube"
 	"github.com/orcahq/orca/worker"
@@ -57,6 +62,68 @@ func TestProviderScalesTheDeployment(t *testing.T) {
 	c.WaitFor(2*time.Minute, "no workers", func(context.Context) (bool, error) { return p.Workers() == scaler.Workers{}, nil })
 	if _, err := kube.New(t.Context(), kube.Config{Cluster: c.RESTConfig(), Namespace: metav1.NamespaceDefault, Deployment: "missing"}); err == nil {
 		t.Fatal("a provider for a deployment that does not exist was made")
+	}
+}
+
+// TestProviderRetriesARefusedScale: while the API server refuses the scale (the service
+// account may not patch deployments/scale), the provider retries the latest count once a
+// second — one retry at a time however often the scaler asks, not a new chain per request —
+// and the Deployment gets it once the right is granted; then the retries stop.
+func TestProviderRetriesARefusedScale(t *testing.T) {
+	c := kubetest.Start(t)
+	workersDeployment(t, c)
+	cs := c.Client()
+	ctx, ns := t.Context(), metav1.NamespaceDefault
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "scaler"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "scaler"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
+	}}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "scaler"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "scaler"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "scaler", Namespace: ns}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := kube.ConfigFor(c.ServiceAccountKubeconfig(ns, "scaler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	p, err := kube.New(ctx, kube.Config{Cluster: cluster, Namespace: ns, Deployment: "workers",
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	refusals := func() int { return strings.Count(logs.String(), "is forbidden") }
+
+	// The scaler asks five times in half a second (it asks at each poll while the count differs).
+	for range 5 {
+		p.Scale(2)
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	// At most the five requests and a retry a second: a chain per request would be 5 a second.
+	if n := refusals(); n < 4 || n > 5+4 {
+		t.Fatalf("%d refusals logged in 3.5 s, want the requests' and one retry a second (4 to 9):\n%s", n, logs.String())
+	}
+	role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"deployments/scale"}, Verbs: []string{"patch"}})
+	if _, err := cs.RbacV1().Roles(ns).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor(30*time.Second, "the retried scale to reach the Deployment", func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "workers", metav1.GetOptions{})
+		return err == nil && *d.Spec.Replicas == 2, err
+	})
+	after := refusals()
+	time.Sleep(2 * time.Second)
+	if n := refusals(); n != after {
+		t.Errorf("%d more refusals logged after the scale went through: the retries did not stop", n-after)
 	}
 }
 
