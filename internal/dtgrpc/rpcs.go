@@ -22,13 +22,11 @@ func (s *Server) StartInstance(ctx context.Context, req *dtpb.CreateInstanceRequ
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name: the orchestrator to start is required")
 	}
-	if at := when(req.GetScheduledStartTimestamp()); at.After(time.Now().Add(time.Second)) {
-		return nil, status.Error(codes.Unimplemented, "orca does not serve scheduled starts: scheduledStartTimestamp must be unset or past")
-	}
 	if p := req.GetOrchestrationIdReusePolicy(); p != nil && len(p.GetReplaceableStatus()) > 0 {
 		return nil, status.Error(codes.Unimplemented, "orca does not serve orchestrationIdReusePolicy: a finished instance's id is reused, a running one's refused")
 	}
-	id, err := s.eng.StartInstance(ctx, engine.StartParams{Name: req.GetName(), ID: req.GetInstanceId(), Input: raw(req.GetInput())})
+	id, err := s.eng.StartInstance(ctx, engine.StartParams{Name: req.GetName(), ID: req.GetInstanceId(), Input: raw(req.GetInput()),
+		StartAt: when(req.GetScheduledStartTimestamp())})
 	if err != nil {
 		return nil, grpcError(err)
 	}

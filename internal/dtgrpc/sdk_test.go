@@ -39,6 +39,7 @@ type scenarioResult struct {
 	Before           string     `json:"before"`
 	Refusals         []string   `json:"refusals"`
 	Children         []string   `json:"children"`
+	StartAt          int64      `json:"startAt"`
 }
 
 // TestJSSDKRunsOnOrca runs orchestrators and activities written with @microsoft/durabletask-js
@@ -88,6 +89,18 @@ func TestJSSDKRunsOnOrca(t *testing.T) {
 	expect("retrying", "COMPLETED", `{"value":7,"attempts":3}`)
 	if r := expect("status", "COMPLETED", `{"got":42}`); r.SeenCustomStatus != `{"stage":"waiting"}` {
 		t.Errorf("custom status while waiting: %q", r.SeenCustomStatus)
+	}
+	// A scheduled start: Pending half a second after the request, its first turn no sooner than
+	// startAt, and the event raised before it kept for it.
+	if r := expect("scheduled", "COMPLETED", ""); r.Status == "COMPLETED" {
+		var out struct {
+			StartedAt int64  `json:"startedAt"`
+			Got       string `json:"got"`
+		}
+		if err := json.Unmarshal([]byte(r.Output), &out); err != nil || out.Got != "early" || out.StartedAt < r.StartAt || r.Before != "PENDING" {
+			t.Errorf("scheduled start: output %s (%v), status before the start %s; want Pending before, a first turn at or after %d and the early event",
+				r.Output, err, r.Before, r.StartAt)
+		}
 	}
 	expect("terminate", "TERMINATED", `"bye"`)
 	if r := expect("suspend", "COMPLETED", `{"got":"late"}`); r.WhileSuspended != "SUSPENDED" {

@@ -439,6 +439,9 @@ type StartParams struct {
 	ID string
 	// Input is the input as JSON (empty for none).
 	Input json.RawMessage
+	// StartAt, when in the future, schedules the start: the instance is Pending until then, and
+	// what is sent to it meanwhile waits for its start (store.InstanceCreateParams.StartAt).
+	StartAt time.Time
 }
 
 // StartInstance creates an instance and schedules its first turn. It returns once the instance
@@ -462,7 +465,11 @@ func (e *Engine) StartInstance(ctx context.Context, p StartParams) (string, erro
 	started := history.NewExecutionStarted(now, history.ExecutionStartedAttrs{
 		Name: p.Name, ExecutionID: newID(), Input: p.Input})
 	cp := &store.InstanceCreateParams{ID: p.ID, Name: p.Name, Started: started, CreatedAt: now}
-	local := e.started && !e.isStopping() && !e.cfg.ActivitiesOnly
+	scheduled := p.StartAt.After(now)
+	if scheduled {
+		cp.StartAt = p.StartAt
+	}
+	local := e.started && !e.isStopping() && !e.cfg.ActivitiesOnly && !scheduled
 	if local {
 		cp.Owner, cp.LockExpiry = e.cfg.NodeID, now.Add(e.cfg.LockDuration)
 	}

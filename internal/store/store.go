@@ -122,6 +122,11 @@ type InstanceCreateParams struct {
 	// that created it can run it without leasing it first.
 	Owner      string
 	LockExpiry time.Time
+	// StartAt, when after CreatedAt, is a scheduled start: the instance stays Pending and its
+	// ExecutionStarted message invisible until then, and messages sent to it meanwhile (events,
+	// terminate, suspend) are held until then too, so its first turn sees its start first.
+	// Owner must be empty.
+	StartAt time.Time
 }
 
 // InstanceListParams filters InstanceList. Zero values do not filter.

@@ -42,6 +42,7 @@ func createInstance(tx *wtx, enc *sc.EncodedInstance) error {
 		}
 	}
 	created := nanos(p.CreatedAt)
+	ready := max(created, nanos(p.StartAt))
 	var owner any
 	if p.Owner != "" {
 		owner = p.Owner
@@ -51,11 +52,11 @@ func createInstance(tx *wtx, enc *sc.EncodedInstance) error {
 		created_at, updated_at, history_len, ready_at, lock_owner, lock_expiry)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
 		p.ID, p.Name, es.ExecutionID, string(store.StatusPending), sc.Payload(es.Input), enc.Parent,
-		created, created, created, owner, nanos(p.LockExpiry)); err != nil {
+		created, created, ready, owner, nanos(p.LockExpiry)); err != nil {
 		return fmt.Errorf("create instance %s: %w", p.ID, err)
 	}
 	if _, err := tx.exec(`INSERT INTO inbox (instance_id, execution_id, visible_at, data) VALUES (?, ?, ?, ?)`,
-		p.ID, es.ExecutionID, created, enc.Started); err != nil {
+		p.ID, es.ExecutionID, ready, enc.Started); err != nil {
 		return fmt.Errorf("create instance %s: %w", p.ID, err)
 	}
 	return nil

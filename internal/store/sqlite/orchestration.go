@@ -13,26 +13,32 @@ import (
 )
 
 // insertMessages puts messages in inboxes, dropping those addressed to instances that do not
-// exist, and lowers each target's ready_at. self's ready_at is left to the caller.
+// exist, and lowers each target's ready_at. self's ready_at is left to the caller. A message to
+// an instance that has not started (Pending, no history) becomes visible no sooner than its
+// ExecutionStarted (a scheduled start's ready_at, store.InstanceCreateParams.StartAt).
 func insertMessages(tx *wtx, ms []sc.EncodedMessage, now time.Time, self string) error {
 	ready := map[string]int64{}
-	exists := map[string]bool{self: self != ""}
+	type target struct {
+		exists bool
+		hold   int64 // the scheduled start of an instance not yet started, else 0
+	}
+	targets := map[string]target{self: {exists: self != ""}}
 	for _, em := range ms {
 		id := em.M.InstanceID
-		ok, seen := exists[id]
+		tg, seen := targets[id]
 		if !seen {
-			var one int
-			err := tx.queryRow(`SELECT 1 FROM instances WHERE instance_id = ?`, id).Scan(&one)
+			err := tx.queryRow(`SELECT CASE WHEN status = ? AND history_len = 0 THEN COALESCE(ready_at, 0) ELSE 0 END
+				FROM instances WHERE instance_id = ?`, string(store.StatusPending), id).Scan(&tg.hold)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-			ok = err == nil
-			exists[id] = ok
+			tg.exists = err == nil
+			targets[id] = tg
 		}
-		if !ok {
+		if !tg.exists {
 			continue
 		}
-		v := em.VisibleAt(now)
+		v := max(em.VisibleAt(now), tg.hold)
 		if _, err := tx.exec(`INSERT INTO inbox (instance_id, execution_id, visible_at, data) VALUES (?, ?, ?, ?)`,
 			id, em.M.ExecutionID, v, em.Data); err != nil {
 			return err

@@ -82,6 +82,35 @@ var instanceCreateCases = []testCase{
 		wantInstance(t, got[0], &store.Instance{ID: "i1", Name: "Orch", ExecutionID: execID("i1", 1),
 			Status: store.StatusPending, CreatedAt: t0, UpdatedAt: t0, LockOwner: ownerA, LockExpiry: t0.Add(lockFor)})
 	}},
+	{"ScheduledStartHoldsItAndItsMessages", func(t *testing.T, newBackend backendFunc) {
+		b := newBackend(t)
+		start := at(time.Minute)
+		p := createParams("i1", t0)
+		p.StartAt = start
+		if err := b.InstanceCreate(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		wantInstance(t, get(t, b, "i1", false), &store.Instance{ID: "i1", Name: "Orch", ExecutionID: execID("i1", 1),
+			Status: store.StatusPending, CreatedAt: t0, UpdatedAt: t0})
+		if got := lease(t, b, ownerA, t0, 10); len(got) != 0 {
+			t.Fatalf("OrchestrationLease before the start = %v, want none", instanceIDs(got))
+		}
+		wantNextVisible(t, b, t0, start, true)
+		// An event sent before the start (at once, and one delayed to before it) waits for it:
+		// it neither makes the instance ready sooner nor comes before its ExecutionStarted.
+		early, delayed := event("early", at(time.Second)), event("delayed", at(time.Second))
+		if err := b.MessageSend(t.Context(), &store.MessageSendParams{InstanceID: "i1", Now: at(time.Second),
+			Messages: []*store.Message{message("i1", "", early, time.Time{}), message("i1", "", delayed, at(30*time.Second))}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lease(t, b, ownerA, at(40*time.Second), 10); len(got) != 0 {
+			t.Fatalf("OrchestrationLease after the event, before the start = %v, want none", instanceIDs(got))
+		}
+		wantNextVisible(t, b, at(40*time.Second), start, true)
+		wantInbox(t, b, "i1", at(40*time.Second))
+		leaseOne(t, b, ownerA, "i1", start)
+		wantInbox(t, b, "i1", start, p.Started, early, delayed)
+	}},
 	{"OwnerCreatesLocked", func(t *testing.T, newBackend backendFunc) {
 		b := newBackend(t)
 		p := createParams("i1", t0)

@@ -71,6 +71,12 @@ function register(worker) {
     const data = yield ctx.waitForExternalEvent("go");
     return { got: data };
   });
+  // When its first turn ran (the SDK's replay-safe clock), and the event it got.
+  worker.addNamedOrchestrator("punctual", async function* (ctx) {
+    const startedAt = ctx.currentUtcDateTime.getTime();
+    const data = yield ctx.waitForExternalEvent("go");
+    return { startedAt, got: data };
+  });
   worker.addNamedOrchestrator("counter", async function* (ctx, n) {
     if (n < 3) {
       yield ctx.callActivity("add1", n);
@@ -163,6 +169,15 @@ async function main() {
     const seen = st && st.serializedCustomStatus;
     await client.raiseOrchestrationEvent(id, "go", 42);
     report("status", await wait(id), { seenCustomStatus: seen });
+  });
+  // A scheduled start: Pending until startAt, and an event raised before it waits for it.
+  await run(client, "scheduled", async () => {
+    const startAt = new Date(Date.now() + 1500);
+    const id = await client.scheduleNewOrchestration("punctual", undefined, undefined, startAt);
+    await client.raiseOrchestrationEvent(id, "go", "early");
+    await sleep(500);
+    const before = await client.getOrchestrationState(id, false);
+    report("scheduled", await wait(id), { before: statusName(before.runtimeStatus), startAt: startAt.getTime() });
   });
   await run(client, "terminate", async () => {
     const id = await client.scheduleNewOrchestration("waiter");
