@@ -19,7 +19,7 @@ const (
 )
 
 // createSQL calls orca_create_instance; queueCreate supplies its arguments.
-const createSQL = `SELECT orca_create_instance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+const createSQL = `SELECT orca_create_instance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 func queueCreate(bt *batch, enc *sc.EncodedInstance, soft bool) {
 	p := enc.P
@@ -29,17 +29,9 @@ func queueCreate(bt *batch, enc *sc.EncodedInstance, soft bool) {
 	if p.Owner != "" {
 		owner = &p.Owner
 	}
-	bt.Queue(createSQL, p.ID, p.Name, es.ExecutionID, sc.Payload(es.Input), enc.Parent, sc.Nanos(p.CreatedAt),
-		owner, sc.Nanos(p.LockExpiry), enc.Started, soft)
-	if p.StartAt.After(p.CreatedAt) {
-		// A scheduled start: the new execution (its id is new, so a soft create that found
-		// another instance changes nothing here) becomes ready at StartAt, in the same implicit
-		// transaction as the batch.
-		start := sc.Nanos(p.StartAt)
-		bt.Queue(`UPDATE instances SET ready_at = $3 WHERE instance_id = $1 AND execution_id = $2 AND history_len = 0`,
-			p.ID, es.ExecutionID, start)
-		bt.Queue(`UPDATE inbox SET visible_at = $3 WHERE instance_id = $1 AND execution_id = $2`, p.ID, es.ExecutionID, start)
-	}
+	created := sc.Nanos(p.CreatedAt)
+	bt.Queue(createSQL, p.ID, p.Name, es.ExecutionID, sc.Payload(es.Input), enc.Parent, created,
+		owner, sc.Nanos(p.LockExpiry), enc.Started, soft, max(created, sc.Nanos(p.StartAt)))
 }
 
 // InstanceCreate creates an instance (see store.Backend).

@@ -37,16 +37,18 @@ func queueMessages(bt *batch, msgs []sc.EncodedMessage, now time.Time, self stri
 		ids[i], execs[i], visible[i], data[i] = m.M.InstanceID, m.M.ExecutionID, m.VisibleAt(now), m.Data
 	}
 	bt.Queue(`SELECT 1 FROM instances WHERE instance_id = ANY($1) AND instance_id <> $2 ORDER BY instance_id FOR KEY SHARE`, ids, self)
-	// A message to an instance that has not started (Pending, no history) becomes visible no
-	// sooner than its ExecutionStarted (a scheduled start's ready_at), which keeps its ready_at.
-	bt.Queue(`INSERT INTO inbox (instance_id, execution_id, visible_at, data)
-		SELECT m.i, m.e, GREATEST(m.v, CASE WHEN t.status = 'Pending' AND t.history_len = 0 THEN COALESCE(t.ready_at, 0) ELSE 0 END), m.d
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[]) WITH ORDINALITY AS m(i, e, v, d, o)
-		JOIN instances AS t ON t.instance_id = m.i ORDER BY m.o`, ids, execs, visible, data)
-	bt.Queue(`UPDATE instances AS t SET ready_at = m.v
-		FROM (SELECT i, MIN(v) AS v FROM unnest($1::text[], $2::bigint[]) AS u(i, v) GROUP BY i) AS m
-		WHERE t.instance_id = m.i AND t.instance_id <> $3
-		AND (t.ready_at IS NULL OR (t.ready_at > m.v AND NOT (t.status = 'Pending' AND t.history_len = 0)))`, ids, visible, self)
+	// One statement inserts and lowers ready_at from what it inserted. A message to an instance
+	// that has not started (Pending, no history) becomes visible no sooner than its
+	// ExecutionStarted (a scheduled start's ready_at), so it never makes it ready sooner.
+	bt.Queue(`WITH ins AS (
+			INSERT INTO inbox (instance_id, execution_id, visible_at, data)
+			SELECT m.i, m.e, GREATEST(m.v, CASE WHEN t.status = 'Pending' AND t.history_len = 0 THEN COALESCE(t.ready_at, 0) ELSE 0 END), m.d
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[]) WITH ORDINALITY AS m(i, e, v, d, o)
+			JOIN instances AS t ON t.instance_id = m.i ORDER BY m.o
+			RETURNING instance_id, visible_at)
+		UPDATE instances AS t SET ready_at = m.v
+		FROM (SELECT instance_id AS i, MIN(visible_at) AS v FROM ins GROUP BY instance_id) AS m
+		WHERE t.instance_id = m.i AND t.instance_id <> $5 AND (t.ready_at IS NULL OR t.ready_at > m.v)`, ids, execs, visible, data, self)
 	for _, id := range ids {
 		bt.wake(wakeInboxPrefix + id)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
+	"github.com/orcahq/orca/internal/history"
 	"github.com/orcahq/orca/internal/store"
 	"github.com/orcahq/orca/internal/store/postgres"
 	"github.com/orcahq/orca/internal/store/postgres/pgtest"
@@ -82,6 +83,40 @@ func TestConformance(t *testing.T) {
 }
 
 // BenchmarkStore: go test -run '^$' -bench . ./internal/store/sqlite ./internal/store/postgres
+// TestPreviousCreateCallStillWorks: a server of the previous version, during a rolling upgrade,
+// creates instances with the 10-argument orca_create_instance (before scheduled starts, migration
+// 5); on the migrated schema that call still makes an instance ready at its creation, with its
+// ExecutionStarted in the inbox.
+func TestPreviousCreateCallStillWorks(t *testing.T) {
+	db := newTestDB(t)
+	u := db.schemaURL(t)
+	b := open(t, u)
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	started := history.NewExecutionStarted(created, history.ExecutionStartedAttrs{Name: "Orch", ExecutionID: "e1"})
+	data, err := history.Marshal(started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), `SELECT orca_create_instance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		"old", "Orch", "e1", nil, nil, created.UnixNano(), nil, int64(0), data, false); err != nil {
+		t.Fatalf("the previous version's create: %v", err)
+	}
+	got, err := b.OrchestrationLease(t.Context(), &store.OrchestrationLeaseParams{Owner: "n", Now: created,
+		LockExpiry: created.Add(time.Minute), Limit: 10})
+	if err != nil || len(got) != 1 || got[0].ID != "old" || got[0].Status != store.StatusPending {
+		t.Fatalf("lease at the creation time: %v (%v), want the Pending instance old", got, err)
+	}
+	msgs, err := b.OrchestrationInbox(t.Context(), "old", created, 10)
+	if err != nil || len(msgs) != 1 || msgs[0].Event.Type != history.ExecutionStarted {
+		t.Fatalf("inbox: %v (%v), want its ExecutionStarted", msgs, err)
+	}
+}
+
 func BenchmarkStore(b *testing.B) {
 	db := newTestDB(b)
 	storetest.Benchmark(b, func(b *testing.B) store.Backend { return open(b, db.schemaURL(b)) })
